@@ -1,0 +1,162 @@
+"""Rules the whole question bank must keep, so it cannot silently degrade."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from quizapp.content.loader import Bank, load_bank
+
+REPO_ROOT = Path(__file__).parents[3]
+CONTENT_DIR = REPO_ROOT / "content"
+
+MIN_QUESTIONS = 40
+MIN_TOPICS_USED = 8
+MIN_PER_DIFFICULTY = {"easy": 10, "medium": 15, "hard": 8}
+RELATED_RANGE = (2, 5)
+MIN_DIAGRAM_CARDS = 6
+AUTOMATIC_KINDS = {"single_choice", "multiple_choice", "numeric"}
+CHOICE_KINDS = {"single_choice", "multiple_choice"}
+
+SEED_SLUG = "vanishing-gradient-problem"
+SEED_RELATED = [
+    "attention-mechanisms",
+    "backpropagation-explained",
+    "cnn-architecture-components",
+    "activation-functions-compared",
+]
+
+
+@pytest.fixture(scope="module")
+def bank() -> Bank:
+    return load_bank(CONTENT_DIR)
+
+
+@pytest.fixture(scope="module")
+def questions(bank: Bank) -> list[dict[str, Any]]:
+    return sorted(bank.questions, key=lambda question: question["slug"])
+
+
+def file_of(question: dict[str, Any]) -> str:
+    """The question's file relative to the repository, as an author would look for it."""
+    path = Path(question["source_path"])
+    return str(path.relative_to(REPO_ROOT)) if path.is_absolute() else str(path)
+
+
+def report(problems: list[str]) -> str:
+    return f"{len(problems)} problem(s):\n" + "\n".join(problems)
+
+
+def test_bank_loads_without_errors(bank: Bank) -> None:
+    problems = [f"{e.path}:{e.line}: {e.field}: {e.message}" for e in bank.errors]
+    assert not problems, report(problems)
+
+
+def test_bank_has_enough_questions(questions: list[dict[str, Any]]) -> None:
+    assert len(questions) >= MIN_QUESTIONS, (
+        f"the bank has {len(questions)} valid questions in {CONTENT_DIR}, "
+        f"at least {MIN_QUESTIONS} are required"
+    )
+
+
+def test_questions_cover_enough_topics(bank: Bank, questions: list[dict[str, Any]]) -> None:
+    used = {topic for question in questions for topic in question["topics"]}
+    declared = {topic["slug"] for topic in bank.topics}
+    assert len(used) >= MIN_TOPICS_USED, (
+        f"questions use {len(used)} topics ({', '.join(sorted(used))}), "
+        f"at least {MIN_TOPICS_USED} are required; unused: {', '.join(sorted(declared - used))}"
+    )
+
+
+def test_difficulty_spread(questions: list[dict[str, Any]]) -> None:
+    counts = Counter(question["difficulty"] for question in questions)
+    short = [
+        f"{difficulty}: {counts[difficulty]} question(s), at least {minimum} required"
+        for difficulty, minimum in MIN_PER_DIFFICULTY.items()
+        if counts[difficulty] < minimum
+    ]
+    assert not short, report(short)
+
+
+def test_every_question_cites_a_reference_with_a_url(questions: list[dict[str, Any]]) -> None:
+    problems = [
+        f"{file_of(question)}: references: needs at least one reference with an http(s) URL"
+        for question in questions
+        if not any(
+            str(reference.get("url", "")).startswith(("https://", "http://"))
+            for reference in question["references"]
+        )
+    ]
+    assert not problems, report(problems)
+
+
+def test_every_question_has_two_to_five_related(questions: list[dict[str, Any]]) -> None:
+    low, high = RELATED_RANGE
+    problems = [
+        f"{file_of(question)}: related: has {len(question['related'])}, needs {low} to {high}"
+        for question in questions
+        if not low <= len(question["related"]) <= high
+    ]
+    assert not problems, report(problems)
+
+
+def test_related_links_are_symmetric(questions: list[dict[str, Any]]) -> None:
+    by_slug = {question["slug"]: question for question in questions}
+    problems = [
+        f"{file_of(question)}: related lists '{other}', "
+        f"but {file_of(by_slug[other])} does not list '{question['slug']}'"
+        for question in questions
+        for other in question["related"]
+        if other in by_slug and question["slug"] not in by_slug[other]["related"]
+    ]
+    assert not problems, report(problems)
+
+
+def test_every_question_can_be_graded_and_self_rated(questions: list[dict[str, Any]]) -> None:
+    problems = []
+    for question in questions:
+        kinds = {check["kind"] for check in question["checks"]}
+        if not kinds & AUTOMATIC_KINDS:
+            problems.append(
+                f"{file_of(question)}: checks: needs an automatic check "
+                f"({', '.join(sorted(AUTOMATIC_KINDS))})"
+            )
+        if "self_rated" not in kinds:
+            problems.append(f"{file_of(question)}: checks: needs a self_rated check")
+    assert not problems, report(problems)
+
+
+def test_every_choice_option_explains_itself(questions: list[dict[str, Any]]) -> None:
+    problems = [
+        f"{file_of(question)}: checks.{check_index}.options.{option_index}: "
+        "feedback must be one non-empty line"
+        for question in questions
+        for check_index, check in enumerate(question["checks"])
+        if check["kind"] in CHOICE_KINDS
+        for option_index, option in enumerate(check["options"])
+        if not option.get("feedback", "").strip() or "\n" in option["feedback"].strip()
+    ]
+    assert not problems, report(problems)
+
+
+def test_enough_questions_have_diagrams(questions: list[dict[str, Any]]) -> None:
+    with_diagram = [q["slug"] for q in questions if "```mermaid" in q["explanation"]]
+    assert len(with_diagram) >= MIN_DIAGRAM_CARDS, (
+        f"{len(with_diagram)} question(s) have a mermaid diagram in their explanation "
+        f"({', '.join(with_diagram) or 'none'}), at least {MIN_DIAGRAM_CARDS} are required"
+    )
+
+
+def test_seed_question_links_its_four_related_questions_in_order(
+    questions: list[dict[str, Any]],
+) -> None:
+    seed = next((question for question in questions if question["slug"] == SEED_SLUG), None)
+    assert seed is not None, f"the seed card content/questions/{SEED_SLUG}.yaml is missing"
+    assert seed["related"] == SEED_RELATED, (
+        f"{file_of(seed)}: related is {seed['related']}, the seed card shows {SEED_RELATED}"
+    )
+    assert "```mermaid" in seed["explanation"], f"{file_of(seed)}: the ResNet diagram is missing"
+    assert len(seed["references"]) >= 3, f"{file_of(seed)}: the three seed references are missing"
