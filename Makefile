@@ -1,0 +1,59 @@
+# quizapp: `make run` to serve, `make test` to test. Everything lives in .venv.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+FLASK := $(BIN)/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install run serve test lint format bench loadtest browser clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch is pinned to the CPU wheel on this machine's disk; a range would fetch a CUDA build.
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+instance:
+	@mkdir -p instance
+
+run: install instance
+	$(FLASK) db upgrade
+	$(FLASK) content import
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+serve: install instance
+	$(FLASK) db upgrade
+	$(FLASK) content import
+	QUIZAPP_ENV=production $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+browser:
+	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \
+	  { echo "Installing Debian chromium for browser tests..."; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) || \
+	    echo "Could not install chromium: browser tests will be skipped."; }
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: install browser lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+loadtest: install
+	$(BIN)/python bench/loadtest.py
+
+clean:
+	rm -rf $(VENV) instance/*.sqlite .pytest_cache

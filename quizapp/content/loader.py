@@ -1,0 +1,301 @@
+"""Load and validate the content folder, collecting every problem as `path:line: field: message`.
+
+Nothing here raises for bad content: a `Bank` carries the valid documents and the
+errors, so `flask content check` can report every problem in every file at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from marshmallow import Schema, ValidationError
+
+from quizapp.content.markdown import RENDERER_VERSION, lint_markdown
+from quizapp.content.schemas import QuestionSchema, TopicSchema
+from quizapp.content.yaml_source import FieldPath, ParsedYaml, YamlSyntaxError, parse_yaml
+
+MAX_FILE_BYTES = 512 * 1024
+
+# marshmallow's messages, reworded to read well after `field:`.
+_MESSAGE_WORDING = {
+    "Unknown field.": "unknown field",
+    "Missing data for required field.": "required field is missing",
+    "Not a valid string.": "must be text",
+    "Not a valid integer.": "must be a whole number",
+    "Not a valid number.": "must be a number",
+    "Not a valid list.": "must be a list",
+    "Invalid input type.": "must be a mapping of fields",
+    "Field may not be null.": "must not be empty",
+}
+
+
+@dataclass(frozen=True, order=True)
+class ContentError:
+    path: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.field}: {self.message}"
+
+
+@dataclass
+class SourceDocument:
+    """One valid content file: its data, where it came from and a hash of its bytes."""
+
+    path: str
+    data: dict[str, Any]
+    parsed: ParsedYaml
+    content_hash: str
+
+    def line_of(self, *path: str | int) -> int:
+        return self.parsed.line_of(tuple(path))
+
+
+@dataclass
+class Bank:
+    root: Path
+    topics: list[dict[str, Any]] = field(default_factory=list)
+    questions: list[dict[str, Any]] = field(default_factory=list)
+    documents: dict[str, SourceDocument] = field(default_factory=dict)  # by question slug
+    exercise_slugs: set[str] = field(default_factory=set)
+    errors: list[ContentError] = field(default_factory=list)
+    files_read: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def hash_source(raw: bytes) -> str:
+    """Identify a file's content and the renderer that will turn it into HTML."""
+    return hashlib.sha256(RENDERER_VERSION.encode() + b"\0" + raw).hexdigest()
+
+
+def load_bank(root: Path) -> Bank:
+    """Read `root/topics.yaml` and `root/questions/*.yaml`; never raises for bad content."""
+    root = Path(root)
+    bank = Bank(root=root)
+    if not root.is_dir():
+        bank.errors.append(ContentError(str(root), 1, "content", "folder does not exist"))
+        return bank
+    _load_topics(root / "topics.yaml", bank)
+    exercises_dir = root / "exercises"
+    if exercises_dir.is_dir():
+        bank.exercise_slugs = {path.stem for path in exercises_dir.glob("*.yaml")}
+    for path in sorted((root / "questions").glob("*.yaml")):
+        _load_question(path, bank)
+    _check_links(bank)
+    bank.errors.sort()
+    return bank
+
+
+def _read_yaml(path: Path, bank: Bank) -> tuple[bytes, ParsedYaml] | None:
+    bank.files_read += 1
+    display = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as error:
+        bank.errors.append(ContentError(display, 1, "file", f"cannot be read: {error.strerror}"))
+        return None
+    if len(raw) > MAX_FILE_BYTES:
+        bank.errors.append(
+            ContentError(display, 1, "file", f"is larger than {MAX_FILE_BYTES // 1024} KiB")
+        )
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        bank.errors.append(ContentError(display, line, "file", "is not valid UTF-8"))
+        return None
+    try:
+        parsed = parse_yaml(text)
+    except YamlSyntaxError as error:
+        bank.errors.append(ContentError(display, error.line, "yaml", error.message))
+        return None
+    for key_path, line in parsed.duplicate_keys:
+        bank.errors.append(ContentError(display, line, _field_name(key_path), "key is given twice"))
+    return raw, parsed
+
+
+def _validate(
+    schema: Schema, data: Any, parsed: ParsedYaml, display: str, bank: Bank
+) -> dict[str, Any] | None:
+    if not isinstance(data, dict):
+        bank.errors.append(
+            ContentError(display, parsed.line_of(()), "document", "must be a mapping of fields")
+        )
+        return None
+    try:
+        return schema.load(data)
+    except ValidationError as error:
+        for path, message in _flatten(error.messages, ()):
+            bank.errors.append(
+                ContentError(display, parsed.line_of(path), _field_name(path), message)
+            )
+        return None
+
+
+def _load_topics(path: Path, bank: Bank) -> None:
+    display = str(path)
+    if not path.exists():
+        bank.errors.append(ContentError(display, 1, "topics", "file is missing"))
+        return
+    loaded = _read_yaml(path, bank)
+    if loaded is None:
+        return
+    _, parsed = loaded
+    if not isinstance(parsed.data, list):
+        bank.errors.append(ContentError(display, 1, "topics", "must be a list of topics"))
+        return
+    seen: dict[str, int] = {}
+    for index, item in enumerate(parsed.data):
+        topic = _validate(TopicSchema(), item, _Shifted(parsed, index), display, bank)
+        if topic is None:
+            continue
+        if topic["slug"] in seen:
+            bank.errors.append(
+                ContentError(
+                    display,
+                    parsed.line_of((index, "slug")),
+                    f"{index}.slug",
+                    f"duplicate topic, also on line {seen[topic['slug']]}",
+                )
+            )
+            continue
+        seen[topic["slug"]] = parsed.line_of((index, "slug"))
+        bank.topics.append(topic)
+
+
+class _Shifted(ParsedYaml):
+    """Line lookups for one item of a list document (paths relative to the item)."""
+
+    def __init__(self, parsed: ParsedYaml, index: int) -> None:
+        super().__init__(parsed.data, parsed.lines, parsed.text_starts, parsed.duplicate_keys)
+        self._index = index
+
+    def line_of(self, path: FieldPath) -> int:
+        return super().line_of((self._index, *path))
+
+
+def _load_question(path: Path, bank: Bank) -> None:
+    display = str(path)
+    loaded = _read_yaml(path, bank)
+    if loaded is None:
+        return
+    raw, parsed = loaded
+    data = _validate(QuestionSchema(), parsed.data, parsed, display, bank)
+    if data is None:
+        return
+    slug = data["slug"]
+    if slug != path.stem:
+        bank.errors.append(
+            ContentError(
+                display,
+                parsed.line_of(("slug",)),
+                "slug",
+                f"must match the file name ({slug}.yaml)",
+            )
+        )
+    for field_path, text in markdown_fields(data):
+        start = parsed.text_starts.get(field_path, parsed.line_of(field_path))
+        for problem in lint_markdown(text):
+            bank.errors.append(
+                ContentError(
+                    display, start + problem.line_offset, _field_name(field_path), problem.message
+                )
+            )
+    if slug in bank.documents:
+        other = bank.documents[slug]
+        bank.errors.append(
+            ContentError(
+                display,
+                parsed.line_of(("slug",)),
+                "slug",
+                f"duplicate slug, also defined in {other.path}:{other.line_of('slug')}",
+            )
+        )
+        return
+    bank.documents[slug] = SourceDocument(display, data, parsed, hash_source(raw))
+    bank.questions.append({**data, "source_path": display})
+
+
+def markdown_fields(data: dict[str, Any]) -> Iterator[tuple[FieldPath, str]]:
+    """Every markdown text of a question, with its field path."""
+    for name in ("question", "answer", "explanation"):
+        yield (name,), data[name]
+    for check_index, check in enumerate(data["checks"]):
+        for name in ("prompt", "feedback", "model_answer"):
+            if check.get(name):
+                yield ("checks", check_index, name), check[name]
+        for option_index, option in enumerate(check.get("options", [])):
+            for name in ("text", "feedback"):
+                yield ("checks", check_index, "options", option_index, name), option[name]
+
+
+def _check_links(bank: Bank) -> None:
+    topic_slugs = {topic["slug"] for topic in bank.topics}
+    for slug, document in bank.documents.items():
+        data = document.data
+        seen_related: set[str] = set()
+        for index, related in enumerate(data["related"]):
+            line = document.line_of("related", index)
+            if related == slug:
+                message = "a question cannot be related to itself"
+            elif related in seen_related:
+                message = f"'{related}' is listed twice"
+            elif related not in bank.documents:
+                message = f"unknown question '{related}' (no file questions/{related}.yaml)"
+            else:
+                message = ""
+            seen_related.add(related)
+            if message:
+                bank.errors.append(ContentError(document.path, line, f"related.{index}", message))
+        for index, topic in enumerate(data["topics"]):
+            if topic_slugs and topic not in topic_slugs:
+                bank.errors.append(
+                    ContentError(
+                        document.path,
+                        document.line_of("topics", index),
+                        f"topics.{index}",
+                        f"unknown topic '{topic}' (declare it in topics.yaml)",
+                    )
+                )
+        for index, exercise in enumerate(data["exercises"]):
+            if exercise not in bank.exercise_slugs:
+                bank.errors.append(
+                    ContentError(
+                        document.path,
+                        document.line_of("exercises", index),
+                        f"exercises.{index}",
+                        f"unknown exercise '{exercise}' (no file exercises/{exercise}.yaml)",
+                    )
+                )
+
+
+def _flatten(messages: Any, path: FieldPath) -> Iterator[tuple[FieldPath, str]]:
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            yield from _flatten(value, path if key == "_schema" else (*path, key))
+    elif isinstance(messages, list):
+        for message in messages:
+            if isinstance(message, dict | list):
+                yield from _flatten(message, path)
+            else:
+                yield path, _reword(str(message))
+    else:
+        yield path, _reword(str(messages))
+
+
+def _reword(message: str) -> str:
+    return _MESSAGE_WORDING.get(message, message.rstrip("."))
+
+
+def _field_name(path: FieldPath) -> str:
+    return ".".join(str(part) for part in path) or "document"

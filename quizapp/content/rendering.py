@@ -1,0 +1,69 @@
+"""Turn a validated question document into the stored fields, markdown rendered to HTML."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from quizapp.content.loader import ContentError, SourceDocument
+from quizapp.content.markdown import MarkdownError, render_markdown
+
+# Markdown fields of a check, and of each of its options, stored again as `<name>_html`.
+CHECK_MARKDOWN_FIELDS = ("prompt", "feedback", "model_answer")
+OPTION_MARKDOWN_FIELDS = ("text", "feedback")
+
+
+class RenderFailed(ValueError):
+    def __init__(self, error: ContentError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def render_question(document: SourceDocument) -> dict[str, Any]:
+    """The question's stored fields; raises RenderFailed naming file, line and field."""
+    data = document.data
+
+    def render(text: str, *path: str | int) -> str:
+        try:
+            return render_markdown(text)
+        except MarkdownError as error:
+            line = document.parsed.text_starts.get(path, document.line_of(*path))
+            raise RenderFailed(
+                ContentError(document.path, line + error.line_offset, _name(path), error.message)
+            ) from None
+        except Exception as error:  # a converter bug must still name the file, not crash
+            raise RenderFailed(
+                ContentError(document.path, document.line_of(*path), _name(path), str(error))
+            ) from None
+
+    checks = copy.deepcopy(data["checks"])
+    for check_index, check in enumerate(checks):
+        for name in CHECK_MARKDOWN_FIELDS:
+            if check.get(name):
+                check[f"{name}_html"] = render(check[name], "checks", check_index, name)
+        for option_index, option in enumerate(check.get("options", [])):
+            for name in OPTION_MARKDOWN_FIELDS:
+                option[f"{name}_html"] = render(
+                    option[name], "checks", check_index, "options", option_index, name
+                )
+    return {
+        "slug": data["slug"],
+        "title": data["title"],
+        "difficulty": data["difficulty"],
+        "question_md": data["question"],
+        "question_html": render(data["question"], "question"),
+        "answer_md": data["answer"],
+        "answer_html": render(data["answer"], "answer"),
+        "explanation_md": data["explanation"],
+        "explanation_html": render(data["explanation"], "explanation"),
+        "references": data["references"],
+        "related_slugs": data["related"],
+        "exercise_slugs": data["exercises"],
+        "checks": checks,
+        "source_path": document.path,
+        "content_hash": document.content_hash,
+    }
+
+
+def _name(path: tuple[str | int, ...]) -> str:
+    return ".".join(str(part) for part in path)

@@ -1,0 +1,174 @@
+"""Marshmallow schemas for content files: the contract documented in content/README.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    validate,
+    validates_schema,
+)
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+DIFFICULTIES = ("easy", "medium", "hard")
+SLUG = validate.Regexp(
+    SLUG_PATTERN, error="must be lowercase letters, digits and single dashes (e.g. my-question)"
+)
+NOT_BLANK = validate.Length(min=1, error="must not be empty")
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+def _text(required: bool = True, max_length: int = 50_000) -> fields.String:
+    return fields.String(
+        required=required,
+        validate=validate.Length(
+            min=1 if required else 0, max=max_length, error="must be 1 to {max} characters"
+        ),
+    )
+
+
+class OptionSchema(StrictSchema):
+    text = _text(max_length=1_000)
+    feedback = _text(max_length=2_000)
+
+
+class CheckBaseSchema(StrictSchema):
+    kind = fields.String(required=True)
+    prompt = _text(max_length=5_000)
+    feedback = _text(required=False, max_length=5_000)
+
+
+class SingleChoiceSchema(CheckBaseSchema):
+    options = fields.List(
+        fields.Nested(OptionSchema),
+        required=True,
+        validate=validate.Length(min=2, max=10, error="needs 2 to 10 options"),
+    )
+    correct = fields.Integer(required=True, strict=True)
+
+    @validates_schema(skip_on_field_errors=True)
+    def correct_is_an_option(self, data: dict[str, Any], **_: Any) -> None:
+        if not 0 <= data["correct"] < len(data["options"]):
+            raise ValidationError(
+                f"must be an option index from 0 to {len(data['options']) - 1}", "correct"
+            )
+
+
+class MultipleChoiceSchema(CheckBaseSchema):
+    options = fields.List(
+        fields.Nested(OptionSchema),
+        required=True,
+        validate=validate.Length(min=2, max=10, error="needs 2 to 10 options"),
+    )
+    correct = fields.List(
+        fields.Integer(strict=True),
+        required=True,
+        validate=validate.Length(min=1, error="needs at least one correct option"),
+    )
+    scoring = fields.String(
+        load_default="exact",
+        validate=validate.OneOf(["exact", "partial"], error="must be exact or partial"),
+    )
+
+    @validates_schema(skip_on_field_errors=True)
+    def correct_are_options(self, data: dict[str, Any], **_: Any) -> None:
+        count = len(data["options"])
+        if any(not 0 <= index < count for index in data["correct"]):
+            raise ValidationError(f"option indices must be from 0 to {count - 1}", "correct")
+        if len(set(data["correct"])) != len(data["correct"]):
+            raise ValidationError("an option is listed twice", "correct")
+
+
+class NumericSchema(CheckBaseSchema):
+    answer = fields.Float(required=True, allow_nan=False)
+    tolerance = fields.Float(
+        load_default=0.0,
+        allow_nan=False,
+        validate=validate.Range(min=0, error="must be zero or more"),
+    )
+    relative_tolerance = fields.Float(
+        allow_nan=False, validate=validate.Range(min=0, max=1, error="must be between 0 and 1")
+    )
+    unit = fields.String(validate=validate.Length(max=40))
+
+
+class SelfRatedSchema(CheckBaseSchema):
+    model_answer = _text(required=False)
+
+
+# One entry per check kind: a new kind is one schema here and one checker in domain/grading.py.
+CHECK_SCHEMAS: dict[str, type[CheckBaseSchema]] = {
+    "single_choice": SingleChoiceSchema,
+    "multiple_choice": MultipleChoiceSchema,
+    "numeric": NumericSchema,
+    "self_rated": SelfRatedSchema,
+}
+
+
+class CheckField(fields.Field):
+    """A check whose schema is chosen by its `kind`."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValidationError("must be a mapping with a 'kind'")
+        kind = value.get("kind")
+        schema = CHECK_SCHEMAS.get(kind) if isinstance(kind, str) else None
+        if schema is None:
+            raise ValidationError(
+                {"kind": [f"must be one of {', '.join(CHECK_SCHEMAS)} (got {kind!r})"]}
+            )
+        return schema().load(value)
+
+
+class ReferenceSchema(StrictSchema):
+    title = _text(max_length=300)
+    url = fields.Url(
+        required=True,
+        schemes={"http", "https"},
+        error_messages={"invalid": "not a valid http(s) URL"},
+    )
+    authors = fields.String(validate=validate.Length(max=300))
+    year = fields.Integer(strict=True, validate=validate.Range(min=1800, max=2100))
+
+
+class TopicSchema(StrictSchema):
+    slug = fields.String(required=True, validate=SLUG)
+    title = _text(max_length=200)
+    description = fields.String(load_default="")
+
+
+class QuestionSchema(StrictSchema):
+    slug = fields.String(required=True, validate=[SLUG, validate.Length(max=120)])
+    title = _text(max_length=200)
+    difficulty = fields.String(
+        required=True,
+        validate=validate.OneOf(DIFFICULTIES, error="must be one of easy, medium, hard"),
+    )
+    topics = fields.List(
+        fields.String(validate=SLUG),
+        required=True,
+        validate=validate.Length(min=1, max=5, error="needs 1 to 5 topics"),
+    )
+    question = _text()
+    answer = _text()
+    explanation = _text()
+    references = fields.List(
+        fields.Nested(ReferenceSchema),
+        required=True,
+        validate=validate.Length(min=1, error="needs at least one reference"),
+    )
+    related = fields.List(fields.String(validate=SLUG), load_default=list)
+    exercises = fields.List(fields.String(validate=SLUG), load_default=list)
+    checks = fields.List(
+        CheckField(),
+        required=True,
+        validate=validate.Length(min=1, max=20, error="needs 1 to 20 checks"),
+    )

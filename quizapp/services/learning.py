@@ -1,0 +1,227 @@
+"""Answering a check: grade it, store the attempt and reschedule the learner's card, atomically."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from quizapp.domain.grading import Grade, InvalidResponse, grade_response
+from quizapp.domain.scheduling import RATINGS, rating_for_grade, schedule_review
+from quizapp.extensions import db
+from quizapp.models import Attempt, Question, ReviewCard, User
+from quizapp.models.base import utcnow
+from quizapp.services.errors import Conflict, InvalidInput
+from quizapp.services.questions import get_question
+
+MAX_IDEMPOTENCY_KEY = 64
+MAX_ELAPSED_MS = 24 * 3600 * 1000
+# A lost race on the same card (two tabs) is retried; more than this is a real conflict.
+UPDATE_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    question: Question
+    check_index: int
+    check: dict[str, Any]
+    grade: Grade
+    stored: bool
+    attempt_id: int | None = None
+    next_review_at: datetime | None = None
+    duplicate: bool = False
+
+
+def submit_answer(
+    user: User | None,
+    slug: str,
+    check_index: Any,
+    response: Any,
+    *,
+    rating: str | None = None,
+    elapsed_ms: Any = None,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> AnswerResult:
+    """Grade `response`; for a signed-in learner also record it and update the review card."""
+    question = get_question(slug)
+    index = _check_index(question, check_index)
+    check = question.checks[index]
+    if rating is not None and (not isinstance(rating, str) or rating.lower() not in RATINGS):
+        raise InvalidInput(f"rating must be one of {', '.join(RATINGS)}", field="rating")
+    try:
+        grade = grade_response(check, response, rating)
+    except InvalidResponse as error:
+        raise InvalidInput(str(error), field="response") from None
+    if grade.rating is not None and check.get("kind") == "self_rated" and grade.expected is None:
+        grade = _with_expected(grade, question.answer_md)
+    if user is None:
+        return AnswerResult(question, index, check, grade, stored=False)
+
+    elapsed = _elapsed(elapsed_ms)
+    key = _idempotency_key(idempotency_key)
+    if key is not None:
+        earlier = _attempt_by_key(user.id, key)
+        if earlier is not None:
+            return _replay(question, index, check, earlier)
+
+    now = now or utcnow()
+    for _ in range(UPDATE_RETRIES):
+        try:
+            attempt = Attempt(
+                user_id=user.id,
+                question_id=question.id,
+                check_index=index,
+                kind=check["kind"],
+                response=grade.normalized_response,
+                score=grade.score,
+                correct=grade.correct,
+                rating=grade.rating,
+                elapsed_ms=elapsed,
+                idempotency_key=key,
+                created_at=now,
+            )
+            db.session.add(attempt)
+            card = _review(user, question, grade, elapsed, now)
+            db.session.commit()
+            return AnswerResult(question, index, check, grade, True, attempt.id, card.due_at, False)
+        except (StaleDataError, IntegrityError):
+            db.session.rollback()
+            if key is not None:
+                earlier = _attempt_by_key(user.id, key)
+                if earlier is not None:  # the other tab's submission of this very form
+                    return _replay(question, index, check, earlier)
+    raise Conflict("This card is being updated elsewhere; please submit again.")
+
+
+def _review(user: User, question: Question, grade: Grade, elapsed_ms: int | None, now: datetime):
+    card = db.session.scalar(
+        select(ReviewCard).where(
+            ReviewCard.user_id == user.id, ReviewCard.question_id == question.id
+        )
+    )
+    rating = rating_for_grade(grade, None if elapsed_ms is None else elapsed_ms / 1000)
+    outcome = schedule_review(
+        card.state if card else None, rating, now, desired_retention=user.desired_retention
+    )
+    if card is None:
+        card = ReviewCard(user_id=user.id, question_id=question.id, reviews=0, lapses=0)
+        db.session.add(card)
+    card.state = outcome.state
+    card.due_at = outcome.due
+    card.stability = outcome.stability
+    card.difficulty = outcome.difficulty
+    card.reviews = (card.reviews or 0) + 1
+    card.lapses = (card.lapses or 0) + (1 if rating == "again" and card.reviews > 1 else 0)
+    card.last_review_at = now
+    db.session.flush()
+    return card
+
+
+def _check_index(question: Question, raw: Any) -> int:
+    if isinstance(raw, bool) or raw is None:
+        raise InvalidInput("check must be the index of one of the question's checks", "check")
+    if isinstance(raw, str) and raw.strip().isdigit():
+        raw = int(raw)
+    if not isinstance(raw, int) or not 0 <= raw < len(question.checks):
+        raise InvalidInput(
+            f"check must be a number from 0 to {len(question.checks) - 1}", field="check"
+        )
+    return raw
+
+
+def _elapsed(raw: Any) -> int | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(float(raw))
+    except (TypeError, ValueError):
+        raise InvalidInput("elapsed_ms must be a number of milliseconds", "elapsed_ms") from None
+    return max(0, min(value, MAX_ELAPSED_MS))
+
+
+def _idempotency_key(raw: str | None) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str) or len(raw) > MAX_IDEMPOTENCY_KEY or not raw.isprintable():
+        raise InvalidInput(
+            f"idempotency key must be text of at most {MAX_IDEMPOTENCY_KEY} characters",
+            field="idempotency_key",
+        )
+    return raw
+
+
+def _attempt_by_key(user_id: int, key: str) -> Attempt | None:
+    return db.session.scalar(
+        select(Attempt).where(Attempt.user_id == user_id, Attempt.idempotency_key == key)
+    )
+
+
+def _replay(question: Question, index: int, check: dict, attempt: Attempt) -> AnswerResult:
+    """The result of an attempt already stored, for a form submitted twice."""
+    grade = grade_response(check, attempt.response, attempt.rating)
+    card = db.session.scalar(
+        select(ReviewCard).where(
+            ReviewCard.user_id == attempt.user_id, ReviewCard.question_id == question.id
+        )
+    )
+    return AnswerResult(
+        question,
+        attempt.check_index,
+        check,
+        grade,
+        stored=True,
+        attempt_id=attempt.id,
+        next_review_at=card.due_at if card else None,
+        duplicate=True,
+    )
+
+
+def _with_expected(grade: Grade, expected: str) -> Grade:
+    return replace(grade, expected=expected)
+
+
+def due_count(user: User, now: datetime | None = None) -> int:
+    """How many of the learner's cards are due now (retired questions left out)."""
+    now = now or utcnow()
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(ReviewCard)
+            .join(Question, Question.id == ReviewCard.question_id)
+            .where(
+                ReviewCard.user_id == user.id,
+                ReviewCard.due_at <= now,
+                Question.retired_at.is_(None),
+            )
+        )
+        or 0
+    )
+
+
+@dataclass(frozen=True)
+class DueCard:
+    question: Question
+    due_at: datetime
+    reviews: int
+
+
+def due_cards(user: User, now: datetime | None = None, limit: int = 50) -> list[DueCard]:
+    """The learner's due cards, most overdue first."""
+    now = now or utcnow()
+    rows = db.session.execute(
+        select(Question, ReviewCard.due_at, ReviewCard.reviews)
+        .join(ReviewCard, ReviewCard.question_id == Question.id)
+        .where(
+            ReviewCard.user_id == user.id,
+            ReviewCard.due_at <= now,
+            Question.retired_at.is_(None),
+        )
+        .order_by(ReviewCard.due_at, Question.id)
+        .limit(limit)
+    ).all()
+    return [DueCard(question, due, reviews) for question, due, reviews in rows]

@@ -1,0 +1,193 @@
+"""A learner's progress: mastery per topic, accuracy over time, streak, history, export."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+
+from quizapp.domain.mastery import (
+    MASTERY_LEVELS,
+    RECENT_ATTEMPTS,
+    accuracy_series,
+    current_streak,
+    level_label,
+    mastery_level,
+    topic_mastery,
+)
+from quizapp.extensions import db
+from quizapp.models import ApiToken, Attempt, Question, ReviewCard, Topic, User, question_topics
+from quizapp.models.base import utcnow
+
+HISTORY_LENGTH = 50
+
+
+@dataclass(frozen=True)
+class TopicProgress:
+    topic: Topic
+    level: str
+    label: str
+    question_count: int
+    levels: dict[str, int]  # questions per level
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    attempt: Attempt
+    question_slug: str
+    question_title: str
+
+
+@dataclass
+class Progress:
+    topics: list[TopicProgress] = field(default_factory=list)
+    accuracy: list[tuple[date, float, int]] = field(default_factory=list)
+    streak: int = 0
+    due_now: int = 0
+    due_today: int = 0
+    attempts_total: int = 0
+    accuracy_total: float | None = None
+    questions_seen: int = 0
+    history: list[HistoryRow] = field(default_factory=list)
+
+
+def learner_progress(user: User, now: datetime | None = None) -> Progress:
+    """Everything the dashboard shows, in a fixed number of queries whatever the history size."""
+    now = now or utcnow()
+    progress = Progress()
+    scores: dict[int, list[float]] = defaultdict(list)
+    per_day: list[tuple[date, float]] = []
+    for question_id, score, created_at in db.session.execute(
+        select(Attempt.question_id, Attempt.score, Attempt.created_at)
+        .where(Attempt.user_id == user.id)
+        .order_by(Attempt.created_at, Attempt.id)
+    ):
+        scores[question_id].append(score)
+        per_day.append((created_at.date(), score))
+    progress.attempts_total = len(per_day)
+    if per_day:
+        progress.accuracy_total = sum(score for _, score in per_day) / len(per_day)
+    progress.accuracy = accuracy_series(per_day)
+    progress.streak = current_streak({day for day, _ in per_day}, now.date())
+    progress.questions_seen = len(scores)
+
+    stability: dict[int, float | None] = {}
+    tomorrow = now + timedelta(days=1)
+    for question_id, card_stability, due_at in db.session.execute(
+        select(ReviewCard.question_id, ReviewCard.stability, ReviewCard.due_at)
+        .join(Question, Question.id == ReviewCard.question_id)
+        .where(ReviewCard.user_id == user.id, Question.retired_at.is_(None))
+    ):
+        stability[question_id] = card_stability
+        progress.due_now += due_at <= now
+        progress.due_today += due_at <= tomorrow
+
+    question_levels = {
+        question_id: mastery_level(stability.get(question_id), recent[-RECENT_ATTEMPTS:])
+        for question_id, recent in scores.items()
+    }
+    members: dict[int, list[int]] = defaultdict(list)
+    for topic_id, question_id in db.session.execute(
+        select(question_topics.c.topic_id, question_topics.c.question_id)
+        .join(Question, Question.id == question_topics.c.question_id)
+        .where(Question.retired_at.is_(None))
+    ):
+        members[topic_id].append(question_id)
+    for topic in db.session.scalars(select(Topic).order_by(Topic.position, Topic.title)):
+        levels = [question_levels.get(qid, "not_started") for qid in members.get(topic.id, [])]
+        if not levels:
+            continue
+        level = topic_mastery(levels)
+        counts = {name: levels.count(name) for name in MASTERY_LEVELS}
+        progress.topics.append(TopicProgress(topic, level, level_label(level), len(levels), counts))
+
+    progress.history = [
+        HistoryRow(attempt, slug, title)
+        for attempt, slug, title in db.session.execute(
+            select(Attempt, Question.slug, Question.title)
+            .join(Question, Question.id == Attempt.question_id)
+            .where(Attempt.user_id == user.id)
+            .order_by(Attempt.created_at.desc(), Attempt.id.desc())
+            .limit(HISTORY_LENGTH)
+        )
+    ]
+    return progress
+
+
+def recent_mistakes(user: User, limit: int = 20) -> list[Question]:
+    """Active questions whose latest attempt by this learner was not fully right, newest first."""
+    latest = (
+        select(Attempt.question_id, func.max(Attempt.id).label("last_id"))
+        .where(Attempt.user_id == user.id)
+        .group_by(Attempt.question_id)
+        .subquery()
+    )
+    return list(
+        db.session.scalars(
+            select(Question)
+            .join(latest, latest.c.question_id == Question.id)
+            .join(Attempt, Attempt.id == latest.c.last_id)
+            .where(Attempt.score < 1.0, Question.retired_at.is_(None))
+            .order_by(Attempt.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def export_user_data(user: User) -> dict[str, Any]:
+    """Everything stored about the learner, as JSON-ready data (token secrets are never stored)."""
+    slugs = dict(db.session.execute(select(Question.id, Question.slug)).all())
+    attempts = db.session.scalars(
+        select(Attempt).where(Attempt.user_id == user.id).order_by(Attempt.id)
+    )
+    cards = db.session.scalars(
+        select(ReviewCard).where(ReviewCard.user_id == user.id).order_by(ReviewCard.id)
+    )
+    tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id))
+    return {
+        "exported_at": utcnow().isoformat(),
+        "account": {
+            "username": user.username,
+            "role": user.role,
+            "desired_retention": user.desired_retention,
+            "created_at": user.created_at.isoformat(),
+        },
+        "attempts": [
+            {
+                "question": slugs.get(a.question_id),
+                "check": a.check_index,
+                "kind": a.kind,
+                "response": a.response,
+                "score": a.score,
+                "correct": a.correct,
+                "rating": a.rating,
+                "elapsed_ms": a.elapsed_ms,
+                "created_at": a.created_at.isoformat(),
+            }
+            for a in attempts
+        ],
+        "review_cards": [
+            {
+                "question": slugs.get(c.question_id),
+                "due_at": c.due_at.isoformat(),
+                "stability": c.stability,
+                "difficulty": c.difficulty,
+                "reviews": c.reviews,
+                "lapses": c.lapses,
+                "state": c.state,
+            }
+            for c in cards
+        ],
+        "api_tokens": [
+            {
+                "name": t.name,
+                "prefix": t.prefix,
+                "created_at": t.created_at.isoformat(),
+                "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+            }
+            for t in tokens
+        ],
+    }

@@ -1,0 +1,140 @@
+"""Read side of the question bank: catalog, search, a question with its related cards, topics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from quizapp.content.schemas import DIFFICULTIES
+from quizapp.extensions import db
+from quizapp.models import Question, Topic, question_topics
+from quizapp.services.errors import Gone, InvalidInput, NotFound
+
+MAX_PER_PAGE = 100
+MAX_SEARCH_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class QuestionPage:
+    items: list[Question]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def list_questions(
+    *,
+    topic: str | None = None,
+    difficulty: str | None = None,
+    search: str | None = None,
+    page: int = 1,
+    per_page: int = 24,
+) -> QuestionPage:
+    """Active questions matching the filters, ordered by difficulty then title."""
+    if difficulty and difficulty not in DIFFICULTIES:
+        raise InvalidInput("difficulty must be one of easy, medium, hard", field="difficulty")
+    if page < 1:
+        raise InvalidInput("page must be 1 or more", field="page")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise InvalidInput(f"per_page must be from 1 to {MAX_PER_PAGE}", field="per_page")
+    if search and len(search) > MAX_SEARCH_LENGTH:
+        raise InvalidInput(f"search is limited to {MAX_SEARCH_LENGTH} characters", field="q")
+    query = select(Question).where(Question.retired_at.is_(None))
+    if topic:
+        query = query.where(
+            Question.id.in_(
+                select(question_topics.c.question_id)
+                .join(Topic, Topic.id == question_topics.c.topic_id)
+                .where(Topic.slug == topic)
+            )
+        )
+    if difficulty:
+        query = query.where(Question.difficulty == difficulty)
+    if search and search.strip():
+        for word in search.split()[:8]:
+            pattern = f"%{_escape_like(word)}%"
+            query = query.where(
+                or_(
+                    Question.title.ilike(pattern, escape="\\"),
+                    Question.question_md.ilike(pattern, escape="\\"),
+                    Question.answer_md.ilike(pattern, escape="\\"),
+                )
+            )
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    items = list(
+        db.session.scalars(
+            query.options(selectinload(Question.topics))
+            .order_by(_difficulty_rank(), Question.title)
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    )
+    return QuestionPage(items=items, total=total, page=page, per_page=per_page)
+
+
+def _difficulty_rank():
+    return case({name: rank for rank, name in enumerate(DIFFICULTIES)}, value=Question.difficulty)
+
+
+def _escape_like(word: str) -> str:
+    return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def get_question(slug: str) -> Question:
+    """The question with this slug; NotFound, or Gone when it has been retired."""
+    question = db.session.scalar(
+        select(Question).where(Question.slug == slug).options(selectinload(Question.topics))
+    )
+    if question is None:
+        raise NotFound(f"No question '{slug}'.")
+    if question.retired_at is not None:
+        raise Gone(f"The question '{question.title}' has been retired.")
+    return question
+
+
+def related_questions(question: Question) -> list[Question]:
+    """The question's related cards in the author's order, leaving out retired ones."""
+    if not question.related_slugs:
+        return []
+    found = {
+        q.slug: q
+        for q in db.session.scalars(
+            select(Question).where(
+                Question.slug.in_(question.related_slugs), Question.retired_at.is_(None)
+            )
+        )
+    }
+    return [found[slug] for slug in question.related_slugs if slug in found]
+
+
+@dataclass(frozen=True)
+class TopicSummary:
+    topic: Topic
+    question_count: int
+
+
+def list_topics() -> list[TopicSummary]:
+    """Every topic with its number of active questions, in the author's order."""
+    counts = dict(
+        db.session.execute(
+            select(question_topics.c.topic_id, func.count())
+            .join(Question, Question.id == question_topics.c.question_id)
+            .where(Question.retired_at.is_(None))
+            .group_by(question_topics.c.topic_id)
+        ).all()
+    )
+    topics = db.session.scalars(select(Topic).order_by(Topic.position, Topic.title))
+    return [TopicSummary(topic, counts.get(topic.id, 0)) for topic in topics]
+
+
+def get_topic(slug: str) -> Topic:
+    topic = db.session.scalar(select(Topic).where(Topic.slug == slug))
+    if topic is None:
+        raise NotFound(f"No topic '{slug}'.")
+    return topic

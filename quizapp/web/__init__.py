@@ -1,0 +1,28 @@
+"""The web edge: page and API blueprints, error pages, security headers."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_web(app: Flask) -> None:
+    """Attach every blueprint, error handler and response hook to `app`."""
+    from quizapp.web import errors, security
+    from quizapp.web.api import register_api
+    from quizapp.web.auth import auth, init_auth
+    from quizapp.web.learning import init_learning, learning
+    from quizapp.web.pages import pages
+
+    init_auth(app)
+    init_learning(app)
+    app.register_blueprint(pages)
+    app.register_blueprint(auth)
+    app.register_blueprint(learning)
+    register_api(app)
+    errors.register_error_handlers(app)
+    security.register_security_headers(app)
+    app.jinja_env.globals["difficulty_labels"] = {
+        "easy": "Easy",
+        "medium": "Medium",
+        "hard": "Hard",
+    }

@@ -1,0 +1,23 @@
+"""JSON API (flask-smorest), documented at /api/openapi.json."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+
+def register_api(app: Flask) -> Api:
+    """Create the app's API (one per app: flask-smorest keeps a spec per Api) and its routes."""
+    from quizapp.web.api.learning import blp as learning_blp
+    from quizapp.web.api.questions import blp as questions_blp
+
+    api = Api(app)
+    api.spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "Personal API token"}
+    )
+    api.spec.components.security_scheme(
+        "cookieAuth", {"type": "apiKey", "in": "cookie", "name": "session"}
+    )
+    api.register_blueprint(questions_blp, url_prefix="/api/v1")
+    api.register_blueprint(learning_blp, url_prefix="/api/v1")
+    return api

@@ -1,0 +1,215 @@
+"""Sign-up, log-in, log-out and the account page."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user, login_required, login_user, logout_user
+
+from quizapp.extensions import csrf, limiter, login_manager
+from quizapp.services import accounts
+from quizapp.services.errors import ServiceError
+from quizapp.web.errors import error_response, wants_json
+from quizapp.web.forms import (
+    ChangePasswordForm,
+    ConfirmForm,
+    DeleteAccountForm,
+    LoginForm,
+    RegisterForm,
+    RetentionForm,
+    TokenForm,
+)
+
+auth = Blueprint("auth", __name__)
+
+LOGIN_FAILURE_LIMIT = "5 per minute"
+REGISTRATION_LIMIT = "10 per hour"
+STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def init_auth(app: Flask) -> None:
+    """Wire Flask-Login (session or API token) and CSRF on every state-changing request."""
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to see that page."
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(session_id: str):
+        return accounts.load_session_user(session_id)
+
+    @login_manager.request_loader
+    def load_user_from_token(req):
+        token = _bearer_token() if req.path.startswith("/api/") else None
+        return accounts.user_for_api_token(token) if token else None
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        if wants_json():
+            return error_response(401, "Sign in, or send an API token as 'Authorization: Bearer'.")
+        flash(login_manager.login_message, "info")
+        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+    @app.before_request
+    def protect_from_csrf():
+        # API calls authenticated by a token carry no cookie, so CSRF cannot reach them.
+        if not app.config["WTF_CSRF_ENABLED"]:
+            return
+        if request.method in STATE_CHANGING and not (
+            request.path.startswith("/api/") and _bearer_token()
+        ):
+            csrf.protect()
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: an open redirect would let a link send the learner elsewhere."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target:
+            return target
+    return url_for("pages.catalog")
+
+
+def _login_failed(response) -> bool:
+    return response.status_code == 401
+
+
+def _account_key() -> str:
+    return "login-account:" + request.form.get("username", "").strip().lower()[:40]
+
+
+@auth.route("/register", methods=["GET", "POST"])
+@limiter.limit(REGISTRATION_LIMIT, methods=["POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("pages.catalog"))
+    form = RegisterForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            user = accounts.register_user(form.username.data, form.password.data)
+        except ServiceError as error:
+            (form[error.field].errors if error.field in form else form.form_errors).append(
+                error.message
+            )
+            status = error.status_code
+        else:
+            login_user(user)
+            flash(f"Welcome, {user.username}! Your progress is now saved.", "success")
+            return redirect(url_for("pages.catalog"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/register.html", form=form), status
+
+
+@auth.route("/login", methods=["GET", "POST"])
+@limiter.limit(LOGIN_FAILURE_LIMIT, methods=["POST"], deduct_when=_login_failed)
+@limiter.limit(
+    LOGIN_FAILURE_LIMIT,
+    methods=["POST"],
+    key_func=_account_key,
+    deduct_when=_login_failed,
+)
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("pages.catalog"))
+    form = LoginForm(next=request.args.get("next", ""))
+    status = 200
+    if form.validate_on_submit():
+        user = accounts.authenticate(form.username.data, form.password.data)
+        if user is not None:
+            login_user(user, remember=bool(form.remember.data))
+            return redirect(_safe_next(form.next.data))
+        # One message whether the username exists or not: no account enumeration.
+        form.form_errors.append("Wrong username or password.")
+        status = 401
+    elif request.method == "POST":
+        status = 400
+    return render_template("auth/login.html", form=form), status
+
+
+@auth.post("/logout")
+def logout():
+    logout_user()
+    flash("You are signed out.", "info")
+    return redirect(url_for("pages.catalog"))
+
+
+@auth.get("/logout")
+def logout_page():
+    return render_template("auth/logout.html", form=ConfirmForm())
+
+
+@auth.route("/account", methods=["GET", "POST"])
+@login_required
+def account():
+    password_form = ChangePasswordForm(prefix="pw")
+    retention_form = RetentionForm(
+        prefix="ret", desired_retention=round(current_user.desired_retention, 2)
+    )
+    token_form = TokenForm(prefix="tok")
+    delete_form = DeleteAccountForm(prefix="del")
+    new_token = None
+    status = 200
+    action = request.form.get("action")
+    try:
+        if action == "password" and password_form.validate_on_submit():
+            accounts.change_password(
+                current_user, password_form.current_password.data, password_form.new_password.data
+            )
+            login_user(current_user)  # a fresh cookie with the new session version
+            flash("Password changed. Other devices have been signed out.", "success")
+            return redirect(url_for("auth.account"))
+        if action == "retention" and retention_form.validate_on_submit():
+            accounts.set_desired_retention(
+                current_user, float(retention_form.desired_retention.data)
+            )
+            flash("Review settings saved.", "success")
+            return redirect(url_for("auth.account"))
+        if action == "token" and token_form.validate_on_submit():
+            new_token = accounts.create_api_token(current_user, token_form.name.data)
+        if action == "delete" and delete_form.validate_on_submit():
+            if accounts.authenticate(current_user.username, delete_form.password.data) is None:
+                delete_form.password.errors.append("The password is wrong.")
+                status = 400
+            else:
+                accounts.delete_account(current_user)
+                logout_user()
+                flash("Your account and all its data have been deleted.", "info")
+                return redirect(url_for("pages.catalog"))
+    except ServiceError as error:
+        flash(error.message, "error")
+        status = error.status_code
+    if request.method == "POST" and status == 200 and new_token is None:
+        status = 400
+    return render_template(
+        "auth/account.html",
+        password_form=password_form,
+        retention_form=retention_form,
+        token_form=token_form,
+        delete_form=delete_form,
+        revoke_form=ConfirmForm(prefix="rev"),
+        new_token=new_token,
+    ), status
+
+
+@auth.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    accounts.revoke_api_token(current_user, token_id)
+    flash("Token revoked.", "success")
+    return redirect(url_for("auth.account"))

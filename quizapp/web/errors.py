@@ -1,0 +1,94 @@
+"""Every failure becomes a clear message with the right status: JSON under /api, else a page."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from quizapp.services.errors import Busy, ServiceError
+
+log = logging.getLogger(__name__)
+
+TITLES = {
+    400: "That request did not make sense",
+    401: "Please sign in",
+    403: "You cannot do that",
+    404: "Page not found",
+    405: "Method not allowed",
+    409: "That conflicts with what is already there",
+    410: "This question has been retired",
+    413: "That is too large",
+    429: "Too many requests",
+    500: "Something went wrong on our side",
+    503: "We are busy right now",
+}
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or (request.accept_mimetypes.best == "application/json")
+
+
+def error_response(status: int, message: str, field: str | None = None) -> tuple[Response, int]:
+    """A JSON body {"code", "status", "message"} under /api, an HTML page elsewhere."""
+    if wants_json():
+        body = {"code": status, "status": TITLES.get(status, "Error"), "message": message}
+        if field:
+            body["field"] = field
+        return jsonify(body), status
+    title = TITLES.get(status, "Error")
+    return render_template("errors/error.html", status=status, title=title, message=message), status
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ServiceError)
+    def handle_service_error(error: ServiceError):
+        response = app.make_response(error_response(error.status_code, error.message, error.field))
+        if isinstance(error, Busy):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
+
+    @app.errorhandler(HTTPException)
+    def handle_http_error(error: HTTPException):
+        # flask-smorest answers 422 for a body or query that fails its schema: that is bad input.
+        status = 400 if error.code == 422 else (error.code or 500)
+        message = _http_message(error)
+        response = app.make_response(error_response(status, message))
+        for name, value in error.get_headers() or []:
+            if name.lower() in ("retry-after", "allow", "www-authenticate"):
+                response.headers[name] = value
+        return response
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "An unexpected error occurred. It has been logged.")
+
+
+def _http_message(error: HTTPException) -> str:
+    # flask-smorest attaches validation details as `data["messages"]`.
+    data = getattr(error, "data", None)
+    if isinstance(data, dict) and data.get("messages"):
+        return _describe_messages(data["messages"])
+    if error.code == 404:
+        return "There is nothing at this address."
+    if error.code == 413:
+        return "The request body is too large."
+    if error.code == 429:
+        return "Too many requests. Please wait a minute and try again."
+    return error.description or TITLES.get(error.code or 500, "Error")
+
+
+def _describe_messages(messages: object, prefix: str = "") -> str:
+    if isinstance(messages, dict):
+        parts = []
+        for key, value in messages.items():
+            if key in ("query", "json", "form", "path", "headers", "_schema"):
+                parts.append(_describe_messages(value, prefix))
+            else:
+                parts.append(_describe_messages(value, f"{prefix}{key}: "))
+        return "; ".join(part for part in parts if part)
+    if isinstance(messages, list):
+        return "; ".join(_describe_messages(item, prefix) for item in messages)
+    return f"{prefix}{messages}"

@@ -1,0 +1,67 @@
+"""HTML pages of the question bank: catalog, question, topics."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template, request
+
+from quizapp.content.schemas import DIFFICULTIES
+from quizapp.services import questions as question_service
+from quizapp.services.errors import InvalidInput
+
+pages = Blueprint("pages", __name__)
+
+
+def _page_number() -> int:
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or int(raw) < 1:
+        raise InvalidInput("page must be a whole number, 1 or more", field="page")
+    return int(raw)
+
+
+@pages.get("/")
+def catalog():
+    topic = request.args.get("topic") or None
+    difficulty = request.args.get("difficulty") or None
+    search = request.args.get("q", "").strip() or None
+    result = question_service.list_questions(
+        topic=topic,
+        difficulty=difficulty,
+        search=search,
+        page=_page_number(),
+        per_page=current_app.config["QUIZAPP_PAGE_SIZE"],
+    )
+    return render_template(
+        "catalog.html",
+        result=result,
+        topics=question_service.list_topics(),
+        difficulties=DIFFICULTIES,
+        selected={"topic": topic, "difficulty": difficulty, "q": search or ""},
+    )
+
+
+@pages.get("/questions/<slug>")
+def question(slug: str):
+    found = question_service.get_question(slug)
+    return render_template(
+        "question.html",
+        question=found,
+        related=question_service.related_questions(found),
+        reveal=request.args.get("reveal") == "1",
+    )
+
+
+@pages.get("/topics")
+def topics():
+    return render_template("topics.html", topics=question_service.list_topics())
+
+
+@pages.get("/topics/<slug>")
+def topic(slug: str):
+    found = question_service.get_topic(slug)
+    result = question_service.list_questions(topic=slug, per_page=100)
+    return render_template("topic.html", topic=found, result=result)
+
+
+@pages.get("/api/docs")
+def api_docs():
+    return render_template("api_docs.html")

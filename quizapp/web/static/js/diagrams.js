@@ -1,0 +1,15 @@
+// Draw ```mermaid blocks with the vendored mermaid.js; a closed <details> is drawn when opened.
+(function () {
+  if (!window.mermaid) return;
+  const dark = () => document.documentElement.dataset.theme === "dark" ||
+    (!document.documentElement.dataset.theme && window.matchMedia("(prefers-color-scheme: dark)").matches);
+  window.mermaid.initialize({ startOnLoad: false, securityLevel: "strict", theme: dark() ? "dark" : "default" });
+  const draw = (root) => {
+    const nodes = Array.from(root.querySelectorAll("pre.mermaid:not([data-processed])"))
+      .filter((node) => node.offsetParent !== null);
+    if (nodes.length) window.mermaid.run({ nodes }).catch((error) => console.warn("diagram", error));
+  };
+  draw(document);
+  document.querySelectorAll("details").forEach((details) =>
+    details.addEventListener("toggle", () => { if (details.open) draw(details); }));
+})();
