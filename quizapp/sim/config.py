@@ -1,0 +1,370 @@
+"""Validation of a simulation config at the boundary. Pure Python: no torch import.
+
+`validate_config` returns a normalised config with every field present (fields that do not
+apply to the chosen kind are None), so the same computation always has the same cache key.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from quizapp.sim.activations import ACTIVATIONS
+from quizapp.sim.inits import INITS
+
+SIMULATOR_VERSION = "1.0.0"
+SCHEMA_VERSION = 1
+
+LIMITS: dict[str, int] = {
+    "depth": 200,
+    "width": 1024,
+    "batch_size": 512,
+    "seq_len": 500,
+    "train_steps": 1000,
+}
+
+# Work is counted in multiply-adds (forward + backward ≈ 3 × forward), plus a fixed
+# per-layer-per-step cost that stands for PyTorch's per-operation overhead (~20 µs), so that
+# many tiny steps are bounded as well as a few huge ones. The budget is a few seconds on one
+# core; the memory budget bounds the float32 elements autograd keeps for one backward pass.
+COMPUTE_BUDGET = 2.0e11
+MEMORY_BUDGET_ELEMENTS = 1.2e8
+_OVERHEAD_PER_LAYER_STEP = 1.0e6
+
+IMAGE_SIZE = 8  # cnn inputs are IMAGE_CHANNELS × 8 × 8
+IMAGE_CHANNELS = 3
+TEACHER_OUTPUTS = 10  # outputs (mse) or classes (cross_entropy) of the teacher task
+SPIRAL_ARMS = 3
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    name: str
+    recurrent: bool
+    default_depth: int
+    min_depth: int
+    default_width: int
+    # Gate count: multiplies the recurrent matrices (rnn 1, gru 3, lstm 4).
+    gates: int = 1
+
+
+KINDS: dict[str, KindSpec] = {
+    k.name: k
+    for k in (
+        KindSpec("mlp", False, 10, 2, 64),
+        KindSpec("residual_mlp", False, 10, 2, 64),
+        KindSpec("cnn", False, 10, 2, 16),
+        KindSpec("rnn", True, 1, 1, 64, gates=1),
+        KindSpec("lstm", True, 1, 1, 64, gates=4),
+        KindSpec("gru", True, 1, 1, 64, gates=3),
+    )
+}
+
+NORMS = ("none", "batchnorm", "layernorm")
+LOSSES = ("mse", "cross_entropy")
+OPTIMIZERS = ("sgd", "adam")
+TASKS = ("teacher", "spirals")
+DEFAULT_LR = {"sgd": 0.01, "adam": 0.001}
+
+
+class SimConfigError(ValueError):
+    """A config the simulator refuses; names the field, what is wrong, and what is allowed."""
+
+    def __init__(self, field: str, message: str, allowed: list[Any] | None = None):
+        self.field = field
+        self.message = message
+        self.allowed = allowed
+        text = f"{field}: {message}"
+        if allowed is not None:
+            text += f" (allowed: {', '.join(str(a) for a in allowed)})"
+        super().__init__(text)
+
+
+# --- field readers -----------------------------------------------------------------------
+
+
+def _type_name(value: Any) -> str:
+    return type(value).__name__
+
+
+def _read_choice(field: str, value: Any, allowed: list[str] | tuple[str, ...]) -> str:
+    if not isinstance(value, str):
+        raise SimConfigError(
+            field, f"must be a string, got {_type_name(value)} {value!r}", list(allowed)
+        )
+    normalised = value.strip().lower()
+    if normalised not in allowed:
+        raise SimConfigError(field, f"unknown value {value!r}", list(allowed))
+    return normalised
+
+
+def _read_int(field: str, value: Any, low: int, high: int, reduce_hint: str = "") -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SimConfigError(field, f"must be an integer, got {_type_name(value)} {value!r}")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise SimConfigError(field, f"must be a whole number, got {value!r}")
+        value = int(value)
+    if value < low:
+        raise SimConfigError(field, f"must be at least {low}, got {value}")
+    if value > high:
+        hint = f" {reduce_hint}" if reduce_hint else ""
+        raise SimConfigError(
+            field,
+            f"is {value}, above the limit of {high}: reduce it to {high} or less.{hint}",
+        )
+    return value
+
+
+def _read_float(field: str, value: Any, low: float, high: float, low_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SimConfigError(field, f"must be a number, got {_type_name(value)} {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise SimConfigError(field, f"must be a finite number, got {value!r}")
+    too_low = value <= low if low_open else value < low
+    if too_low:
+        bound = "above" if low_open else "at least"
+        raise SimConfigError(field, f"must be {bound} {low:g}, got {value:g}")
+    if value > high:
+        raise SimConfigError(field, f"is {value:g}, above the limit of {high:g}: reduce it.")
+    return value
+
+
+# --- the schema --------------------------------------------------------------------------
+
+# Fields and the kinds they apply to (None: every kind). A field given for a kind it does not
+# apply to is rejected, so a config never carries a value that silently does nothing.
+_APPLIES_TO: dict[str, tuple[str, ...] | None] = {
+    "kind": None,
+    "depth": None,
+    "width": None,
+    "activation": ("mlp", "residual_mlp", "cnn", "rnn"),
+    "init": None,
+    "init_std": None,  # only with init "normal"; checked separately
+    "norm": ("mlp", "residual_mlp", "cnn"),
+    "skip_every": ("residual_mlp",),
+    "residual_scale": ("residual_mlp",),
+    "forget_bias": ("lstm",),
+    "batch_size": None,
+    "seq_len": ("rnn", "lstm", "gru"),
+    "loss": None,
+    "seed": None,
+    "task": None,
+    "train_steps": None,
+    "optimizer": None,
+    "lr": None,
+}
+FIELDS = tuple(_APPLIES_TO)
+DEFAULT_INIT_STD = 0.01
+
+
+def validate_config(config: dict) -> dict:
+    """Check a simulation config and return it normalised, with every default filled in."""
+    if not isinstance(config, dict):
+        raise SimConfigError(
+            "config", f"must be a mapping of field to value, got {_type_name(config)}"
+        )
+    unknown = sorted(str(k) for k in config if k not in _APPLIES_TO)
+    if unknown:
+        raise SimConfigError(
+            unknown[0],
+            f"unknown field{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}",
+            list(FIELDS),
+        )
+    if config.get("kind") is None:
+        raise SimConfigError("kind", "is required", list(KINDS))
+    kind = KINDS[_read_choice("kind", config["kind"], tuple(KINDS))]
+
+    given = {k: v for k, v in config.items() if v is not None}
+    for field in given:
+        kinds = _APPLIES_TO[field]
+        if kinds is not None and kind.name not in kinds:
+            raise SimConfigError(
+                field,
+                f"does not apply to kind {kind.name!r}; it applies to: {', '.join(kinds)}",
+            )
+
+    def get(field: str, default: Any) -> Any:
+        return given.get(field, default)
+
+    out: dict[str, Any] = {"kind": kind.name}
+    out["depth"] = _read_int(
+        "depth", get("depth", kind.default_depth), kind.min_depth, LIMITS["depth"]
+    )
+    out["width"] = _read_int("width", get("width", kind.default_width), 2, LIMITS["width"])
+
+    if kind.name in ("lstm", "gru"):
+        out["activation"] = None
+    else:
+        default_act = "tanh" if kind.name == "rnn" else "relu"
+        out["activation"] = _read_choice(
+            "activation", get("activation", default_act), tuple(ACTIVATIONS)
+        )
+
+    init_value = get("init", "default")
+    init_std = get("init_std", None)
+    # Shorthand used in exercise files: "normal_0.01" means init normal with std 0.01.
+    if isinstance(init_value, str) and init_value.strip().lower().startswith("normal_"):
+        if init_std is not None:
+            raise SimConfigError("init_std", f"given twice: in init {init_value!r} and as init_std")
+        try:
+            init_std = float(init_value.strip()[len("normal_") :])
+        except ValueError:
+            raise SimConfigError(
+                "init", f"cannot read the std in {init_value!r}", list(INITS)
+            ) from None
+        init_value = "normal"
+    out["init"] = _read_choice("init", init_value, tuple(INITS))
+    if out["init"] == "normal":
+        out["init_std"] = _read_float(
+            "init_std",
+            DEFAULT_INIT_STD if init_std is None else init_std,
+            0.0,
+            10.0,
+            low_open=True,
+        )
+    elif init_std is not None:
+        raise SimConfigError("init_std", f"applies only to init 'normal', not {out['init']!r}")
+    else:
+        out["init_std"] = None
+
+    out["norm"] = (
+        _read_choice("norm", get("norm", "none"), NORMS) if _applies("norm", kind) else None
+    )
+    if _applies("skip_every", kind):
+        out["skip_every"] = _read_int(
+            "skip_every", get("skip_every", 1), 1, max(1, out["depth"] - 1)
+        )
+        out["residual_scale"] = _read_float("residual_scale", get("residual_scale", 1.0), 0.0, 10.0)
+    else:
+        out["skip_every"] = out["residual_scale"] = None
+    out["forget_bias"] = (
+        _read_float("forget_bias", given["forget_bias"], -20.0, 20.0)
+        if "forget_bias" in given
+        else None
+    )
+    out["batch_size"] = _read_int("batch_size", get("batch_size", 64), 1, LIMITS["batch_size"])
+    if out["norm"] == "batchnorm" and out["batch_size"] < 2:
+        raise SimConfigError("batch_size", "batch norm needs at least 2 examples per batch, got 1")
+    out["seq_len"] = (
+        _read_int("seq_len", get("seq_len", 50), 2, LIMITS["seq_len"]) if kind.recurrent else None
+    )
+    out["loss"] = _read_choice("loss", get("loss", "mse"), LOSSES)
+    out["seed"] = _read_int("seed", get("seed", 0), 0, 2**31 - 1)
+    out["task"] = _read_choice("task", get("task", "teacher"), TASKS)
+    if out["task"] == "spirals" and kind.name not in ("mlp", "residual_mlp"):
+        raise SimConfigError(
+            "task",
+            f"'spirals' is a 2-D task for mlp and residual_mlp, not {kind.name!r}",
+            ["teacher"],
+        )
+    out["train_steps"] = _read_int("train_steps", get("train_steps", 0), 0, LIMITS["train_steps"])
+    out["optimizer"] = _read_choice("optimizer", get("optimizer", "sgd"), OPTIMIZERS)
+    out["lr"] = _read_float("lr", get("lr", DEFAULT_LR[out["optimizer"]]), 0.0, 10.0, low_open=True)
+
+    _check_budget(out)
+    return out
+
+
+def _applies(field: str, kind: KindSpec) -> bool:
+    kinds = _APPLIES_TO[field]
+    return kinds is None or kind.name in kinds
+
+
+# --- compute and memory budget -----------------------------------------------------------
+
+
+def input_dim(config: dict) -> int:
+    """Features per example (per time step for recurrent kinds; channels for cnn).
+
+    Spirals are 2-D points embedded in `width` dimensions by a fixed random linear map, so
+    every hidden layer of an mlp is square and the input has unit variance per feature.
+    """
+    return IMAGE_CHANNELS if config["kind"] == "cnn" else config["width"]
+
+
+def output_dim(config: dict) -> int:
+    return SPIRAL_ARMS if config["task"] == "spirals" else TEACHER_OUTPUTS
+
+
+def estimate_work(config: dict) -> tuple[float, float]:
+    """(multiply-adds for the whole simulation, float32 elements kept for one backward)."""
+    kind = KINDS[config["kind"]]
+    depth, width, batch = config["depth"], config["width"], config["batch_size"]
+    n_in, n_out = input_dim(config), output_dim(config)
+    passes = 1 + config["train_steps"]
+    if kind.recurrent:
+        steps = config["seq_len"]
+        per_step = (
+            kind.gates * width * (n_in + width) + (depth - 1) * kind.gates * 2 * width * width
+        )
+        macs = batch * (steps * per_step + width * n_out)
+        layer_steps = depth * steps
+        kept = batch * width * steps * depth * (kind.gates + 3)
+    else:
+        positions = IMAGE_SIZE * IMAGE_SIZE if kind.name == "cnn" else 1
+        taps = 9 if kind.name == "cnn" else 1
+        hidden = taps * width * (n_in + (depth - 2) * width)
+        macs = batch * (positions * hidden + width * n_out)
+        layer_steps = depth
+        kept = batch * width * positions * depth * 5
+    work = passes * (3.0 * macs + layer_steps * _OVERHEAD_PER_LAYER_STEP)
+    return work, float(kept)
+
+
+def _check_budget(config: dict) -> None:
+    work, kept = estimate_work(config)
+    if work <= COMPUTE_BUDGET and kept <= MEMORY_BUDGET_ELEMENTS:
+        return
+    if work > COMPUTE_BUDGET:
+        what = (
+            f"estimated work of {work:.2g} multiply-adds exceeds the budget of {COMPUTE_BUDGET:.2g}"
+        )
+    else:
+        what = (
+            f"estimated memory of {kept:.2g} stored values exceeds the budget"
+            f" of {MEMORY_BUDGET_ELEMENTS:.2g}"
+        )
+    hints = []
+    for field in ("depth", "width", "batch_size", "seq_len", "train_steps"):
+        if config.get(field) is None:
+            continue
+        largest = _largest_fitting(config, field)
+        if largest is not None and largest < config[field]:
+            hints.append((field, largest))
+    if not hints:
+        raise SimConfigError(
+            "config", f"{what}: reduce several of depth, width, batch_size, seq_len."
+        )
+    suggestion = " or ".join(f"{field} to {value}" for field, value in hints)
+    raise SimConfigError(
+        hints[0][0], f"{what}: reduce {suggestion} (keeping the others as they are)."
+    )
+
+
+def _fits(config: dict) -> bool:
+    work, kept = estimate_work(config)
+    return work <= COMPUTE_BUDGET and kept <= MEMORY_BUDGET_ELEMENTS
+
+
+def _largest_fitting(config: dict, field: str) -> int | None:
+    """The largest value of `field` that fits the budget with the other fields unchanged."""
+    minimum = {
+        "depth": KINDS[config["kind"]].min_depth,
+        "width": 2,
+        "batch_size": 1,
+        "seq_len": 2,
+        "train_steps": 0,
+    }[field]
+    if not _fits(dict(config, **{field: minimum})):
+        return None
+    low, high = minimum, config[field]
+    while low < high:
+        mid = (low + high + 1) // 2
+        if _fits(dict(config, **{field: mid})):
+            low = mid
+        else:
+            high = mid - 1
+    return low

@@ -1,0 +1,125 @@
+"""One forward and backward pass at initialisation, measured layer by layer. Imports torch.
+
+Norms are taken in float64 (a float32 norm of a float32 tensor overflows to inf, or
+underflows to 0, long before the entries themselves do). The pass itself runs in float32.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from quizapp.sim.networks import Network, Trace
+
+LOSS_FUNCTIONS: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
+    "mse": F.mse_loss,
+    "cross_entropy": F.cross_entropy,
+}
+
+
+@dataclass
+class LayerMeasurement:
+    name: str
+    backward_signal: float  # ‖∂L/∂x_l‖, x_l the layer's input
+    weight_grad_norm: float
+    activation_mean: float
+    activation_std: float
+    dead_fraction: float | None
+    saturated_fraction: float | None
+    steps: list[float] | None = None  # recurrent: ‖∂L/∂h_t‖ for t = 1..T
+
+
+@dataclass
+class ProbeMeasurement:
+    loss: float
+    output_signal: float  # ‖∂L/∂y‖ at the output (logits)
+    layers: list[LayerMeasurement]
+
+
+def _norms(tensors: list[Tensor]) -> list[float]:
+    """Euclidean norms in float64, one dispatch for the whole list."""
+    if not tensors:
+        return []
+    return torch.stack(torch._foreach_norm(tensors, 2, dtype=torch.float64)).tolist()
+
+
+def _units_by_samples(pre: Tensor, kind: str) -> Tensor:
+    """View pre-activations as (units, samples): units are channels for cnn, features else."""
+    if kind == "cnn":
+        return pre.transpose(0, 1).flatten(1)
+    return pre.flatten(0, -2).T
+
+
+def _activation_stats(net: Network, trace: Trace) -> list[list[float | None]]:
+    """Per layer: [mean, std, dead fraction, saturated fraction] of the forward pass."""
+    rows: list[Tensor] = []
+    for pre, act in zip(trace.pre, trace.act, strict=True):
+        std, mean = torch.std_mean(act.double())
+        nan = torch.tensor(float("nan"), dtype=torch.float64)
+        dead = saturated = nan
+        if pre is not None:
+            if net.dead_family:
+                alive = (_units_by_samples(pre, net.kind) > 0).any(dim=1)
+                dead = 1.0 - alive.double().mean()
+            if net.saturation_at is not None:
+                saturated = (pre.abs() > net.saturation_at).double().mean()
+        rows.append(torch.stack((mean.reshape(()), std.reshape(()), dead, saturated)))
+    table = torch.stack(rows).tolist()
+    # NaN marks "does not apply" for the two fractions; a NaN mean/std stays (non-finite).
+    return [[m, s, None if d != d else d, None if f != f else f] for m, s, d, f in table]
+
+
+def run_gradient_probe(net: Network, x: Tensor, target: Tensor, loss_name: str) -> ProbeMeasurement:
+    """Forward + backward once; return per-layer backward signal, weight gradient, statistics."""
+    x = x.detach().requires_grad_(True)
+    trace = Trace()
+    y = net.forward(x, trace)
+    loss = LOSS_FUNCTIONS[loss_name](y, target)
+    steps = [h for layer_steps in trace.steps for h in layer_steps]
+    weights = [w for ws in net.layer_weights for w in ws]
+    wanted = [*trace.inputs, y, *steps, *weights]
+    grads = torch.autograd.grad(loss, wanted, allow_unused=True)
+    grads = [
+        g if g is not None else torch.zeros_like(t) for g, t in zip(grads, wanted, strict=True)
+    ]
+
+    n_layers = len(trace.inputs)
+    norms = _norms(list(grads))
+    signals, output_signal = norms[:n_layers], norms[n_layers]
+    step_norms = norms[n_layers + 1 : n_layers + 1 + len(steps)]
+    weight_norms = norms[n_layers + 1 + len(steps) :]
+
+    # Weight-gradient norm per layer: the norm over all its weight matrices.
+    per_layer_weight: list[float] = []
+    position = 0
+    for ws in net.layer_weights:
+        part = weight_norms[position : position + len(ws)]
+        per_layer_weight.append(sum(v * v for v in part) ** 0.5)
+        position += len(ws)
+
+    with torch.no_grad():
+        stats = _activation_stats(net, trace)
+    seq_len = len(trace.steps[0]) if trace.steps else 0
+    layers = []
+    for i, name in enumerate(net.layer_names):
+        mean, std, dead, saturated = stats[i]
+        layer_steps = None
+        if i < len(trace.steps):
+            layer_steps = step_norms[i * seq_len : (i + 1) * seq_len]
+        layers.append(
+            LayerMeasurement(
+                name=name,
+                backward_signal=signals[i],
+                weight_grad_norm=per_layer_weight[i],
+                activation_mean=mean,
+                activation_std=std,
+                dead_fraction=dead,
+                saturated_fraction=saturated,
+                steps=layer_steps,
+            )
+        )
+    return ProbeMeasurement(loss=float(loss.detach()), output_signal=output_signal, layers=layers)

@@ -1,0 +1,83 @@
+"""A short training run on the synthetic task. Imports torch.
+
+Each step draws a fresh batch, takes one optimiser step, and records the loss and each
+layer's update-to-weight ratio ‖ΔW_l‖ / ‖W_l‖, so a learner can see that where the gradient
+has vanished the early layers barely move.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from quizapp.sim.data import Task
+from quizapp.sim.networks import Network
+from quizapp.sim.probe import LOSS_FUNCTIONS
+from quizapp.sim.verdict import safe_ratio
+
+OPTIMIZERS: dict[str, Any] = {
+    "sgd": lambda params, lr: torch.optim.SGD(params, lr=lr),
+    "adam": lambda params, lr: torch.optim.Adam(params, lr=lr),
+}
+
+
+def _layer_norms(values: list[float], layer_weights: list[list[Any]]) -> list[float]:
+    """Combine per-matrix norms into one norm per reported layer."""
+    out, position = [], 0
+    for ws in layer_weights:
+        part = values[position : position + len(ws)]
+        out.append(math.sqrt(sum(v * v for v in part)))
+        position += len(ws)
+    return out
+
+
+def run_training(net: Network, task: Task, cfg: dict) -> dict[str, Any]:
+    """Train for cfg["train_steps"] steps; stop early if the loss stops being finite."""
+    loss_fn = LOSS_FUNCTIONS[cfg["loss"]]
+    optimizer = OPTIMIZERS[cfg["optimizer"]](net.parameters, cfg["lr"])
+    weights = [w for ws in net.layer_weights for w in ws]
+    losses: list[float] = []
+    ratio_sums = [0.0] * len(net.layer_weights)
+    first_ratios: list[float] | None = None
+    diverged = False
+    for _ in range(cfg["train_steps"]):
+        x, target = task.sample()
+        loss = loss_fn(net.forward(x, None), target)
+        value = float(loss.detach())
+        losses.append(value)
+        if not math.isfinite(value):
+            diverged = True
+            break
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        with torch.no_grad():
+            before = [w.detach().clone() for w in weights]
+            optimizer.step()
+            deltas = torch._foreach_sub([w.detach() for w in weights], before)
+            norms = torch.stack(
+                torch._foreach_norm([*deltas, *before], 2, dtype=torch.float64)
+            ).tolist()
+        delta_norms = _layer_norms(norms[: len(weights)], net.layer_weights)
+        weight_norms = _layer_norms(norms[len(weights) :], net.layer_weights)
+        ratios = [safe_ratio(d, w) for d, w in zip(delta_norms, weight_norms, strict=True)]
+        if first_ratios is None:
+            first_ratios = ratios
+        ratio_sums = [s + r for s, r in zip(ratio_sums, ratios, strict=True)]
+    completed = len(losses) - (1 if diverged else 0)
+    mean_ratios = [s / completed for s in ratio_sums] if completed else [None] * len(ratio_sums)
+    return {
+        "steps": cfg["train_steps"],
+        "steps_completed": completed,
+        "optimizer": cfg["optimizer"],
+        "lr": cfg["lr"],
+        "task": cfg["task"],
+        "loss": losses,
+        "loss_initial": losses[0] if losses else None,
+        "loss_final": losses[-1] if losses else None,
+        "diverged": diverged,
+        "update_ratio_per_layer": mean_ratios,
+        "update_ratio_first_step": first_ratios,
+        "update_ratio_definition": "mean over steps of ‖ΔW_l‖ / ‖W_l‖ (weights before the step)",
+    }
