@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 
 content_cli = AppGroup("content", help="Check and import the question bank.")
 sim_cli = AppGroup("sim", help="Run gradient-flow simulations.")
+users_cli = AppGroup("users", help="Create accounts, change roles, list users.")
 
 PROGRESS_THRESHOLD = 20  # files; fewer finish before a bar would be worth drawing
 
@@ -84,7 +85,66 @@ def sim_run_command(config_json: str, as_json: bool) -> None:
     click.echo(json.dumps(result, indent=2) if as_json else format_result_table(result))
 
 
+@users_cli.command("create")
+@click.argument("username")
+@click.option(
+    "--role",
+    type=click.Choice(["learner", "author", "admin"]),
+    default="learner",
+    show_default=True,
+)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_create_command(username: str, role: str, password_stdin: bool) -> None:
+    """Create an account (asks for the password twice unless --password-stdin)."""
+    from quizapp.services.accounts import register_user
+    from quizapp.services.errors import ServiceError
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = register_user(username, password, role=role)
+    except ServiceError as error:
+        click.echo(f"Error: {error.message}", err=True)
+        sys.exit(1)
+    click.echo(f"Created {user.role} '{user.username}'.")
+
+
+@users_cli.command("set-role")
+@click.argument("username")
+@click.argument("role")
+def users_set_role_command(username: str, role: str) -> None:
+    """Give USERNAME the role learner, author or admin."""
+    from quizapp.services.accounts import set_role
+    from quizapp.services.errors import ServiceError
+
+    try:
+        user = set_role(username, role)
+    except ServiceError as error:
+        click.echo(f"Error: {error.message}", err=True)
+        sys.exit(1)
+    click.echo(f"'{user.username}' is now {user.role}.")
+
+
+@users_cli.command("list")
+def users_list_command() -> None:
+    """Print every account: username, role and creation date."""
+    from quizapp.services.accounts import list_users
+
+    users = list_users()
+    if not users:
+        click.echo("No users.")
+        return
+    width = max(len("username"), *(len(user.username) for user in users))
+    click.echo(f"{'username':<{width}}  {'role':<7}  created")
+    for user in users:
+        created = user.created_at.strftime("%Y-%m-%d %H:%M UTC")
+        click.echo(f"{user.username:<{width}}  {user.role:<7}  {created}")
+
+
 def register_commands(app: Flask) -> None:
     """Attach every command group to the app's `flask` CLI."""
     app.cli.add_command(content_cli)
     app.cli.add_command(sim_cli)
+    app.cli.add_command(users_cli)
