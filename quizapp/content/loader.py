@@ -125,17 +125,25 @@ def _read_yaml(path: Path, bank: Bank) -> tuple[bytes, ParsedYaml] | None:
 
 
 def _validate(
-    schema: Schema, data: Any, parsed: ParsedYaml, display: str, bank: Bank
+    schema: Schema,
+    data: Any,
+    parsed: ParsedYaml,
+    display: str,
+    bank: Bank,
+    prefix: FieldPath = (),
 ) -> dict[str, Any] | None:
+    """Load `data` (found at `prefix` in the file) with `schema`, recording every error."""
     if not isinstance(data, dict):
         bank.errors.append(
-            ContentError(display, parsed.line_of(()), "document", "must be a mapping of fields")
+            ContentError(
+                display, parsed.line_of(prefix), _field_name(prefix), "must be a mapping of fields"
+            )
         )
         return None
     try:
         return schema.load(data)
     except ValidationError as error:
-        for path, message in _flatten(error.messages, ()):
+        for path, message in _flatten(error.messages, prefix):
             bank.errors.append(
                 ContentError(display, parsed.line_of(path), _field_name(path), message)
             )
@@ -156,7 +164,7 @@ def _load_topics(path: Path, bank: Bank) -> None:
         return
     seen: dict[str, int] = {}
     for index, item in enumerate(parsed.data):
-        topic = _validate(TopicSchema(), item, _Shifted(parsed, index), display, bank)
+        topic = _validate(TopicSchema(), item, parsed, display, bank, prefix=(index,))
         if topic is None:
             continue
         if topic["slug"] in seen:
@@ -171,17 +179,6 @@ def _load_topics(path: Path, bank: Bank) -> None:
             continue
         seen[topic["slug"]] = parsed.line_of((index, "slug"))
         bank.topics.append(topic)
-
-
-class _Shifted(ParsedYaml):
-    """Line lookups for one item of a list document (paths relative to the item)."""
-
-    def __init__(self, parsed: ParsedYaml, index: int) -> None:
-        super().__init__(parsed.data, parsed.lines, parsed.text_starts, parsed.duplicate_keys)
-        self._index = index
-
-    def line_of(self, path: FieldPath) -> int:
-        return super().line_of((self._index, *path))
 
 
 def _load_question(path: Path, bank: Bank) -> None:

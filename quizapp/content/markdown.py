@@ -66,9 +66,23 @@ class MarkdownProblem:
     message: str
 
 
+class _MathFailed(Exception):
+    """latex2mathml rejected one formula; `render_markdown` turns it into a MarkdownError."""
+
+    def __init__(self, latex: str, reason: str) -> None:
+        super().__init__(reason)
+        self.latex = latex
+        self.reason = reason
+
+
 def _render_math(content: str, options: dict) -> str:
     display = "block" if options.get("display_mode") else "inline"
-    return latex_to_mathml(content.strip(), display=display)
+    try:
+        return latex_to_mathml(content.strip(), display=display)
+    except Exception as error:
+        # latex2mathml's exceptions often have no message: name the problem from the class.
+        reason = str(error) or re.sub(r"(?<!^)(?=[A-Z])", " ", type(error).__name__).lower()
+        raise _MathFailed(content.strip(), reason.removesuffix(" error")) from None
 
 
 def _render_fence(self, tokens, idx, options, env) -> str:
@@ -99,7 +113,14 @@ def render_markdown(text: str) -> str:
     """Render author markdown to sanitised HTML (math as MathML, mermaid left for the browser)."""
     if not text:
         return ""
-    raw = _parser().render(text)
+    try:
+        raw = _parser().render(text)
+    except _MathFailed as failure:
+        position = text.find(failure.latex)
+        line_offset = text.count("\n", 0, position) if position >= 0 else 0
+        raise MarkdownError(
+            line_offset, f"cannot render math '{failure.latex}': {failure.reason}"
+        ) from None
     return nh3.clean(
         raw,
         tags=HTML_TAGS | MATHML_TAGS,
