@@ -15,8 +15,10 @@ from typing import Any
 from marshmallow import Schema, ValidationError
 
 from quizapp.content.markdown import RENDERER_VERSION, lint_markdown
-from quizapp.content.schemas import QuestionSchema, TopicSchema
+from quizapp.content.schemas import ExerciseSchema, QuestionSchema, TopicSchema
 from quizapp.content.yaml_source import FieldPath, ParsedYaml, YamlSyntaxError, parse_yaml
+from quizapp.domain.exercises import METRICS, VERDICTS, all_selections, choice_values
+from quizapp.sim import SimConfigError, validate_config
 
 MAX_FILE_BYTES = 512 * 1024
 
@@ -63,13 +65,18 @@ class Bank:
     topics: list[dict[str, Any]] = field(default_factory=list)
     questions: list[dict[str, Any]] = field(default_factory=list)
     documents: dict[str, SourceDocument] = field(default_factory=dict)  # by question slug
-    exercise_slugs: set[str] = field(default_factory=set)
+    exercises: list[dict[str, Any]] = field(default_factory=list)
+    exercise_documents: dict[str, SourceDocument] = field(default_factory=dict)
     errors: list[ContentError] = field(default_factory=list)
     files_read: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    @property
+    def exercise_slugs(self) -> set[str]:
+        return set(self.exercise_documents)
 
 
 def hash_source(raw: bytes) -> str:
@@ -85,12 +92,12 @@ def load_bank(root: Path) -> Bank:
         bank.errors.append(ContentError(str(root), 1, "content", "folder does not exist"))
         return bank
     _load_topics(root / "topics.yaml", bank)
-    exercises_dir = root / "exercises"
-    if exercises_dir.is_dir():
-        bank.exercise_slugs = {path.stem for path in exercises_dir.glob("*.yaml")}
+    for path in sorted((root / "exercises").glob("*.yaml")):
+        _load_exercise(path, bank)
     for path in sorted((root / "questions").glob("*.yaml")):
         _load_question(path, bank)
     _check_links(bank)
+    _check_exercise_links(bank)
     bank.errors.sort()
     return bank
 
@@ -296,3 +303,103 @@ def _reword(message: str) -> str:
 
 def _field_name(path: FieldPath) -> str:
     return ".".join(str(part) for part in path) or "document"
+
+
+FEEDBACK_KEYS = (*VERDICTS, "pass", "fail")
+# Checked one by one against the simulator's rules; beyond this the space is sampled.
+MAX_VALIDATED_SELECTIONS = 200
+
+
+def _load_exercise(path: Path, bank: Bank) -> None:
+    display = str(path)
+    loaded = _read_yaml(path, bank)
+    if loaded is None:
+        return
+    raw, parsed = loaded
+    data = _validate(ExerciseSchema(), parsed.data, parsed, display, bank)
+    if data is None:
+        return
+    errors_before = len(bank.errors)
+
+    def error(path_: tuple, message: str) -> None:
+        bank.errors.append(
+            ContentError(display, parsed.line_of(path_), _field_name(path_), message)
+        )
+
+    slug = data["slug"]
+    if slug != path.stem:
+        error(("slug",), f"must match the file name ({slug}.yaml)")
+    for index, goal in enumerate(data["goals"]):
+        if goal["metric"] not in METRICS:
+            error(("goals", index, "metric"), f"unknown metric; use one of {', '.join(METRICS)}")
+        elif goal["metric"] == "verdict" and goal.get("equals") not in VERDICTS:
+            error(("goals", index, "equals"), f"a verdict is one of {', '.join(VERDICTS)}")
+    for key in data["feedback"]:
+        if key not in FEEDBACK_KEYS:
+            error(("feedback", key), f"unknown outcome; use {', '.join(FEEDBACK_KEYS)}")
+    allowed = choice_values(data["choices"])
+    for name in ("reference_solution", "wrong_choice"):
+        selection = data.get(name)
+        if selection is None:
+            continue
+        if set(selection) != set(allowed):
+            error((name,), f"must choose exactly: {', '.join(allowed)}")
+            continue
+        for choice, value in selection.items():
+            if value not in allowed[choice]:
+                error((name, choice), f"{value!r} is not among the offered {choice} values")
+    overlap = set(allowed) & set(data["network"])
+    if overlap:
+        error(("network",), f"fixes {', '.join(sorted(overlap))}, which the learner chooses")
+    try:
+        validate_config(data["network"] | {name: values[0] for name, values in allowed.items()})
+    except SimConfigError as problem:
+        where = ("choices", problem.field) if problem.field in allowed else ("network",)
+        error(where, f"{problem.field}: {problem.message}")
+    else:
+        for selection in all_selections(data["choices"])[:MAX_VALIDATED_SELECTIONS]:
+            try:
+                validate_config(data["network"] | selection)
+            except SimConfigError as problem:
+                error(("choices",), f"choosing {selection} is invalid: {problem}")
+                break
+    for field_path, text in exercise_markdown_fields(data):
+        start = parsed.text_starts.get(field_path, parsed.line_of(field_path))
+        for problem in lint_markdown(text):
+            bank.errors.append(
+                ContentError(
+                    display, start + problem.line_offset, _field_name(field_path), problem.message
+                )
+            )
+    if len(bank.errors) > errors_before:
+        return
+    if slug in bank.exercise_documents:
+        other = bank.exercise_documents[slug]
+        error(("slug",), f"duplicate slug, also defined in {other.path}:{other.line_of('slug')}")
+        return
+    bank.exercise_documents[slug] = SourceDocument(display, data, parsed, hash_source(raw))
+    bank.exercises.append({**data, "source_path": display})
+
+
+def exercise_markdown_fields(data: dict[str, Any]) -> Iterator[tuple[FieldPath, str]]:
+    """Every markdown text of an exercise, with its field path."""
+    yield ("prompt",), data["prompt"]
+    yield ("explanation",), data["explanation"]
+    for index, hint in enumerate(data["hints"]):
+        yield ("hints", index), hint
+    for key, text in data["feedback"].items():
+        yield ("feedback", key), text
+
+
+def _check_exercise_links(bank: Bank) -> None:
+    for document in bank.exercise_documents.values():
+        for index, slug in enumerate(document.data["questions"]):
+            if slug not in bank.documents:
+                bank.errors.append(
+                    ContentError(
+                        document.path,
+                        document.line_of("questions", index),
+                        f"questions.{index}",
+                        f"unknown question '{slug}' (no file questions/{slug}.yaml)",
+                    )
+                )

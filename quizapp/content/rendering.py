@@ -67,3 +67,34 @@ def render_question(document: SourceDocument) -> dict[str, Any]:
 
 def _name(path: tuple[str | int, ...]) -> str:
     return ".".join(str(part) for part in path)
+
+
+def render_exercise(document: SourceDocument) -> dict[str, Any]:
+    """The exercise's stored fields; raises RenderFailed naming file, line and field."""
+    data = document.data
+
+    def render(text: str, *path: str | int) -> str:
+        try:
+            return render_markdown(text)
+        except Exception as error:  # a converter bug must still name the file, not crash
+            raise RenderFailed(
+                ContentError(document.path, document.line_of(*path), _name(path), str(error))
+            ) from None
+
+    return {
+        "slug": data["slug"],
+        "title": data["title"],
+        "difficulty": data["difficulty"],
+        "prompt_html": render(data["prompt"], "prompt"),
+        "explanation_html": render(data["explanation"], "explanation"),
+        "network": data["network"],
+        "choices": data["choices"],
+        "goals": data["goals"],
+        "feedback_html": {
+            key: render(text, "feedback", key) for key, text in data["feedback"].items()
+        },
+        "hints_html": [render(text, "hints", i) for i, text in enumerate(data["hints"])],
+        "question_slugs": data["questions"],
+        "source_path": document.path,
+        "content_hash": document.content_hash,
+    }

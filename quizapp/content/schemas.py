@@ -172,3 +172,74 @@ class QuestionSchema(StrictSchema):
         required=True,
         validate=validate.Length(min=1, max=20, error="needs 1 to 20 checks"),
     )
+
+
+class ChoiceValueField(fields.Field):
+    """A choice is a value (`xavier_uniform`) or a mapping {value, label}."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, dict):
+            unknown = set(value) - {"value", "label"}
+            if unknown or "value" not in value:
+                raise ValidationError("must be a value or a mapping with 'value' and 'label'")
+            label = value.get("label", str(value["value"]))
+            if not isinstance(label, str) or not label.strip():
+                raise ValidationError("label must be text")
+            return {"value": _choice_scalar(value["value"]), "label": label}
+        return {"value": _choice_scalar(value), "label": str(value)}
+
+
+def _choice_scalar(value: Any) -> Any:
+    if isinstance(value, str | int | float | bool):
+        return value
+    raise ValidationError("a choice value must be text, a number or true/false")
+
+
+GOAL_OPERATORS = ("equals", "at_least", "at_most")
+
+
+class GoalSchema(StrictSchema):
+    metric = fields.String(required=True)
+    equals = fields.Raw()
+    at_least = fields.Float(allow_nan=False)
+    at_most = fields.Float(allow_nan=False)
+    label = fields.String(validate=validate.Length(max=200))
+
+    @validates_schema(skip_on_field_errors=True)
+    def one_operator(self, data: dict[str, Any], **_: Any) -> None:
+        if not any(name in data for name in GOAL_OPERATORS):
+            raise ValidationError("needs one of equals, at_least, at_most", "metric")
+
+
+class ExerciseSchema(StrictSchema):
+    slug = fields.String(required=True, validate=[SLUG, validate.Length(max=120)])
+    title = _text(max_length=200)
+    difficulty = fields.String(
+        load_default="medium",
+        validate=validate.OneOf(DIFFICULTIES, error="must be one of easy, medium, hard"),
+    )
+    questions = fields.List(
+        fields.String(validate=SLUG),
+        required=True,
+        validate=validate.Length(min=1, max=5, error="link 1 to 5 questions"),
+    )
+    prompt = _text()
+    network = fields.Dict(required=True, keys=fields.String(), values=fields.Raw())
+    choices = fields.Dict(
+        required=True,
+        keys=fields.String(),
+        values=fields.List(
+            ChoiceValueField(), validate=validate.Length(min=2, error="offer at least 2 options")
+        ),
+        validate=validate.Length(min=1, max=4, error="offer 1 to 4 choices"),
+    )
+    goals = fields.List(
+        fields.Nested(GoalSchema),
+        required=True,
+        validate=validate.Length(min=1, max=5, error="needs 1 to 5 goals"),
+    )
+    feedback = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    hints = fields.List(fields.String(validate=NOT_BLANK), load_default=list)
+    explanation = _text()
+    reference_solution = fields.Dict(required=True, keys=fields.String(), values=fields.Raw())
+    wrong_choice = fields.Dict(keys=fields.String(), values=fields.Raw())

@@ -3,12 +3,17 @@
 from quizapp.models.accounts import ROLES, ApiToken, Attempt, ReviewCard, User
 from quizapp.models.base import Base
 from quizapp.models.content import Question, Topic, question_topics
+from quizapp.models.exercises import RUN_STATUSES, Exercise, SimResult, SimRun
 
 __all__ = [
     "ROLES",
     "ApiToken",
     "Attempt",
     "Base",
+    "Exercise",
+    "RUN_STATUSES",
+    "SimResult",
+    "SimRun",
     "Question",
     "ReviewCard",
     "Topic",

@@ -86,6 +86,8 @@ class Attempt(Base):
     rating: Mapped[str | None] = mapped_column(String(10), default=None)
     elapsed_ms: Mapped[int | None] = mapped_column(Integer, default=None)
     idempotency_key: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Set when the attempt is an exercise run graded against the exercise's goals.
+    exercise_slug: Mapped[str | None] = mapped_column(String(120), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

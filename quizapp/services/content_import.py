@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 
 from quizapp.content.loader import Bank, ContentError, load_bank
-from quizapp.content.rendering import RenderFailed, render_question
+from quizapp.content.rendering import RenderFailed, render_exercise, render_question
 from quizapp.extensions import db
-from quizapp.models import Question, Topic
+from quizapp.models import Exercise, Question, Topic
 from quizapp.models.base import utcnow
 
 T = TypeVar("T")
@@ -53,11 +53,15 @@ def _no_progress(items: list[T]) -> Iterable[T]:
 def check_content(root: Path) -> Bank:
     """Validate the folder and render every question, so bad math is found before import."""
     bank = load_bank(root)
-    for document in bank.documents.values():
-        try:
-            render_question(document)
-        except RenderFailed as failure:
-            bank.errors.append(failure.error)
+    for render, documents in (
+        (render_question, bank.documents),
+        (render_exercise, bank.exercise_documents),
+    ):
+        for document in documents.values():
+            try:
+                render(document)
+            except RenderFailed as failure:
+                bank.errors.append(failure.error)
     bank.errors.sort()
     return bank
 
@@ -69,17 +73,24 @@ def import_content(root: Path, progress: Progress | None = None) -> ImportReport
     if bank.errors:
         raise ContentInvalid(bank.errors)
 
-    existing = {q.slug: q for q in db.session.scalars(select(Question))}
-    changed = [
-        document
-        for slug, document in bank.documents.items()
-        if slug not in existing or existing[slug].content_hash != document.content_hash
+    kinds = [
+        (Question, bank.documents, render_question),
+        (Exercise, bank.exercise_documents, render_exercise),
     ]
-    rendered: list[dict[str, Any]] = []
+    existing = {model: {row.slug: row for row in db.session.scalars(select(model))}
+                for model, _, _ in kinds}  # fmt: skip
+    work = [
+        (model, render, document)
+        for model, documents, render in kinds
+        for slug, document in documents.items()
+        if slug not in existing[model]
+        or existing[model][slug].content_hash != document.content_hash
+    ]
+    rendered: dict[type, list[dict[str, Any]]] = {model: [] for model, _, _ in kinds}
     errors: list[ContentError] = []
-    for document in progress(changed):
+    for model, render, document in progress(work):
         try:
-            rendered.append(render_question(document))
+            rendered[model].append(render(document))
         except RenderFailed as failure:
             errors.append(failure.error)
     if errors:
@@ -89,39 +100,49 @@ def import_content(root: Path, progress: Progress | None = None) -> ImportReport
     try:
         topics = _sync_topics(bank.topics, report)
         now = utcnow()
-        for fields in rendered:
-            question = existing.get(fields["slug"])
-            topic_slugs = bank.documents[fields["slug"]].data["topics"]
-            if question is None:
-                question = Question(**fields, created_at=now, updated_at=now)
-                db.session.add(question)
-                report.added.append(fields["slug"])
-            else:
-                for name, value in fields.items():
-                    setattr(question, name, value)
-                question.updated_at = now
-                if question.retired_at is not None:
-                    question.retired_at = None
-                    report.restored.append(fields["slug"])
-                report.updated.append(fields["slug"])
-            question.topics = [topics[slug] for slug in topic_slugs]
-        changed_slugs = {fields["slug"] for fields in rendered}
-        for slug, question in existing.items():
-            if slug in bank.documents:
-                if slug not in changed_slugs:
-                    if question.retired_at is not None:
-                        question.retired_at = None
-                        report.restored.append(slug)
-                    else:
-                        report.unchanged.append(slug)
-            elif question.retired_at is None:
-                question.retired_at = now
-                report.retired.append(slug)
+        for model, documents, _ in kinds:
+            rows = _sync_rows(model, existing[model], documents, rendered[model], now, report)
+            if model is Question:
+                for slug, question in rows.items():
+                    question.topics = [topics[name] for name in documents[slug].data["topics"]]
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
     return report
+
+
+def _sync_rows(model, existing, documents, rendered, now, report: ImportReport) -> dict:
+    """Insert or update the rendered rows, retire rows whose file is gone; returns changed rows."""
+    changed = {}
+    for fields in rendered:
+        row = existing.get(fields["slug"])
+        if row is None:
+            row = model(**fields, updated_at=now)
+            db.session.add(row)
+            report.added.append(fields["slug"])
+        else:
+            for name, value in fields.items():
+                setattr(row, name, value)
+            row.updated_at = now
+            if row.retired_at is not None:
+                row.retired_at = None
+                report.restored.append(fields["slug"])
+            report.updated.append(fields["slug"])
+        changed[fields["slug"]] = row
+    for slug, row in existing.items():
+        if slug in documents:
+            if slug in changed:
+                continue
+            if row.retired_at is not None:
+                row.retired_at = None
+                report.restored.append(slug)
+            else:
+                report.unchanged.append(slug)
+        elif row.retired_at is None:
+            row.retired_at = now
+            report.retired.append(slug)
+    return changed
 
 
 def _sync_topics(declared: list[dict[str, Any]], report: ImportReport) -> dict[str, Topic]:

@@ -86,7 +86,7 @@ def submit_answer(
                 created_at=now,
             )
             db.session.add(attempt)
-            card = _review(user, question, grade, elapsed, now)
+            card = reschedule_card(user, question, grade, elapsed, now)
             db.session.commit()
             return AnswerResult(question, index, check, grade, True, attempt.id, card.due_at, False)
         except (StaleDataError, IntegrityError):
@@ -98,11 +98,15 @@ def submit_answer(
     raise Conflict("This card is being updated elsewhere; please submit again.")
 
 
-def _review(user: User, question: Question, grade: Grade, elapsed_ms: int | None, now: datetime):
+def reschedule_card(
+    user: User, question: Question, grade: Grade, elapsed_ms: int | None, now: datetime
+) -> ReviewCard:
+    """Apply one graded answer to the learner's FSRS card for the question (no commit)."""
+    # FOR UPDATE: a second tab waits for the first one's commit instead of failing its update.
     card = db.session.scalar(
-        select(ReviewCard).where(
-            ReviewCard.user_id == user.id, ReviewCard.question_id == question.id
-        )
+        select(ReviewCard)
+        .where(ReviewCard.user_id == user.id, ReviewCard.question_id == question.id)
+        .with_for_update()
     )
     rating = rating_for_grade(grade, None if elapsed_ms is None else elapsed_ms / 1000)
     outcome = schedule_review(
@@ -163,6 +167,12 @@ def _attempt_by_key(user_id: int, key: str) -> Attempt | None:
 
 def _replay(question: Question, index: int, check: dict, attempt: Attempt) -> AnswerResult:
     """The result of an attempt already stored, for a form submitted twice."""
+    if attempt.question_id != question.id or attempt.check_index != index:
+        # Replaying it would grade the earlier response against this check.
+        raise Conflict(
+            "That idempotency key was already used for another answer; send a new key.",
+            field="idempotency_key",
+        )
     grade = grade_response(check, attempt.response, attempt.rating)
     card = db.session.scalar(
         select(ReviewCard).where(

@@ -24,13 +24,15 @@ LIMITS: dict[str, int] = {
     "train_steps": 1000,
 }
 
-# Work is counted in multiply-adds (forward + backward ≈ 3 × forward), plus a fixed
-# per-layer-per-step cost that stands for PyTorch's per-operation overhead (~20 µs), so that
-# many tiny steps are bounded as well as a few huge ones. The budget is a few seconds on one
-# core; the memory budget bounds the float32 elements autograd keeps for one backward pass.
-COMPUTE_BUDGET = 2.0e11
+# Work is counted in multiply-adds (forward + backward ≈ 3 × forward), plus a fixed cost per
+# layer (per cell and time step for recurrent kinds) and pass that stands for PyTorch's
+# per-operation overhead (measured: ~70 µs per layer-step when training a small mlp, ~120 µs
+# per lstm cell step), so that many tiny steps are bounded as well as a few huge ones. On one
+# core the budget is at most about 6 s. The memory budget bounds the float32 values autograd
+# keeps for one backward pass (1.2e8 ≈ 0.5 GB).
+COMPUTE_BUDGET = 1.5e11
 MEMORY_BUDGET_ELEMENTS = 1.2e8
-_OVERHEAD_PER_LAYER_STEP = 1.0e6
+_OVERHEAD_PER_LAYER_STEP = {False: 2.0e6, True: 4.0e6}  # keyed by "recurrent"
 
 IMAGE_SIZE = 8  # cnn inputs are IMAGE_CHANNELS × 8 × 8
 IMAGE_CHANNELS = 3
@@ -310,7 +312,7 @@ def estimate_work(config: dict) -> tuple[float, float]:
         macs = batch * (positions * hidden + width * n_out)
         layer_steps = depth
         kept = batch * width * positions * depth * 5
-    work = passes * (3.0 * macs + layer_steps * _OVERHEAD_PER_LAYER_STEP)
+    work = passes * (3.0 * macs + layer_steps * _OVERHEAD_PER_LAYER_STEP[kind.recurrent])
     return work, float(kept)
 
 

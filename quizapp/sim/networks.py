@@ -29,7 +29,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.nn.utils import skip_init
 
 from quizapp.sim.activations import ACTIVATIONS, GATE_SATURATION_AT, activation_fn
 from quizapp.sim.config import KINDS, input_dim, output_dim
@@ -61,15 +60,24 @@ class Network:
 # --- layers ------------------------------------------------------------------------------
 
 
-def _affine(module_cls: type, init: str, std: float | None, *args: Any) -> tuple[Tensor, Tensor]:
-    """Weight and bias of a Linear/Conv2d: PyTorch's own init for `default`, else ours."""
+def _affine(
+    init: str, std: float | None, out_features: int, in_features: int, kernel: int = 0
+) -> tuple[Tensor, Tensor]:
+    """Weight and bias of a Linear (kernel 0) or a k×k Conv2d (padding k // 2).
+
+    `default` builds the PyTorch module so its own initialisation runs; every other scheme
+    initialises a fresh weight and zeroes the bias.
+    """
     if init == "default":
-        module = module_cls(*args)
-    else:
-        module = skip_init(module_cls, *args)
-        init_weight(module.weight.data, init, std)
-        module.bias.data.zero_()
-    return module.weight, module.bias
+        if kernel:
+            module: nn.Module = nn.Conv2d(in_features, out_features, kernel, padding=kernel // 2)
+        else:
+            module = nn.Linear(in_features, out_features)
+        return module.weight, module.bias
+    shape = (out_features, in_features, kernel, kernel) if kernel else (out_features, in_features)
+    weight = torch.empty(shape)
+    init_weight(weight, init, std)
+    return weight.requires_grad_(True), torch.zeros(out_features, requires_grad=True)
 
 
 @dataclass
@@ -105,7 +113,7 @@ def build_mlp(cfg: dict) -> Network:
     depth, width, init, std = cfg["depth"], cfg["width"], cfg["init"], cfg["init_std"]
     phi = activation_fn(cfg["activation"])
     dims = [input_dim(cfg)] + [width] * (depth - 1) + [output_dim(cfg)]
-    linears = [_affine(nn.Linear, init, std, dims[i], dims[i + 1]) for i in range(depth)]
+    linears = [_affine(init, std, dims[i + 1], dims[i]) for i in range(depth)]
     norms = [_make_norm(cfg["norm"], width) for _ in range(depth - 1)]
 
     def forward(x: Tensor, trace: Trace | None) -> Tensor:
@@ -138,8 +146,8 @@ def build_residual_mlp(cfg: dict) -> Network:
     phi = activation_fn(cfg["activation"])
     scale, every, hidden = cfg["residual_scale"], cfg["skip_every"], depth - 1
     blocks = [range(start, min(start + every, hidden)) for start in range(0, hidden, every)]
-    linears = [_affine(nn.Linear, init, std, width, width) for _ in range(hidden)]
-    linears.append(_affine(nn.Linear, init, std, width, output_dim(cfg)))
+    linears = [_affine(init, std, width, width) for _ in range(hidden)]
+    linears.append(_affine(init, std, output_dim(cfg), width))
     norms = [_make_norm(cfg["norm"], width) for _ in range(hidden)]
 
     def forward(x: Tensor, trace: Trace | None) -> Tensor:
@@ -169,8 +177,8 @@ def build_cnn(cfg: dict) -> Network:
     depth, width, init, std = cfg["depth"], cfg["width"], cfg["init"], cfg["init_std"]
     phi = activation_fn(cfg["activation"])
     channels = [input_dim(cfg)] + [width] * (depth - 1)
-    convs = [_affine(nn.Conv2d, init, std, channels[i], width, 3, 1, 1) for i in range(depth - 1)]
-    readout = _affine(nn.Linear, init, std, width, output_dim(cfg))
+    convs = [_affine(init, std, width, channels[i], kernel=3) for i in range(depth - 1)]
+    readout = _affine(init, std, output_dim(cfg), width)
     norms = [_make_norm(cfg["norm"], width) for _ in range(depth - 1)]
 
     def forward(x: Tensor, trace: Trace | None) -> Tensor:
@@ -288,8 +296,10 @@ def build_recurrent(cfg: dict) -> Network:
             h0 = x.new_zeros(x.shape[1], width)
             state: Any = (h0, h0) if kind == "lstm" else h0
             hs, pres = [], []
-            for t in range(x.shape[0]):
-                h, state, pre = step(xp[t], state, w_hh, b_hh)
+            # unbind, not xp[t]: the backward of T separate selects would build T full-size
+            # zero tensors (quadratic in seq_len); unbind's backward stacks once.
+            for xp_t in xp.unbind(0):
+                h, state, pre = step(xp_t, state, w_hh, b_hh)
                 hs.append(h)
                 pres.append(pre)
             out = torch.stack(hs)

@@ -54,20 +54,30 @@ def _units_by_samples(pre: Tensor, kind: str) -> Tensor:
     return pre.flatten(0, -2).T
 
 
+def _mean_std(x: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean and (unbiased) standard deviation accumulated in float64, without a float64 copy."""
+    n = x.numel()
+    mean = x.sum(dtype=torch.float64) / n
+    square_sum = torch.linalg.vector_norm(x, dtype=torch.float64) ** 2
+    variance = (square_sum - n * mean * mean).clamp_min(0.0) / max(n - 1, 1)
+    return mean, variance.sqrt()
+
+
 def _activation_stats(net: Network, trace: Trace) -> list[list[float | None]]:
     """Per layer: [mean, std, dead fraction, saturated fraction] of the forward pass."""
+    nan = torch.tensor(float("nan"), dtype=torch.float64)
     rows: list[Tensor] = []
     for pre, act in zip(trace.pre, trace.act, strict=True):
-        std, mean = torch.std_mean(act.double())
-        nan = torch.tensor(float("nan"), dtype=torch.float64)
+        mean, std = _mean_std(act)
         dead = saturated = nan
         if pre is not None:
             if net.dead_family:
                 alive = (_units_by_samples(pre, net.kind) > 0).any(dim=1)
-                dead = 1.0 - alive.double().mean()
+                dead = 1.0 - alive.sum(dtype=torch.float64) / alive.numel()
             if net.saturation_at is not None:
-                saturated = (pre.abs() > net.saturation_at).double().mean()
-        rows.append(torch.stack((mean.reshape(()), std.reshape(()), dead, saturated)))
+                count = torch.count_nonzero(pre.abs() > net.saturation_at)
+                saturated = count.double() / pre.numel()
+        rows.append(torch.stack((mean, std, dead, saturated)))
     table = torch.stack(rows).tolist()
     # NaN marks "does not apply" for the two fractions; a NaN mean/std stays (non-finite).
     return [[m, s, None if d != d else d, None if f != f else f] for m, s, d, f in table]

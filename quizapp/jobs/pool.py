@@ -1,0 +1,181 @@
+"""A bounded pool of simulation worker processes with a per-job time limit.
+
+Each worker process imports torch once and runs one job at a time. A supervisor thread
+per worker hands it jobs from a bounded queue; a job over its time limit, or a worker that
+dies, is reported to the caller and the worker is replaced, so one bad job never takes the
+web process (or the other jobs) down.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import queue
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from quizapp.jobs import JobOutcome, OnComplete, QueueFull
+
+log = logging.getLogger(__name__)
+
+STARTUP_TIMEOUT = 120.0  # seconds for a fresh worker to import torch
+
+
+@dataclass
+class _Job:
+    run_id: str
+    config: dict[str, Any]
+    on_complete: OnComplete
+
+
+class SimulationPool:
+    """Runs simulations in `workers` processes; at most `queue_limit` jobs wait for a worker."""
+
+    def __init__(self, workers: int = 2, queue_limit: int = 16, timeout: float = 20.0) -> None:
+        self.workers = max(1, workers)
+        self.queue_limit = max(1, queue_limit)
+        self.timeout = timeout
+        self._jobs: queue.Queue[_Job | None] = queue.Queue(maxsize=self.queue_limit)
+        # spawn, not fork: a forked child would inherit the web process's threads and sockets.
+        self._context = multiprocessing.get_context("spawn")
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._busy = 0
+        self._closed = False
+        self.completed = 0
+        self.restarts = 0
+        self._processes: dict[str, Any] = {}  # supervisor thread name -> worker process
+
+    # -- public -----------------------------------------------------------------------------
+
+    def submit(self, run_id: str, config: dict[str, Any], on_complete: OnComplete) -> None:
+        """Queue a job; QueueFull when `queue_limit` jobs already wait."""
+        self._start()
+        try:
+            self._jobs.put_nowait(_Job(run_id, config, on_complete))
+        except queue.Full:
+            raise QueueFull(retry_after=self._retry_after()) from None
+
+    def has_capacity(self) -> bool:
+        return not self._jobs.full()
+
+    def health(self) -> tuple[bool, str]:
+        alive = sum(thread.is_alive() for thread in self._threads)
+        return True, (
+            f"local pool: {self.workers} workers ({alive} started), {self._busy} busy, "
+            f"{self._jobs.qsize()}/{self.queue_limit} queued"
+        )
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the live workers (operators and fault tests use them)."""
+        return [p.pid for p in list(self._processes.values()) if p is not None and p.is_alive()]
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            for _ in self._threads:
+                self._jobs.put(None)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _retry_after(self) -> int:
+        return max(1, int(self.timeout * self._jobs.qsize() / self.workers / 4) or 1)
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._threads or self._closed:
+                return
+            for number in range(self.workers):
+                thread = threading.Thread(
+                    target=self._supervise, name=f"sim-worker-{number}", daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
+
+    def _spawn(self):
+        from quizapp.jobs.worker import serve_simulations
+
+        parent, child = self._context.Pipe()
+        process = self._context.Process(target=serve_simulations, args=(child,), daemon=True)
+        process.start()
+        child.close()
+        if not parent.poll(STARTUP_TIMEOUT):
+            process.kill()
+            raise RuntimeError("a simulation worker did not start")
+        parent.recv()  # ("ready", pid)
+        return process, parent
+
+    def _supervise(self) -> None:
+        process = connection = None
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                break
+            with self._lock:
+                self._busy += 1
+            try:
+                if process is None or not process.is_alive():
+                    process, connection = self._spawn()
+                    self._processes[threading.current_thread().name] = process
+                outcome, healthy = self._run(process, connection, job)
+                if not healthy:
+                    process.kill()
+                    process.join(5)
+                    process = connection = None
+                    self.restarts += 1
+            except Exception as error:  # never let the supervisor die silently
+                log.exception("simulation job %s could not run", job.run_id)
+                outcome = JobOutcome("failed", message=f"The simulation could not start: {error}")
+                process = connection = None
+            finally:
+                with self._lock:
+                    self._busy -= 1
+            self.completed += 1
+            try:
+                job.on_complete(job.run_id, outcome)
+            except Exception:
+                log.exception("recording the outcome of simulation job %s failed", job.run_id)
+        if process is not None:
+            with contextlib.suppress(OSError):
+                connection.send(None)
+            process.join(5)
+
+    def _run(self, process, connection, job: _Job) -> tuple[JobOutcome, bool]:
+        """Send one job; returns the outcome and whether the worker can take another."""
+        try:
+            connection.send(job.config)
+            if not connection.poll(self.timeout):
+                return (
+                    JobOutcome(
+                        "timeout",
+                        message=(
+                            f"The simulation took longer than {self.timeout:g} s and was "
+                            "stopped. Try a smaller network or fewer training steps."
+                        ),
+                    ),
+                    False,
+                )
+            status, payload = connection.recv()
+        except (EOFError, OSError, BrokenPipeError):
+            return (
+                JobOutcome("crashed", message="The simulation worker stopped unexpectedly."),
+                False,
+            )
+        if status == "done":
+            return JobOutcome("done", result=payload), True
+        return JobOutcome(status, message=str(payload)), True
+
+
+_pools: dict[tuple[int, int, float], SimulationPool] = {}
+_pools_lock = threading.Lock()
+
+
+def shared_pool(workers: int, queue_limit: int, timeout: float) -> SimulationPool:
+    """One pool per setting in a process, shared by every app (tests create many apps)."""
+    key = (workers, queue_limit, timeout)
+    with _pools_lock:
+        if key not in _pools:
+            _pools[key] = SimulationPool(workers, queue_limit, timeout)
+        return _pools[key]

@@ -1,0 +1,271 @@
+"""Simulation runs: start (from the cache when possible), complete, grade, and show them."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from quizapp.domain.exercises import (
+    VERDICTS,
+    GoalOutcome,
+    InvalidChoice,
+    build_config,
+    evaluate_goals,
+    feedback_key,
+    goals_met,
+    prediction_correct,
+)
+from quizapp.domain.grading import Grade
+from quizapp.extensions import db
+from quizapp.jobs import JobOutcome, QueueFull, cache_key
+from quizapp.jobs.backends import backend_for
+from quizapp.models import Attempt, Exercise, Question, SimResult, SimRun, User
+from quizapp.models.base import utcnow
+from quizapp.services.errors import Busy, Gone, InvalidInput, NotFound
+from quizapp.services.learning import reschedule_card
+from quizapp.sim import SIMULATOR_VERSION, SimConfigError, validate_config
+
+log = logging.getLogger(__name__)
+
+# A run still queued this long after its time limit was lost (e.g. the server restarted).
+LOST_AFTER = timedelta(minutes=5)
+
+
+def get_exercise(slug: str) -> Exercise:
+    exercise = db.session.scalar(select(Exercise).where(Exercise.slug == slug))
+    if exercise is None:
+        raise NotFound(f"No exercise '{slug}'.")
+    if exercise.retired_at is not None:
+        raise Gone(f"The exercise '{exercise.title}' has been retired.")
+    return exercise
+
+
+def list_exercises() -> list[Exercise]:
+    return list(
+        db.session.scalars(
+            select(Exercise).where(Exercise.retired_at.is_(None)).order_by(Exercise.title)
+        )
+    )
+
+
+def exercises_for_question(question: Question) -> list[Exercise]:
+    if not question.exercise_slugs:
+        return []
+    found = {
+        e.slug: e
+        for e in db.session.scalars(
+            select(Exercise).where(
+                Exercise.slug.in_(question.exercise_slugs), Exercise.retired_at.is_(None)
+            )
+        )
+    }
+    return [found[slug] for slug in question.exercise_slugs if slug in found]
+
+
+def _normalise(config: Any) -> dict[str, Any]:
+    try:
+        return validate_config(config)
+    except SimConfigError as error:
+        raise InvalidInput(str(error), field=error.field) from None
+
+
+def _check_prediction(prediction: Any) -> str | None:
+    if prediction in (None, ""):
+        return None
+    if prediction not in VERDICTS:
+        raise InvalidInput(f"prediction must be one of {', '.join(VERDICTS)}", field="prediction")
+    return prediction
+
+
+def start_exercise_run(
+    user: User | None, slug: str, selected: Any, prediction: Any = None
+) -> SimRun:
+    """Run the learner's choices for an exercise; an identical earlier run answers at once."""
+    exercise = get_exercise(slug)
+    try:
+        config = build_config(exercise.network, exercise.choices, selected)
+    except InvalidChoice as error:
+        raise InvalidInput(error.message, field=f"choices.{error.field}") from None
+    return _start(user, _normalise(config), exercise, dict(selected), _check_prediction(prediction))
+
+
+def start_lab_run(user: User | None, config: Any) -> SimRun:
+    """Run any configuration within the simulator's limits."""
+    return _start(user, _normalise(config), None, None, None)
+
+
+def _start(user, config, exercise, choices, prediction) -> SimRun:
+    key = cache_key(config, SIMULATOR_VERSION)
+    run = SimRun(
+        id=uuid.uuid4().hex,
+        user_id=user.id if user else None,
+        exercise_id=exercise.id if exercise else None,
+        choices=choices,
+        config=config,
+        cache_key=key,
+        prediction=prediction,
+        created_at=utcnow(),
+    )
+    cached = db.session.get(SimResult, key)
+    if cached is not None:
+        run.from_cache = True
+        db.session.add(run)
+        _finish(run, JobOutcome("done", result=cached.result), store_result=False)
+        db.session.commit()
+        return run
+    backend = backend_for(current_app._get_current_object())
+    if not backend.has_capacity():
+        raise Busy("Many simulations are running right now. Please try again in a moment.", 5)
+    db.session.add(run)
+    db.session.commit()
+    app = current_app._get_current_object()
+    try:
+        backend.submit(run.id, config, lambda run_id, outcome: complete_run(app, run_id, outcome))
+    except QueueFull as full:
+        db.session.delete(run)
+        db.session.commit()
+        raise Busy(
+            "Many simulations are running right now. Please try again in a moment.",
+            full.retry_after,
+        ) from None
+    return run
+
+
+def complete_run(app: Flask, run_id: str, outcome: JobOutcome) -> None:
+    """Record a finished job: cache its result, grade the run; called from a worker thread."""
+    with app.app_context():
+        run = db.session.get(SimRun, run_id)
+        if run is None or run.status in ("done", "failed"):
+            return
+        _finish(run, outcome, store_result=True)
+        try:
+            db.session.commit()
+        except IntegrityError:  # another run cached the same result first: keep theirs
+            db.session.rollback()
+            run = db.session.get(SimRun, run_id)
+            _finish(run, outcome, store_result=False)
+            db.session.commit()
+        finally:
+            db.session.remove()
+
+
+def _finish(run: SimRun, outcome: JobOutcome, store_result: bool) -> None:
+    now = utcnow()
+    run.finished_at = now
+    if not outcome.ok:
+        run.status = "failed"
+        run.error = outcome.message or "The simulation failed."
+        return
+    result = outcome.result or {}
+    if store_result and db.session.get(SimResult, run.cache_key) is None:
+        db.session.add(
+            SimResult(
+                key=run.cache_key,
+                simulator_version=SIMULATOR_VERSION,
+                config=run.config,
+                result=result,
+                created_at=now,
+            )
+        )
+    run.status = "done"
+    run.prediction_correct = prediction_correct(run.prediction, result.get("verdict"))
+    if run.exercise_id is None:
+        return
+    exercise = db.session.get(Exercise, run.exercise_id)
+    run.passed = goals_met(evaluate_goals(exercise.goals, result))
+    if run.user_id is not None:
+        _record_attempt(run, exercise, now)
+
+
+def _record_attempt(run: SimRun, exercise: Exercise, now: datetime) -> None:
+    """An exercise run counts as an attempt on its first linked question, and reschedules it."""
+    question = db.session.scalar(
+        select(Question).where(Question.slug.in_(exercise.question_slugs))
+        .where(Question.retired_at.is_(None))
+        .order_by(Question.id)
+    )  # fmt: skip
+    if question is None:
+        return
+    user = db.session.get(User, run.user_id)
+    score = 1.0 if run.passed else 0.0
+    db.session.add(
+        Attempt(
+            user_id=user.id,
+            question_id=question.id,
+            check_index=-1,
+            kind="exercise",
+            response=run.choices,
+            score=score,
+            correct=bool(run.passed),
+            exercise_slug=exercise.slug,
+            idempotency_key=f"run:{run.id}",
+            created_at=now,
+        )
+    )
+    reschedule_card(user, question, Grade(score=score, correct=bool(run.passed)), None, now)
+
+
+@dataclass(frozen=True)
+class RunView:
+    run: SimRun
+    exercise: Exercise | None
+    result: dict[str, Any] | None
+    goals: list[GoalOutcome]
+    feedback_html: list[str]
+
+    @property
+    def pending(self) -> bool:
+        return self.run.status in ("queued", "running")
+
+
+def get_run(run_id: str, user: User | None) -> RunView:
+    """A run with its result; another learner's run is reported as not found."""
+    run = db.session.get(SimRun, run_id) if len(run_id) <= 32 else None
+    if run is None or (run.user_id is not None and (user is None or user.id != run.user_id)):
+        raise NotFound("No such simulation run.")
+    if run.status in ("queued", "running") and utcnow() - run.created_at > LOST_AFTER:
+        run.status, run.error, run.finished_at = "failed", "The simulation was lost.", utcnow()
+        db.session.commit()
+    exercise = db.session.get(Exercise, run.exercise_id) if run.exercise_id else None
+    cached = db.session.get(SimResult, run.cache_key) if run.status == "done" else None
+    result = cached.result if cached else None
+    goals: list[GoalOutcome] = []
+    feedback: list[str] = []
+    if exercise is not None and result is not None:
+        goals = evaluate_goals(exercise.goals, result)
+        for key in feedback_key(result.get("verdict"), goals_met(goals)):
+            if key in exercise.feedback_html:
+                feedback.append(exercise.feedback_html[key])
+    return RunView(run, exercise, result, goals, feedback)
+
+
+def recent_runs(user: User, exercise: Exercise | None = None, limit: int = 20) -> list[SimRun]:
+    query = select(SimRun).where(SimRun.user_id == user.id)
+    if exercise is not None:
+        query = query.where(SimRun.exercise_id == exercise.id)
+    return list(db.session.scalars(query.order_by(SimRun.created_at.desc()).limit(limit)))
+
+
+def intuition(user: User) -> tuple[int, int]:
+    """(correct predictions, predictions made) over the learner's finished runs."""
+    rows = db.session.scalars(
+        select(SimRun.prediction_correct).where(
+            SimRun.user_id == user.id, SimRun.prediction_correct.is_not(None)
+        )
+    ).all()
+    return sum(rows), len(rows)
+
+
+def solved_exercises(user: User) -> set[int]:
+    return set(
+        db.session.scalars(
+            select(SimRun.exercise_id).where(SimRun.user_id == user.id, SimRun.passed.is_(True))
+        )
+    )

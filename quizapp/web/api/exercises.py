@@ -1,0 +1,134 @@
+"""Exercises, gradient-lab runs and their results."""
+
+from __future__ import annotations
+
+from flask import url_for
+from flask_login import current_user
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from quizapp.domain.exercises import VERDICTS, describe_goal
+from quizapp.services import simulations as sim_service
+
+blp = Blueprint("api_exercises", __name__, description="Gradient exercises and the lab")
+
+
+class ChoiceOut(Schema):
+    value = fields.Raw()
+    label = fields.String()
+
+
+class ExerciseOut(Schema):
+    slug = fields.String()
+    title = fields.String()
+    difficulty = fields.String()
+    prompt_html = fields.String()
+    network = fields.Dict()
+    choices = fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(ChoiceOut)))
+    goals = fields.Method("goal_texts")
+    questions = fields.List(fields.String(), attribute="question_slugs")
+
+    def goal_texts(self, exercise) -> list[str]:
+        return [describe_goal(goal) for goal in exercise.goals]
+
+
+class ExerciseRunIn(Schema):
+    choices = fields.Dict(required=True, keys=fields.String(), values=fields.Raw())
+    prediction = fields.String(validate=validate.OneOf(VERDICTS), allow_none=True)
+
+
+class LabRunIn(Schema):
+    config = fields.Dict(required=True, keys=fields.String(), values=fields.Raw())
+
+
+class GoalOut(Schema):
+    metric = fields.String()
+    description = fields.String()
+    value = fields.Raw()
+    passed = fields.Boolean()
+
+
+class RunOut(Schema):
+    id = fields.String()
+    status = fields.String()
+    error = fields.String(allow_none=True)
+    exercise = fields.String(allow_none=True)
+    choices = fields.Dict(allow_none=True)
+    config = fields.Dict()
+    prediction = fields.String(allow_none=True)
+    prediction_correct = fields.Boolean(allow_none=True)
+    passed = fields.Boolean(allow_none=True)
+    from_cache = fields.Boolean()
+    goals = fields.List(fields.Nested(GoalOut))
+    result = fields.Dict(allow_none=True)
+    url = fields.String()
+
+
+def _user():
+    return current_user if current_user.is_authenticated else None
+
+
+def _run_body(run_id: str) -> dict:
+    view = sim_service.get_run(run_id, _user())
+    run = view.run
+    return {
+        "id": run.id,
+        "status": run.status,
+        "error": run.error,
+        "exercise": view.exercise.slug if view.exercise else None,
+        "choices": run.choices,
+        "config": run.config,
+        "prediction": run.prediction,
+        "prediction_correct": run.prediction_correct,
+        "passed": run.passed,
+        "from_cache": run.from_cache,
+        "goals": [goal.__dict__ for goal in view.goals],
+        "result": view.result,
+        "url": url_for("exercises.run", run_id=run.id),
+    }
+
+
+@blp.get("/exercises")
+@blp.response(200, ExerciseOut(many=True))
+def list_exercises():
+    """Every active exercise."""
+    return sim_service.list_exercises()
+
+
+@blp.get("/exercises/<slug>")
+@blp.response(200, ExerciseOut)
+@blp.alt_response(404, description="No such exercise")
+def get_exercise(slug: str):
+    """One exercise: its fixed network, the choices and the goals."""
+    return sim_service.get_exercise(slug)
+
+
+@blp.post("/exercises/<slug>/runs")
+@blp.arguments(ExerciseRunIn)
+@blp.response(202, RunOut)
+@blp.alt_response(400, description="A choice outside the exercise's choice space")
+@blp.alt_response(404, description="No such exercise")
+@blp.alt_response(503, description="The simulation queue is full; retry after Retry-After")
+def start_exercise_run(body: dict, slug: str):
+    """Run the learner's choices; poll GET /runs/<id> until status is done or failed."""
+    run = sim_service.start_exercise_run(_user(), slug, body["choices"], body.get("prediction"))
+    return _run_body(run.id)
+
+
+@blp.post("/lab/runs")
+@blp.arguments(LabRunIn)
+@blp.response(202, RunOut)
+@blp.alt_response(400, description="A configuration the simulator refuses (names the field)")
+@blp.alt_response(503, description="The simulation queue is full; retry after Retry-After")
+def start_lab_run(body: dict):
+    """Run any configuration within the simulator's limits."""
+    run = sim_service.start_lab_run(_user(), body["config"])
+    return _run_body(run.id)
+
+
+@blp.get("/runs/<run_id>")
+@blp.response(200, RunOut)
+@blp.alt_response(404, description="No such run (or not yours)")
+def get_run(run_id: str):
+    """A run's status and, when done, its result and goals."""
+    return _run_body(run_id)
