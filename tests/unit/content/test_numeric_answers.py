@@ -1,0 +1,306 @@
+"""Recompute every numeric check's answer from first principles and compare it with the YAML.
+
+The YAML is read directly with yaml.safe_load, so these tests do not depend on the loader.
+Where PyTorch implements the thing a question asks about (a layer, an optimiser, a scheduler),
+the recomputation uses PyTorch itself, so the answer matches what a learner would measure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from torch import nn
+from torch.nn import functional as F
+
+QUESTIONS_DIR = Path(__file__).parents[3] / "content" / "questions"
+# A tolerance wider than this fraction of the answer would accept clearly wrong responses.
+MAX_RELATIVE_SLACK = 0.05
+
+CheckKey = tuple[str, int]  # (question slug, index among that question's numeric checks)
+
+
+def sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def parameter_count(module: nn.Module) -> int:
+    return sum(parameter.numel() for parameter in module.parameters())
+
+
+def max_sigmoid_derivative() -> float:
+    x = np.linspace(-10.0, 10.0, 200_001)
+    s = 1.0 / (1.0 + np.exp(-x))
+    return float((s * (1.0 - s)).max())
+
+
+def smallest_depth_below(bound: float, factor: float = 0.25) -> int:
+    depth = 1
+    while factor**depth >= bound:
+        depth += 1
+    return depth
+
+
+def clipped_first_component() -> float:
+    parameter = nn.Parameter(torch.zeros(2))
+    parameter.grad = torch.tensor([3.0, 4.0])
+    nn.utils.clip_grad_norm_([parameter], max_norm=1.0)
+    return parameter.grad[0].item()
+
+
+def orthogonal_relu_largest_singular_value() -> float:
+    torch.manual_seed(0)
+    weight = torch.empty(256, 256)
+    nn.init.orthogonal_(weight, gain=nn.init.calculate_gain("relu"))
+    return torch.linalg.svdvals(weight).max().item()
+
+
+def derivative_at(function: Callable[[torch.Tensor], torch.Tensor], x: float) -> float:
+    point = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    function(point).backward()
+    return point.grad.item()
+
+
+def running_mean_after_one_batch() -> float:
+    layer = nn.BatchNorm1d(1)  # default momentum 0.1
+    layer.running_mean.fill_(0.5)
+    layer.train()
+    layer(torch.full((4, 1), 2.0))
+    return layer.running_mean.item()
+
+
+def momentum_steady_state_ratio() -> float:
+    parameter = nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    optimizer = torch.optim.SGD([parameter], lr=1.0, momentum=0.9)
+    previous = 0.0
+    step = 0.0
+    for _ in range(400):
+        parameter.grad = torch.ones(1, dtype=torch.float64)
+        optimizer.step()
+        step = previous - parameter.item()
+        previous = parameter.item()
+    return step  # plain SGD with lr 1 and gradient 1 would step by exactly 1
+
+
+def adam_first_step(gradient: float = 4.0, lr: float = 0.001) -> float:
+    parameter = nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    optimizer = torch.optim.Adam([parameter], lr=lr, eps=1e-12)
+    parameter.grad = torch.full((1,), gradient, dtype=torch.float64)
+    optimizer.step()
+    return abs(parameter.item())
+
+
+def adam_uncorrected_first_step_ratio(beta1: float = 0.9, beta2: float = 0.999) -> float:
+    gradient = 4.0
+    first_moment = (1 - beta1) * gradient
+    second_moment = (1 - beta2) * gradient**2
+    return (first_moment / math.sqrt(second_moment)) / (gradient / abs(gradient))
+
+
+def cosine_rate_at(epoch: int, total: int = 100, peak: float = 0.1) -> float:
+    parameter = nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([parameter], lr=peak)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total, eta_min=0.0)
+    for _ in range(epoch):
+        optimizer.step()
+        schedule.step()
+    return optimizer.param_groups[0]["lr"]
+
+
+def inverted_dropout_scale(p: float = 0.2) -> float:
+    torch.manual_seed(0)
+    kept = F.dropout(torch.ones(10_000), p=p, training=True)
+    return kept[kept != 0].unique().item()
+
+
+def early_stopping_restored_epoch(losses: list[float], patience: int) -> int:
+    best_epoch, best_loss, waited = 0, math.inf, 0
+    for epoch, loss in enumerate(losses, start=1):
+        if loss < best_loss:
+            best_epoch, best_loss, waited = epoch, loss, 0
+        else:
+            waited += 1
+            if waited >= patience:
+                break
+    return best_epoch
+
+
+def conv_output_height() -> int:
+    conv = nn.Conv2d(3, 8, kernel_size=7, stride=2, padding=3)
+    return conv(torch.zeros(1, 3, 224, 224)).shape[-1]
+
+
+def receptive_field(strides: list[int]) -> int:
+    """Measure the receptive field by backpropagating from one output unit to the input."""
+    layers = [nn.Conv2d(1, 1, kernel_size=3, stride=stride) for stride in strides]
+    network = nn.Sequential(*layers)
+    for parameter in network.parameters():
+        nn.init.constant_(parameter, 1.0)
+    image = torch.zeros(1, 1, 40, 40, requires_grad=True)
+    network(image)[0, 0, 3, 3].backward()
+    rows = image.grad[0, 0].abs().sum(dim=1).nonzero()
+    return int(rows.max() - rows.min() + 1)
+
+
+def attention_score_std(d_k: int = 64) -> float:
+    # Var(q.k) = sum of d_k independent products of unit-variance variables.
+    return math.sqrt(d_k * 1.0 * 1.0)
+
+
+def sinusoidal_encoding(position: int, dimension: int, d_model: int = 512) -> float:
+    pair = dimension // 2
+    angle = position / 10000 ** (2 * pair / d_model)
+    return math.sin(angle) if dimension % 2 == 0 else math.cos(angle)
+
+
+def cross_entropy_grad_and_loss() -> tuple[float, float]:
+    logits = torch.tensor([[2.0, 1.0, 0.0]], dtype=torch.float64, requires_grad=True)
+    loss = F.cross_entropy(logits, torch.tensor([0]))
+    loss.backward()
+    return logits.grad[0, 0].item(), loss.item()
+
+
+def mse_sigmoid_grad(z: float = -4.0, target: float = 1.0) -> float:
+    return derivative_at(lambda x: 0.5 * (torch.sigmoid(x) - target) ** 2, z)
+
+
+def chain_rule_grad_y() -> float:
+    x, y, z = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (1.0, 2.0, -3.0))
+    ((x + y) * torch.maximum(y, z)).backward()
+    return y.grad.item()
+
+
+def forward_mode_passes_for_gradient(n_inputs: int = 1000) -> int:
+    """Forward mode yields one directional derivative per pass: one pass per basis direction."""
+    return len(torch.eye(n_inputs))
+
+
+RECOMPUTE: dict[CheckKey, Callable[[], float]] = {
+    ("activation-functions-compared", 0): lambda: 1 - math.tanh(1.0) ** 2,
+    ("backpropagation-explained", 0): lambda: derivative_at(
+        lambda w: 0.5 * (torch.sigmoid(w * 2.0) - 1.0) ** 2, 0.5
+    ),
+    ("sigmoid-derivative-bound", 0): max_sigmoid_derivative,
+    ("sigmoid-depth-gradient-bound", 0): lambda: smallest_depth_below(1e-6),
+    ("exploding-gradients-clipping", 0): clipped_first_component,
+    ("xavier-glorot-initialization", 0): lambda: math.sqrt(6 / (300 + 100)),
+    ("he-initialization", 0): lambda: math.sqrt(2 / 256),
+    ("orthogonal-initialization", 0): orthogonal_relu_largest_singular_value,
+    ("dying-relu", 0): lambda: derivative_at(lambda x: F.leaky_relu(x, 0.01), -3.0),
+    ("gelu-activation", 0): lambda: 1.0 * 0.5 * (1 + math.erf(1.0 / math.sqrt(2))),
+    ("selu-self-normalizing", 0): lambda: torch.selu(torch.tensor(-1.0)).item(),
+    ("batch-norm-train-vs-eval", 0): running_mean_after_one_batch,
+    ("batch-norm-parameters", 0): lambda: parameter_count(nn.BatchNorm2d(64)),
+    ("batch-layer-group-norm", 0): lambda: (64 // 32) * 32 * 32,
+    ("residual-gradient-highway", 0): lambda: (1 + 0.1) ** 10,
+    ("pre-activation-residual-units", 0): lambda: 0.95**100,
+    ("projection-shortcuts", 0): lambda: parameter_count(nn.Conv2d(64, 128, 1, 2, bias=False)),
+    ("bptt-vanishing-exploding", 0): lambda: 0.9**50,
+    ("lstm-cell-state", 0): lambda: 0.95**20,
+    ("lstm-parameter-count", 0): lambda: parameter_count(nn.LSTM(10, 20)),
+    ("gru-vs-lstm", 0): lambda: parameter_count(nn.GRU(10, 20)) / parameter_count(nn.LSTM(10, 20)),
+    ("forget-gate-bias-init", 0): lambda: sigmoid(1.0) ** 10,
+    ("sgd-momentum", 0): momentum_steady_state_ratio,
+    ("adam-bias-correction", 0): adam_first_step,
+    ("adam-bias-correction", 1): adam_uncorrected_first_step_ratio,
+    ("warmup-linear-scaling", 0): lambda: 0.1 * 8192 / 256,
+    ("cosine-annealing", 0): lambda: cosine_rate_at(25),
+    ("inverted-dropout", 0): inverted_dropout_scale,
+    ("weight-decay-l2", 0): lambda: 1 - 0.1 * 0.01,
+    ("early-stopping", 0): lambda: early_stopping_restored_epoch(
+        [0.90, 0.72, 0.65, 0.61, 0.62, 0.60, 0.63, 0.64, 0.66], patience=3
+    ),
+    ("data-augmentation", 0): lambda: (256 - 224) ** 2 * 2,
+    ("conv-output-size", 0): conv_output_height,
+    ("conv-parameter-count", 0): lambda: parameter_count(nn.Conv2d(64, 128, kernel_size=3)),
+    ("receptive-field-stacked-convs", 0): lambda: receptive_field([1, 1, 1]),
+    ("receptive-field-stacked-convs", 1): lambda: receptive_field([1, 2, 1]),
+    ("scaled-dot-product-scaling", 0): attention_score_std,
+    ("multi-head-attention-parameters", 0): lambda: parameter_count(nn.MultiheadAttention(512, 8)),
+    ("positional-encoding", 0): lambda: sinusoidal_encoding(position=2, dimension=1),
+    ("softmax-cross-entropy-gradient", 0): lambda: cross_entropy_grad_and_loss()[0],
+    ("softmax-cross-entropy-gradient", 1): lambda: cross_entropy_grad_and_loss()[1],
+    ("cross-entropy-vs-mse", 0): mse_sigmoid_grad,
+    ("softmax-numerical-stability", 0): lambda: torch.softmax(
+        torch.tensor([1000.0, 1001.0]), dim=0
+    )[0].item(),
+    ("initial-loss-sanity-check", 0): lambda: F.cross_entropy(
+        torch.zeros(1, 10), torch.tensor([3])
+    ).item(),
+    ("chain-rule-computational-graph", 0): chain_rule_grad_y,
+    ("reverse-vs-forward-mode-autodiff", 0): forward_mode_passes_for_gradient,
+}
+
+
+def load_numeric_checks() -> dict[CheckKey, tuple[str, dict[str, Any]]]:
+    """Every numeric check in the bank, keyed by slug and index, with its file name."""
+    found: dict[CheckKey, tuple[str, dict[str, Any]]] = {}
+    for path in sorted(QUESTIONS_DIR.glob("*.yaml")):
+        question = yaml.safe_load(path.read_text(encoding="utf-8"))
+        numeric = [c for c in question.get("checks", []) if c.get("kind") == "numeric"]
+        for index, check in enumerate(numeric):
+            found[(path.stem, index)] = (f"content/questions/{path.name}", check)
+    return found
+
+
+NUMERIC_CHECKS = load_numeric_checks()
+
+
+def allowed_error(check: dict[str, Any]) -> float:
+    """The grader accepts a response within either the absolute or the relative tolerance."""
+    absolute = float(check.get("tolerance", 0.0))
+    relative = float(check.get("relative_tolerance", 0.0)) * abs(float(check["answer"]))
+    return max(absolute, relative)
+
+
+def test_the_bank_has_numeric_checks() -> None:
+    assert len(NUMERIC_CHECKS) >= 20, f"only {len(NUMERIC_CHECKS)} numeric checks found"
+
+
+def test_every_numeric_check_has_a_recomputation() -> None:
+    missing = [
+        f"{file}: numeric check {index} has no recomputation in {Path(__file__).name}"
+        for (slug, index), (file, _) in sorted(NUMERIC_CHECKS.items())
+        if (slug, index) not in RECOMPUTE
+    ]
+    assert not missing, "\n".join(missing)
+
+
+def test_no_recomputation_is_stale() -> None:
+    stale = [
+        f"content/questions/{slug}.yaml: no numeric check {index} any more"
+        for slug, index in sorted(RECOMPUTE)
+        if (slug, index) not in NUMERIC_CHECKS
+    ]
+    assert not stale, "\n".join(stale)
+
+
+@pytest.mark.parametrize("key", sorted(RECOMPUTE), ids=lambda key: f"{key[0]}[{key[1]}]")
+def test_numeric_answer_matches_recomputation(key: CheckKey) -> None:
+    if key not in NUMERIC_CHECKS:
+        pytest.fail(f"content/questions/{key[0]}.yaml: numeric check {key[1]} not found")
+    file, check = NUMERIC_CHECKS[key]
+    expected = float(RECOMPUTE[key]())
+    answer = float(check["answer"])
+    tolerance = allowed_error(check)
+    assert abs(answer - expected) <= tolerance, (
+        f"{file}: numeric check {key[1]} has answer {answer} but recomputation gives "
+        f"{expected:.6g} (allowed error {tolerance})"
+    )
+
+
+@pytest.mark.parametrize("key", sorted(NUMERIC_CHECKS), ids=lambda key: f"{key[0]}[{key[1]}]")
+def test_numeric_tolerance_is_tight_enough(key: CheckKey) -> None:
+    file, check = NUMERIC_CHECKS[key]
+    answer = abs(float(check["answer"]))
+    tolerance = allowed_error(check)
+    assert tolerance <= MAX_RELATIVE_SLACK * answer, (
+        f"{file}: numeric check {key[1]} accepts ±{tolerance} around {check['answer']}, "
+        f"more than {MAX_RELATIVE_SLACK:.0%} of the answer"
+    )
