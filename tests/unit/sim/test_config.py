@@ -1,0 +1,148 @@
+"""Config validation: every rejected config names the field and says what is allowed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from quizapp.sim import LIMITS, SimConfigError, validate_config
+
+
+def rejects(config: dict, field: str, *fragments: str) -> SimConfigError:
+    with pytest.raises(SimConfigError) as caught:
+        validate_config(config)
+    error = caught.value
+    assert error.field == field, str(error)
+    for fragment in fragments:
+        assert fragment in str(error), str(error)
+    assert isinstance(error, ValueError)
+    return error
+
+
+def test_defaults_fill_every_field():
+    config = validate_config({"kind": "mlp"})
+    assert config == {
+        "kind": "mlp", "depth": 10, "width": 64, "activation": "relu", "init": "default",
+        "init_std": None, "norm": "none", "skip_every": None, "residual_scale": None,
+        "forget_bias": None, "batch_size": 64, "seq_len": None, "loss": "mse", "seed": 0,
+        "task": "teacher", "train_steps": 0, "optimizer": "sgd", "lr": 0.01,
+    }  # fmt: skip
+
+
+def test_kind_specific_defaults():
+    assert validate_config({"kind": "rnn"})["activation"] == "tanh"
+    assert validate_config({"kind": "rnn"})["depth"] == 1
+    assert validate_config({"kind": "lstm"})["seq_len"] == 50
+    assert validate_config({"kind": "lstm"})["activation"] is None
+    residual = validate_config({"kind": "residual_mlp"})
+    assert (residual["skip_every"], residual["residual_scale"]) == (1, 1.0)
+    assert validate_config({"kind": "mlp", "optimizer": "adam"})["lr"] == 0.001
+    assert validate_config({"kind": "mlp", "init": "normal"})["init_std"] == 0.01
+
+
+def test_normalisation_is_idempotent_and_accepts_shorthands():
+    config = validate_config({"kind": " MLP ", "init": "normal_0.5", "depth": 12.0})
+    assert (config["kind"], config["init"], config["init_std"], config["depth"]) == (
+        "mlp", "normal", 0.5, 12,
+    )  # fmt: skip
+    assert validate_config(config) == config
+
+
+def test_none_means_default():
+    assert validate_config({"kind": "mlp", "depth": None}) == validate_config({"kind": "mlp"})
+
+
+def test_validation_does_not_import_torch():
+    code = (
+        "import sys; from quizapp.sim import validate_config, format_result_table; "
+        "validate_config({'kind': 'lstm'}); print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("config", "field", "fragments"),
+    [
+        ("mlp", "config", ["mapping"]),
+        ({}, "kind", ["required", "residual_mlp"]),
+        (
+            {"kind": "transformer"},
+            "kind",
+            ["transformer", "mlp, residual_mlp, cnn, rnn, lstm, gru"],
+        ),
+        ({"kind": 3}, "kind", ["string"]),
+        ({"kind": "mlp", "depht": 3, "colour": 1}, "colour", ["colour", "depht", "allowed"]),
+        ({"kind": "mlp", "depth": "abc"}, "depth", ["integer", "'abc'"]),
+        ({"kind": "mlp", "depth": True}, "depth", ["integer", "bool"]),
+        ({"kind": "mlp", "depth": 3.5}, "depth", ["whole number"]),
+        ({"kind": "mlp", "depth": 1}, "depth", ["at least 2"]),
+        ({"kind": "mlp", "depth": 201}, "depth", ["limit of 200", "reduce it to 200"]),
+        ({"kind": "mlp", "width": 2048}, "width", ["limit of 1024", "reduce"]),
+        ({"kind": "mlp", "batch_size": 513}, "batch_size", ["limit of 512"]),
+        ({"kind": "mlp", "batch_size": 0}, "batch_size", ["at least 1"]),
+        ({"kind": "rnn", "seq_len": 501}, "seq_len", ["limit of 500"]),
+        ({"kind": "rnn", "seq_len": 1}, "seq_len", ["at least 2"]),
+        ({"kind": "mlp", "train_steps": 1001}, "train_steps", ["limit of 1000"]),
+        ({"kind": "mlp", "activation": "swish"}, "activation", ["swish", "gelu", "silu"]),
+        ({"kind": "mlp", "activation": None, "init": "kaiming"}, "init", ["he_normal"]),
+        ({"kind": "mlp", "init": "normal", "init_std": 0}, "init_std", ["above 0"]),
+        ({"kind": "mlp", "init": "normal", "init_std": float("nan")}, "init_std", ["finite"]),
+        (
+            {"kind": "mlp", "init": "he_normal", "init_std": 0.1},
+            "init_std",
+            ["only to init 'normal'"],
+        ),
+        ({"kind": "mlp", "init": "normal_abc"}, "init", ["normal_abc"]),
+        ({"kind": "mlp", "init": "normal_0.1", "init_std": 0.1}, "init_std", ["twice"]),
+        ({"kind": "mlp", "norm": "groupnorm"}, "norm", ["batchnorm", "layernorm"]),
+        ({"kind": "mlp", "norm": "batchnorm", "batch_size": 1}, "batch_size", ["at least 2"]),
+        ({"kind": "mlp", "skip_every": 2}, "skip_every", ["residual_mlp"]),
+        ({"kind": "residual_mlp", "depth": 5, "skip_every": 5}, "skip_every", ["limit of 4"]),
+        ({"kind": "residual_mlp", "residual_scale": -1}, "residual_scale", ["at least 0"]),
+        ({"kind": "mlp", "forget_bias": 1.0}, "forget_bias", ["lstm"]),
+        ({"kind": "gru", "forget_bias": 1.0}, "forget_bias", ["lstm"]),
+        ({"kind": "lstm", "activation": "relu"}, "activation", ["does not apply", "lstm"]),
+        ({"kind": "lstm", "norm": "batchnorm"}, "norm", ["does not apply"]),
+        ({"kind": "mlp", "seq_len": 10}, "seq_len", ["rnn, lstm, gru"]),
+        ({"kind": "mlp", "loss": "hinge"}, "loss", ["mse", "cross_entropy"]),
+        ({"kind": "mlp", "seed": -1}, "seed", ["at least 0"]),
+        ({"kind": "cnn", "task": "spirals"}, "task", ["spirals", "teacher"]),
+        ({"kind": "mlp", "optimizer": "rmsprop"}, "optimizer", ["sgd", "adam"]),
+        ({"kind": "mlp", "lr": 0}, "lr", ["above 0"]),
+        ({"kind": "mlp", "lr": "fast"}, "lr", ["number"]),
+    ],
+)
+def test_rejected_configs_name_the_field(config, field, fragments):
+    rejects(config, field, *fragments)
+
+
+def test_allowed_values_are_listed_on_the_error():
+    error = rejects({"kind": "mlp", "activation": "swish"}, "activation")
+    assert error.allowed is not None and "relu" in error.allowed
+    assert error.message.startswith("unknown value")
+
+
+def test_over_budget_configs_are_refused_with_what_to_reduce():
+    # Within every hard cap, but far too much work together.
+    config = {"kind": "mlp", "depth": 200, "width": 1024, "batch_size": 512}
+    error = rejects(config, "depth", "budget", "reduce depth to")
+    assert "width to" in error.message and "batch_size to" in error.message
+    # The suggestion really fits.
+    suggested = int(error.message.split("reduce depth to ")[1].split()[0])
+    validate_config(dict(config, depth=suggested))
+
+
+def test_training_steps_count_towards_the_budget():
+    config = {"kind": "mlp", "depth": 100, "width": 512, "batch_size": 256}
+    validate_config(config)
+    error = rejects(dict(config, train_steps=1000), "train_steps", "reduce train_steps to")
+    assert "budget" in error.message
+
+
+def test_limits_are_published():
+    assert LIMITS == {
+        "depth": 200, "width": 1024, "batch_size": 512, "seq_len": 500, "train_steps": 1000,
+    }  # fmt: skip
