@@ -148,16 +148,17 @@ def _training_sentences(training: dict | None) -> list[str]:
         )
     ratios = training["update_ratio_per_layer"]
     first, last = ratios[0], ratios[-1]
-    if is_finite(first) and is_finite(last) and last > 0:
-        relative = first / last
+    if first == 0.0 and is_finite(last) and last > 0:
+        notes.append(
+            "The first layer's weights did not change at all: its updates were below float32's "
+            f"resolution, while the last layer's moved by {_fmt(last)} of their size per step."
+        )
+    elif is_finite(first) and is_finite(last) and last > 0:
         text = (
             f"Per step, the first layer's weights moved by {_fmt(first)} of their size and the "
             f"last layer's by {_fmt(last)}"
         )
-        if relative < 0.01:
-            text += ": the early layers are hardly learning."
-        else:
-            text += "."
+        text += ": the early layers are hardly learning." if first / last < 0.01 else "."
         notes.append(text)
     return notes
 

@@ -309,9 +309,10 @@ def build_recurrent(cfg: dict) -> Network:
                 trace.act.append(out)
                 trace.steps.append(hs)
             x = out
-        y = readout(x[-1])
+        last = x[-1]  # the top layer's h_T: the only state the loss sees directly
+        y = readout(last)
         if trace is not None:
-            trace.inputs.append(x[-1])
+            trace.inputs.append(last)
             trace.pre.append(None)
             trace.act.append(y)
         return y

@@ -224,8 +224,8 @@ def pascanu_rnn(cfg: dict, net: Any) -> dict[str, Any]:
         "largest_singular_value": sigma_max,
         "max_activation_slope": gamma,
         "note": (
-            "No closed-form prediction of the decades for recurrent networks is made here. "
-            f"Pascanu et al. (2013): the largest singular value of the first layer's W_hh is "
+            "Theory does not predict the decades for recurrent networks here, but it bounds "
+            f"them (Pascanu et al. 2013): the largest singular value of the first layer's W_hh is "
             f"{sigma_max:.3g}, {judgement}."
         ),
     }
