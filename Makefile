@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run serve test lint format bench loadtest browser clean
+.PHONY: install run serve worker test lint format bench loadtest browser clean
 
 install: $(STAMP)
 
@@ -27,9 +27,13 @@ run: install instance
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 serve: install instance
-	$(FLASK) db upgrade
-	$(FLASK) content import
+	@test -n "$$SECRET_KEY" || { echo "Set SECRET_KEY (e.g. export SECRET_KEY=$$(python3 -c 'import secrets; print(secrets.token_hex(32))'))"; exit 1; }
+	QUIZAPP_ENV=production $(FLASK) db upgrade
+	QUIZAPP_ENV=production $(FLASK) content import
 	QUIZAPP_ENV=production $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+worker: install
+	$(BIN)/celery -A quizapp.jobs.celery_worker worker --concurrency $${WORKERS:-2} --loglevel info
 
 browser:
 	@command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1 || \

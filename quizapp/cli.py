@@ -21,19 +21,33 @@ def _content_dir(directory: str | None) -> Path:
     return Path(directory or current_app.config["QUIZAPP_CONTENT_DIR"])
 
 
+def _sim_cache_dir() -> Path:
+    return Path(current_app.instance_path) / "sim-cache"
+
+
 @content_cli.command("check")
 @click.argument("directory", required=False)
-def check_command(directory: str | None) -> None:
+@click.option(
+    "--simulate/--no-simulate",
+    default=True,
+    help="Run each exercise's choices through the simulator (cached) to check solvability.",
+)
+def check_command(directory: str | None, simulate: bool) -> None:
     """Report every problem in every content file as path:line: field: message."""
     from quizapp.services.content_import import check_content
+    from quizapp.services.exercise_lint import DiskCachedSimulator
 
-    bank = check_content(_content_dir(directory))
+    simulator = DiskCachedSimulator(_sim_cache_dir()) if simulate else None
+    bank = check_content(_content_dir(directory), simulate=simulator)
     for error in bank.errors:
         click.echo(str(error), err=True)
     if bank.errors:
         click.echo(f"{len(bank.errors)} problem(s) in {bank.files_read} file(s).", err=True)
         sys.exit(1)
-    click.echo(f"OK: {len(bank.questions)} questions, {len(bank.topics)} topics, no problems.")
+    click.echo(
+        f"OK: {len(bank.questions)} questions, {len(bank.exercises)} exercises, "
+        f"{len(bank.topics)} topics, no problems."
+    )
 
 
 @content_cli.command("import")
@@ -141,6 +155,17 @@ def users_list_command() -> None:
     for user in users:
         created = user.created_at.strftime("%Y-%m-%d %H:%M UTC")
         click.echo(f"{user.username:<{width}}  {user.role:<7}  {created}")
+
+
+@sim_cli.command("warm")
+def sim_warm_command() -> None:
+    """Precompute every exercise's choice space into the result cache, with a progress bar."""
+    from quizapp.services.simulations import warm_cache
+
+    plan = warm_cache(dry_run=True)
+    with click.progressbar(plan, label="Simulating exercise choices", file=sys.stderr) as bar:
+        computed = warm_cache(configs=bar)
+    click.echo(f"{computed} computed, {len(plan) - computed} already cached.")
 
 
 def register_commands(app: Flask) -> None:

@@ -35,6 +35,8 @@ def load_settings(instance_path: str) -> dict[str, Any]:
         raise ConfigurationError(
             "SECRET_KEY must be set to a long random value when QUIZAPP_ENV=production"
         )
+    # Behind TLS in production; QUIZAPP_SECURE_COOKIES=0 serves plain http on loopback (load test).
+    secure_cookies = os.environ.get("QUIZAPP_SECURE_COOKIES", "1" if production else "0") == "1"
     return {
         "QUIZAPP_ENV": env,
         "SECRET_KEY": secret,
@@ -45,12 +47,13 @@ def load_settings(instance_path: str) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": production,
+        "SESSION_COOKIE_SECURE": secure_cookies,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
-        "REMEMBER_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": secure_cookies,
         "PREFERRED_URL_SCHEME": "https" if production else "http",
-        "QUIZAPP_TRUST_PROXY": production or os.environ.get("QUIZAPP_TRUST_PROXY") == "1",
+        "QUIZAPP_TRUST_PROXY": os.environ.get("QUIZAPP_TRUST_PROXY", "1" if production else "0")
+        == "1",
         # CSRF is checked in one before_request hook (web/auth.py); token-auth API calls skip it.
         "WTF_CSRF_CHECK_DEFAULT": False,
         "WTF_CSRF_TIME_LIMIT": None,
@@ -60,6 +63,8 @@ def load_settings(instance_path: str) -> dict[str, Any]:
         "RATELIMIT_HEADERS_ENABLED": True,
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
         "QUIZAPP_JOBS": os.environ.get("QUIZAPP_JOBS", "local"),
+        "QUIZAPP_LOG_REQUESTS": os.environ.get("QUIZAPP_LOG_REQUESTS", "1" if production else "0")
+        == "1",
         "QUIZAPP_SIM_WORKERS": int(os.environ.get("QUIZAPP_SIM_WORKERS", "2")),
         "QUIZAPP_SIM_QUEUE_LIMIT": int(os.environ.get("QUIZAPP_SIM_QUEUE_LIMIT", "16")),
         "QUIZAPP_SIM_TIMEOUT": float(os.environ.get("QUIZAPP_SIM_TIMEOUT", "20")),

@@ -9,7 +9,11 @@ from multiprocessing.connection import Connection
 def serve_simulations(connection: Connection) -> None:
     """Receive configs, send back ("done", result) / ("invalid", message) / ("failed", message)."""
     # Loaded here, in the worker, so the parent (web) process never imports torch.
-    from quizapp.sim import SimConfigError, simulate
+    from quizapp.sim import (
+        SimConfigError,
+        engine,  # noqa: F401  (imports torch now, not in the first job's time)
+        simulate,
+    )
 
     connection.send(("ready", os.getpid()))
     while True:

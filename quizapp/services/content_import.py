@@ -50,8 +50,9 @@ def _no_progress(items: list[T]) -> Iterable[T]:
     return items
 
 
-def check_content(root: Path) -> Bank:
-    """Validate the folder and render every question, so bad math is found before import."""
+def check_content(root: Path, simulate: Callable[[dict], dict] | None = None) -> Bank:
+    """Validate the folder, render every text (bad math is found before import) and, given
+    a simulator, check that each exercise can be solved but not by every choice."""
     bank = load_bank(root)
     for render, documents in (
         (render_question, bank.documents),
@@ -62,6 +63,10 @@ def check_content(root: Path) -> Bank:
                 render(document)
             except RenderFailed as failure:
                 bank.errors.append(failure.error)
+    if simulate is not None and not bank.errors:
+        from quizapp.services.exercise_lint import lint_exercises
+
+        bank.errors.extend(lint_exercises(bank.exercise_documents.values(), simulate))
     bank.errors.sort()
     return bank
 

@@ -16,6 +16,7 @@ from quizapp.domain.exercises import (
     VERDICTS,
     GoalOutcome,
     InvalidChoice,
+    all_selections,
     build_config,
     evaluate_goals,
     feedback_key,
@@ -269,3 +270,41 @@ def solved_exercises(user: User) -> set[int]:
             select(SimRun.exercise_id).where(SimRun.user_id == user.id, SimRun.passed.is_(True))
         )
     )
+
+
+def warm_cache(dry_run: bool = False, configs=None):
+    """Every exercise config not yet cached (dry run), or compute and store them; returns count.
+
+    Runs in the calling process (a CLI), never in the web process.
+    """
+    if configs is None:
+        configs = []
+        seen: set[str] = set()
+        for exercise in list_exercises():
+            for selection in all_selections(exercise.choices):
+                config = validate_config(exercise.network | selection)
+                key = cache_key(config, SIMULATOR_VERSION)
+                if key not in seen and db.session.get(SimResult, key) is None:
+                    seen.add(key)
+                    configs.append(config)
+        if dry_run:
+            return configs
+    from quizapp.sim import simulate
+
+    computed = 0
+    for config in configs:
+        key = cache_key(config, SIMULATOR_VERSION)
+        if db.session.get(SimResult, key) is not None:
+            continue
+        db.session.add(
+            SimResult(
+                key=key,
+                simulator_version=SIMULATOR_VERSION,
+                config=config,
+                result=simulate(config),
+                created_at=utcnow(),
+            )
+        )
+        db.session.commit()
+        computed += 1
+    return computed

@@ -12,8 +12,10 @@ def register_web(app: Flask) -> None:
     from quizapp.web.auth import auth, init_auth
     from quizapp.web.exercises import exercises, init_exercises
     from quizapp.web.learning import init_learning, learning
+    from quizapp.web.observability import register_observability
     from quizapp.web.pages import pages
 
+    register_observability(app)
     init_auth(app)
     init_learning(app)
     init_exercises(app)

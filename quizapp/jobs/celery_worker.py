@@ -1,0 +1,37 @@
+"""Entry point of a Celery simulation worker: `celery -A quizapp.jobs.celery_worker worker`.
+
+Like wsgi.py, it builds the app from the environment (DATABASE_URL, REDIS_URL, ...).
+"""
+
+from __future__ import annotations
+
+from celery.exceptions import SoftTimeLimitExceeded
+
+from quizapp import create_app
+from quizapp.jobs import JobOutcome
+from quizapp.jobs.celery_backend import TASK_NAME, make_celery
+
+flask_app = create_app()
+celery = make_celery(flask_app.config)
+
+
+@celery.task(name=TASK_NAME)
+def simulate_task(run_id: str, config: dict) -> str:
+    """Run one simulation and record its outcome (cache, grade, attempt) in the database."""
+    from quizapp.services.simulations import complete_run
+    from quizapp.sim import SimConfigError, simulate
+
+    try:
+        outcome = JobOutcome("done", result=simulate(config))
+    except SimConfigError as error:
+        outcome = JobOutcome("invalid", message=str(error))
+    except SoftTimeLimitExceeded:
+        timeout = flask_app.config["QUIZAPP_SIM_TIMEOUT"]
+        outcome = JobOutcome(
+            "timeout",
+            message=f"The simulation took longer than {timeout:g} s and was stopped.",
+        )
+    except Exception as error:  # reported to the learner, never retried: it would fail again
+        outcome = JobOutcome("failed", message=f"The simulation failed: {error}")
+    complete_run(flask_app, run_id, outcome)
+    return outcome.status
