@@ -1,0 +1,184 @@
+"""Shared fixtures, flaskr style: every test gets a fresh app and a fresh database file."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from quizapp import create_app
+from quizapp.extensions import db
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONTENT_DIR = REPO_ROOT / "content"
+POSTGRES_URL = os.environ.get("QUIZAPP_TEST_POSTGRES_URL")
+REDIS_URL = os.environ.get("QUIZAPP_TEST_REDIS_URL")
+
+
+def _settings(database_url: str, **overrides) -> dict:
+    settings = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "WTF_CSRF_ENABLED": False,
+        "RATELIMIT_ENABLED": False,
+        "QUIZAPP_CONTENT_DIR": str(CONTENT_DIR),
+        "QUIZAPP_JOBS": "local",
+    }
+    settings.update(overrides)
+    return settings
+
+
+def _reset_postgres(url: str) -> None:
+    """Drop every table in the test database so each test starts from nothing."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def make_app(database_url: str, **overrides):
+    app = create_app(_settings(database_url, **overrides))
+    with app.app_context():
+        db.create_all()
+    return app
+
+
+@pytest.fixture
+def app(tmp_path):
+    """A fresh app on a new SQLite file."""
+    app = make_app(f"sqlite:///{tmp_path / 'test.sqlite'}")
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_db_app(request, tmp_path):
+    """The same test on SQLite and, where QUIZAPP_TEST_POSTGRES_URL is set, on PostgreSQL."""
+    if request.param == "postgres":
+        if not POSTGRES_URL:
+            pytest.skip("QUIZAPP_TEST_POSTGRES_URL is not set (.ci/run sets it)")
+        _reset_postgres(POSTGRES_URL)
+        url = POSTGRES_URL
+    else:
+        url = f"sqlite:///{tmp_path / 'test.sqlite'}"
+    app = make_app(url)
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def imported_app(app):
+    """The app with the real content/ folder imported."""
+    from quizapp.services.content_import import import_content
+
+    with app.app_context():
+        import_content(CONTENT_DIR)
+    return app
+
+
+@pytest.fixture
+def content_dir(tmp_path):
+    """A small, valid content folder in tmp_path that tests can break file by file."""
+    root = tmp_path / "content"
+    (root / "questions").mkdir(parents=True)
+    (root / "exercises").mkdir()
+    (root / "topics.yaml").write_text(
+        textwrap.dedent(
+            """\
+            - slug: gradient-flow
+              title: Gradient flow
+              description: Vanishing and exploding gradients.
+            - slug: activation-functions
+              title: Activation functions
+              description: Sigmoid, tanh, ReLU and friends.
+            """
+        )
+    )
+    write_question(root, "alpha", related=["beta"])
+    write_question(root, "beta", related=["alpha"], difficulty="easy")
+    return root
+
+
+QUESTION_TEMPLATE = """\
+slug: {slug}
+title: Question {slug}
+difficulty: {difficulty}
+topics: [gradient-flow]
+question: |
+  What is the maximum of the sigmoid's derivative?
+answer: |
+  It is $1/4$, reached at $z = 0$.
+explanation: |
+  Since $\\sigma'(z) = \\sigma(z)(1 - \\sigma(z))$, the product is largest at $\\sigma = 1/2$:
+
+  $$\\sigma'(0) = \\tfrac{{1}}{{4}}$$
+
+  ```mermaid
+  graph LR
+    A[z] --> B[sigma]
+  ```
+references:
+  - title: Deep Learning, chapter 6
+    url: https://www.deeplearningbook.org/contents/mlp.html
+related: [{related}]
+checks:
+  - kind: single_choice
+    prompt: What is the maximum of the sigmoid's derivative?
+    options:
+      - text: "1"
+        feedback: That is tanh's maximum derivative.
+      - text: "1/4"
+        feedback: Right, at $z = 0$.
+    correct: 1
+  - kind: numeric
+    prompt: Give it as a decimal.
+    answer: 0.25
+    tolerance: 0.01
+  - kind: self_rated
+    prompt: Explain why deep sigmoid networks train slowly.
+"""
+
+
+def write_question(
+    root: Path,
+    slug: str,
+    related=(),
+    difficulty: str = "medium",
+    replace: dict[str, str] | None = None,
+) -> Path:
+    """Write a valid question file; `replace` swaps exact substrings to break it on purpose."""
+    body = QUESTION_TEMPLATE.format(slug=slug, difficulty=difficulty, related=", ".join(related))
+    for old, new in (replace or {}).items():
+        body = body.replace(old, new)
+    path = root / "questions" / f"{slug}.yaml"
+    path.write_text(body)
+    return path
+
+
+@pytest.fixture
+def copy_content(tmp_path):
+    """A copy of the real content folder that a test may change."""
+    target = tmp_path / "content-copy"
+    shutil.copytree(CONTENT_DIR, target)
+    return target
