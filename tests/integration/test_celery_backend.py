@@ -1,0 +1,121 @@
+"""The Celery backend with a real worker process and the real Redis (CI sets the URL)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from quizapp.extensions import db
+from quizapp.models import Attempt, SimResult, SimRun
+from quizapp.jobs.backends import backend_for
+from quizapp.services import accounts, simulations
+from quizapp.services.content_import import import_content
+from tests.conftest import CONTENT_DIR, REDIS_URL, REPO_ROOT, make_app
+
+pytestmark = pytest.mark.skipif(
+    not REDIS_URL, reason="QUIZAPP_TEST_REDIS_URL is not set (.ci/run sets it)"
+)
+
+
+def _flush(url: str) -> None:
+    import redis
+
+    redis.Redis.from_url(url).flushdb()
+
+
+@pytest.fixture
+def celery_setup(tmp_path):
+    """An app on a SQLite file and a Celery worker process sharing it, on a clean Redis db."""
+    _flush(REDIS_URL)
+    database = f"sqlite:///{tmp_path / 'celery.sqlite'}"
+    settings = {"QUIZAPP_JOBS": "celery", "REDIS_URL": REDIS_URL, "QUIZAPP_SIM_TIMEOUT": 30.0}
+    app = make_app(database, **settings)
+    with app.app_context():
+        import_content(CONTENT_DIR)
+    env = os.environ | {
+        "DATABASE_URL": database,
+        "REDIS_URL": REDIS_URL,
+        "QUIZAPP_JOBS": "celery",
+        "QUIZAPP_SIM_TIMEOUT": "30",
+    }
+    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115 - closed in teardown
+    worker = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "celery"),
+            "-A",
+            "quizapp.jobs.celery_worker",
+            "worker",
+            "--concurrency",
+            "1",
+            "--pool",
+            "prefork",
+            "--loglevel",
+            "warning",
+            "--without-gossip",
+            "--without-mingle",
+        ],  # fmt: skip
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    yield app
+    worker.terminate()
+    try:
+        worker.wait(20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+    log.close()
+    _flush(REDIS_URL)
+
+
+def _wait_for(app, run_id: str, seconds: float = 90.0) -> SimRun:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        with app.app_context():
+            run = db.session.get(SimRun, run_id)
+            if run.status in ("done", "failed"):
+                db.session.expunge(run)
+                return run
+        time.sleep(0.3)
+    raise AssertionError(f"run {run_id} did not finish within {seconds} s")
+
+
+def test_lab_run_goes_through_a_real_celery_worker(celery_setup):
+    app = celery_setup
+    with app.test_request_context():
+        run = simulations.start_lab_run(None, {"kind": "mlp", "depth": 25, "activation": "sigmoid"})
+        run_id = run.id
+    finished = _wait_for(app, run_id)
+    assert finished.status == "done", finished.error
+    with app.app_context():
+        view = simulations.get_run(run_id, None)
+        assert view.result["verdict"] == "vanishing"
+        assert db.session.get(SimResult, finished.cache_key) is not None
+        healthy, detail = backend_for(app).health()
+        assert healthy and "1 worker" in detail
+
+
+def test_exercise_run_on_celery_is_graded_and_recorded_as_an_attempt(celery_setup):
+    app = celery_setup
+    with app.app_context():
+        user = accounts.register_user("celery-learner", "Celery worker test 42")
+        user_id = user.id
+    with app.test_request_context():
+        user = db.session.get(type(user), user_id)
+        run = simulations.start_exercise_run(
+            user, "sigmoid-depth-30-init", {"init": "xavier_normal"}, "healthy"
+        )
+        run_id = run.id
+    finished = _wait_for(app, run_id)
+    assert finished.status == "done", finished.error
+    assert finished.passed is True
+    assert finished.prediction_correct is True
+    with app.app_context():
+        attempts = db.session.query(Attempt).filter_by(user_id=user_id, kind="exercise").all()
+        assert [a.exercise_slug for a in attempts] == ["sigmoid-depth-30-init"]
