@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from quizapp.extensions import db
-from quizapp.models import Attempt, SimResult, SimRun
 from quizapp.jobs.backends import backend_for
+from quizapp.models import Attempt, SimResult, SimRun
 from quizapp.services import accounts, simulations
 from quizapp.services.content_import import import_content
 from tests.conftest import CONTENT_DIR, REDIS_URL, REPO_ROOT, make_app
