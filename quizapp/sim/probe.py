@@ -47,11 +47,12 @@ def _norms(tensors: list[Tensor]) -> list[float]:
     return torch.stack(torch._foreach_norm(tensors, 2, dtype=torch.float64)).tolist()
 
 
-def _units_by_samples(pre: Tensor, kind: str) -> Tensor:
-    """View pre-activations as (units, samples): units are channels for cnn, features else."""
+def _alive_units(pre: Tensor, kind: str) -> Tensor:
+    """Per unit (channel for cnn, feature otherwise): positive for at least one example."""
+    positive = pre > 0
     if kind == "cnn":
-        return pre.transpose(0, 1).flatten(1)
-    return pre.flatten(0, -2).T
+        return positive.any(dim=(0, 2, 3))
+    return positive.flatten(0, -2).any(dim=0)
 
 
 def _mean_std(x: Tensor) -> tuple[Tensor, Tensor]:
@@ -72,7 +73,7 @@ def _activation_stats(net: Network, trace: Trace) -> list[list[float | None]]:
         dead = saturated = nan
         if pre is not None:
             if net.dead_family:
-                alive = (_units_by_samples(pre, net.kind) > 0).any(dim=1)
+                alive = _alive_units(pre, net.kind)
                 dead = 1.0 - alive.sum(dtype=torch.float64) / alive.numel()
             if net.saturation_at is not None:
                 count = torch.count_nonzero(pre.abs() > net.saturation_at)

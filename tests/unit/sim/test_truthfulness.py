@@ -199,3 +199,22 @@ def test_vanishing_gradient_underflow_is_flagged():
     assert result["summary"]["underflow"] is True
     assert result["summary"]["backward_signal_ratio"] == 0.0
     assert result["verdict"] == "vanishing"
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_large_weights_saturate_tanh_units_and_xavier_does_not(seed):
+    # Glorot & Bengio 2010: with badly scaled weights tanh units sit in their flat tails.
+    config = dict(kind="mlp", depth=10, width=64, activation="tanh", seed=seed)
+    large = run(**config, init="normal", init_std=1.0)
+    xavier = run(**config, init="xavier_normal")
+    assert min(layer["saturated_fraction"] for layer in large["layers"][:-1]) > 0.5
+    assert max(layer["saturated_fraction"] for layer in xavier["layers"][:-1]) < 0.1
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_deep_narrow_relu_networks_have_dead_units(seed):
+    # Lu et al. 2019, "Dying ReLU and initialization": deep, narrow ReLU networks die.
+    narrow = run(kind="mlp", depth=30, width=4, activation="relu", init="he_normal", seed=seed)
+    wide = run(kind="mlp", depth=5, width=128, activation="relu", init="he_normal", seed=seed)
+    assert max(layer["dead_fraction"] or 0.0 for layer in narrow["layers"]) >= 0.5
+    assert max(layer["dead_fraction"] or 0.0 for layer in wide["layers"]) < 0.1

@@ -1,0 +1,163 @@
+"""Benchmark of the gradient-flow simulator (quizapp.sim).
+
+Run: .venv/bin/python bench/bench_sim.py [--repeats N]
+
+Prints, as ratios measured in the same run:
+1. `simulate` over the same work written by hand in bare PyTorch (build and initialise the
+   network, one forward + backward, per-layer norms of input and weight gradients), for an
+   mlp with ReLU/He at depth 10/width 64, depth 30/width 128 (target ≤ 1.3×) and depth
+   100/width 256, batch 128. Both run on one thread with denormals flushed.
+2. A vanishing configuration over a healthy one of the same size (sigmoid/default vs
+   relu/he_normal, depth 50, width 256, batch 128): target ≤ 1.5×.
+3. Time to first result in a fresh process (import + one probe).
+Timing: time.perf_counter, warm-up runs first, median over repeats, the two sides of each
+ratio interleaved. A miss prints FAIL but the exit code stays 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+from quizapp.sim import simulate  # noqa: E402
+
+BATCH = 128
+
+
+def bare_pytorch_probe(depth: int, width: int, batch: int, seed: int = 0) -> list[float]:
+    """The same measurement written directly in PyTorch, as a reader would write it."""
+    torch.manual_seed(seed)
+    layers = [nn.Linear(width, width) for _ in range(depth - 1)] + [nn.Linear(width, 10)]
+    for layer in layers:
+        nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+        nn.init.zeros_(layer.bias)
+    x = torch.randn(batch, width, requires_grad=True)
+    target = torch.randn(batch, 10)
+    inputs, h = [], x
+    for layer in layers[:-1]:
+        inputs.append(h)
+        h = torch.relu(layer(h))
+    inputs.append(h)
+    loss = F.mse_loss(layers[-1](h), target)
+    grads = torch.autograd.grad(loss, inputs + [layer.weight for layer in layers])
+    return [g.double().norm().item() for g in grads]
+
+
+def median_pair(
+    first: Callable[[], object], second: Callable[[], object], repeats: int, warmup: int = 3
+) -> tuple[float, float]:
+    """Median seconds of two callables, interleaved so drift hits both alike."""
+    for _ in range(warmup):
+        first()
+        second()
+    a, b = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        first()
+        a.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        second()
+        b.append(time.perf_counter() - start)
+    return statistics.median(a), statistics.median(b)
+
+
+def verdict(ratio: float, target: float | None) -> str:
+    if target is None:
+        return "(report)"
+    return "PASS" if ratio <= target else "FAIL"
+
+
+def overhead_rows(repeats: int) -> list[tuple[str, float, float, float | None]]:
+    torch.set_num_threads(1)  # simulate pins one thread; give the baseline the same
+    torch.set_flush_denormal(True)
+    rows = []
+    for depth, width, target in ((10, 64, None), (30, 128, 1.3), (100, 256, None)):
+        config = {
+            "kind": "mlp", "depth": depth, "width": width, "activation": "relu",
+            "init": "he_normal", "batch_size": BATCH,
+        }  # fmt: skip
+        sim, bare = median_pair(
+            lambda c=config: simulate(c),
+            lambda d=depth, w=width: bare_pytorch_probe(d, w, BATCH),
+            repeats,
+        )
+        rows.append((f"simulate / bare PyTorch, depth {depth}, width {width}", sim, bare, target))
+    return rows
+
+
+def vanishing_row(repeats: int) -> tuple[str, float, float, float | None]:
+    size = {"kind": "mlp", "depth": 50, "width": 256, "batch_size": BATCH}
+    vanishing = dict(size, activation="sigmoid", init="default")
+    healthy = dict(size, activation="relu", init="he_normal")
+    assert simulate(vanishing)["verdict"] == "vanishing"
+    assert simulate(healthy)["verdict"] == "healthy"
+    slow, fast = median_pair(lambda: simulate(vanishing), lambda: simulate(healthy), repeats)
+    return ("vanishing (sigmoid/default) / healthy (relu/he), depth 50", slow, fast, 1.5)
+
+
+FIRST_RESULT = """
+import time
+start = time.perf_counter()
+from quizapp.sim import simulate
+imported = time.perf_counter()
+simulate({"kind": "mlp", "depth": 30, "width": 128, "batch_size": 128})
+done = time.perf_counter()
+print(imported - start, done - imported)
+"""
+
+
+def first_result(runs: int) -> list[tuple[str, float]]:
+    imports, probes, walls = [], [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        out = subprocess.run(
+            [sys.executable, "-c", FIRST_RESULT],
+            capture_output=True, text=True, check=True, cwd=ROOT,
+        )  # fmt: skip
+        walls.append(time.perf_counter() - start)
+        imported, probed = (float(v) for v in out.stdout.split())
+        imports.append(imported)
+        probes.append(probed)
+    return [
+        ("import quizapp.sim (no torch yet)", statistics.median(imports)),
+        ("first simulate (imports torch, builds, probes)", statistics.median(probes)),
+        ("whole fresh process incl. interpreter start", statistics.median(walls)),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    args = parser.parse_args()
+
+    print(f"quizapp.sim benchmark — torch {torch.__version__}, one thread, batch {BATCH}")
+    print(f"median of {args.repeats} interleaved repeats after 3 warm-ups\n")
+    rows = overhead_rows(args.repeats) + [vanishing_row(args.repeats)]
+    width = max(len(name) for name, *_ in rows)
+    print(f"{'ratio':<{width}}  {'numerator':>10}  {'denominator':>11}  {'ratio':>6}  target")
+    for name, numerator, denominator, target in rows:
+        ratio = numerator / denominator
+        goal = f"≤ {target:g}× {verdict(ratio, target)}" if target else verdict(ratio, None)
+        print(
+            f"{name:<{width}}  {numerator * 1e3:>8.2f}ms  {denominator * 1e3:>9.2f}ms  "
+            f"{ratio:>5.2f}×  {goal}"
+        )
+    print("\nTime to first result in a fresh process (median of 5):")
+    for name, seconds in first_result(5):
+        print(f"  {name:<48} {seconds * 1e3:8.0f} ms")
+
+
+if __name__ == "__main__":
+    main()
