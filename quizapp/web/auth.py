@@ -171,7 +171,8 @@ def account():
             accounts.change_password(
                 current_user, password_form.current_password.data, password_form.new_password.data
             )
-            login_user(current_user)  # a fresh cookie with the new session version
+            # The user object, not the proxy: a proxy stored as the user would point at itself.
+            login_user(current_user._get_current_object())  # cookie with the new session version
             flash("Password changed. Other devices have been signed out.", "success")
             return redirect(url_for("auth.account"))
         if action == "retention" and retention_form.validate_on_submit():
