@@ -88,8 +88,8 @@ def simulate(config: dict) -> dict:
         summary = summarize(probe, KINDS[cfg["kind"]].recurrent)
         theory = predict(cfg, layers, net)
         training = run_training(net, task, cfg) if cfg["train_steps"] else None
-    verdict = summary.pop("verdict")
-    notes = explain_result(cfg, dict(summary, verdict=verdict), layers, theory, training)
+    notes = explain_result(cfg, summary, layers, theory, training)
+    verdict = summary.pop("verdict")  # top-level in the result, not repeated in the summary
     result = {
         "schema_version": SCHEMA_VERSION,
         "simulator_version": SIMULATOR_VERSION,

@@ -97,7 +97,7 @@ def _unit_sentences(layers: list[dict]) -> list[str]:
     return notes
 
 
-def _kind_sentences(cfg: dict, summary: dict) -> list[str]:
+def _kind_sentences(cfg: dict) -> list[str]:
     kind, notes = cfg["kind"], []
     if kind in ("rnn", "lstm", "gru"):
         notes.append(
@@ -183,7 +183,7 @@ def explain_result(
             )
     notes.append(_weight_gradient_sentence(summary, verdict))
     notes += _unit_sentences(layers)
-    notes += _kind_sentences(cfg, summary)
+    notes += _kind_sentences(cfg)
     notes.append(theory["note"])
     notes += _training_sentences(training)
     if verdict in _REMEDIES:
