@@ -11,10 +11,15 @@ from quizapp.services.errors import InvalidInput
 pages = Blueprint("pages", __name__)
 
 
+# Far beyond any catalog; a larger number would overflow the database's integer offset.
+MAX_PAGE = 100_000
+
+
 def _page_number() -> int:
     raw = request.args.get("page", "1")
-    if not raw.isdigit() or int(raw) < 1:
-        raise InvalidInput("page must be a whole number, 1 or more", field="page")
+    # isdigit() alone accepts "²", which int() rejects.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
+        raise InvalidInput(f"page must be a whole number from 1 to {MAX_PAGE}", field="page")
     return int(raw)
 
 
