@@ -9,6 +9,7 @@ import uuid
 from flask import Blueprint, Flask, Response, render_template, request
 from flask_login import current_user, login_required
 
+from quizapp.domain.grading import MAX_ANSWER_CHARS
 from quizapp.services import learning as learning_service
 from quizapp.services import progress as progress_service
 from quizapp.services import questions as question_service
@@ -36,7 +37,7 @@ def _form_response(check: dict) -> object:
     if kind == "multiple_choice":
         return request.form.getlist("response")
     value = request.form.get("response")
-    if value is None or value == "":
+    if value is None or not value.strip():
         if kind == "single_choice":
             raise InvalidInput("Choose one of the options.", field="response")
         if kind == "numeric":
@@ -64,7 +65,15 @@ def answer(slug: str):
     # A self-rated answer is graded only once the learner has seen the model answer and rated.
     if check["kind"] == "self_rated" and rating is None:
         text = _form_response(check)
-        return _render_question(question, pending={"check": check_index, "text": text})
+        if len(text.strip()) > MAX_ANSWER_CHARS:
+            raise InvalidInput(
+                f"answer too long: at most {MAX_ANSWER_CHARS:,} characters", field="response"
+            )
+        return _render_question(
+            question,
+            pending={"check": check_index, "text": text},
+            return_to=request.form.get("return_to"),
+        )
     result = learning_service.submit_answer(
         current_user if current_user.is_authenticated else None,
         slug,
@@ -79,7 +88,9 @@ def answer(slug: str):
     return _render_question(question, result=result)
 
 
-def _render_question(question, result=None, pending=None, status: int = 200):
+def _render_question(question, result=None, pending=None, status: int = 200, return_to=None):
+    # The self-rating step of a card reviewed on /review must return there once rated.
+    extra = {"return_to": return_to} if return_to == "review" else {}
     return render_template(
         "question.html",
         question=question,
@@ -87,6 +98,7 @@ def _render_question(question, result=None, pending=None, status: int = 200):
         reveal=result is not None,
         result=result,
         pending=pending,
+        **extra,
     ), status
 
 
