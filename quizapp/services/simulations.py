@@ -70,6 +70,19 @@ def exercises_for_question(question: Question) -> list[Exercise]:
     return [found[slug] for slug in question.exercise_slugs if slug in found]
 
 
+def linked_questions(exercise: Exercise) -> list[Question]:
+    """The active questions an exercise belongs to, in the author's order."""
+    found = {
+        q.slug: q
+        for q in db.session.scalars(
+            select(Question).where(
+                Question.slug.in_(exercise.question_slugs), Question.retired_at.is_(None)
+            )
+        )
+    }
+    return [found[slug] for slug in exercise.question_slugs if slug in found]
+
+
 def _normalise(config: Any) -> dict[str, Any]:
     try:
         return validate_config(config)
@@ -93,7 +106,7 @@ def start_exercise_run(
     try:
         config = build_config(exercise.network, exercise.choices, selected)
     except InvalidChoice as error:
-        raise InvalidInput(error.message, field=f"choices.{error.field}") from None
+        raise InvalidInput(str(error), field=f"choices.{error.field}") from None
     return _start(user, _normalise(config), exercise, dict(selected), _check_prediction(prediction))
 
 
@@ -273,7 +286,8 @@ def solved_exercises(user: User) -> set[int]:
 
 
 def warm_cache(dry_run: bool = False, configs=None):
-    """Every exercise config not yet cached (dry run), or compute and store them; returns count.
+    """Every distinct exercise config (dry run), or compute and store the uncached ones;
+    returns how many were computed, so the rest were already cached.
 
     Runs in the calling process (a CLI), never in the web process.
     """
@@ -284,7 +298,7 @@ def warm_cache(dry_run: bool = False, configs=None):
             for selection in all_selections(exercise.choices):
                 config = validate_config(exercise.network | selection)
                 key = cache_key(config, SIMULATOR_VERSION)
-                if key not in seen and db.session.get(SimResult, key) is None:
+                if key not in seen:
                     seen.add(key)
                     configs.append(config)
         if dry_run:

@@ -83,6 +83,7 @@ def exercise(slug: str):
         "exercises/exercise.html",
         exercise=found,
         goals=[describe_goal(goal) for goal in found.goals],
+        questions=sim_service.linked_questions(found),
         verdicts=VERDICTS,
         runs=sim_service.recent_runs(user, found) if user else [],
     )
