@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from quizapp.domain.mastery import (
     MASTERY_LEVELS,
@@ -133,6 +134,7 @@ def recent_mistakes(user: User, limit: int = 20) -> list[Question]:
             .where(Attempt.score < 1.0, Question.retired_at.is_(None))
             .order_by(Attempt.id.desc())
             .limit(limit)
+            .options(selectinload(Question.topics))  # the cards show their topics: no N+1
         )
     )
 
