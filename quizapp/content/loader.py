@@ -15,7 +15,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError
 
 from quizapp.content.markdown import RENDERER_VERSION, lint_markdown
-from quizapp.content.schemas import ExerciseSchema, QuestionSchema, TopicSchema
+from quizapp.content.schemas import ExerciseSchema, QuestionSchema, TopicSchema, shared_schema
 from quizapp.content.yaml_source import FieldPath, ParsedYaml, YamlSyntaxError, parse_yaml
 from quizapp.domain.exercises import METRICS, VERDICTS, all_selections, choice_values
 from quizapp.sim import SimConfigError, validate_config
@@ -194,7 +194,7 @@ def _load_question(path: Path, bank: Bank) -> None:
     if loaded is None:
         return
     raw, parsed = loaded
-    data = _validate(QuestionSchema(), parsed.data, parsed, display, bank)
+    data = _validate(shared_schema(QuestionSchema), parsed.data, parsed, display, bank)
     if data is None:
         return
     slug = data["slug"]

@@ -121,8 +121,13 @@ def render_markdown(text: str) -> str:
         raise MarkdownError(
             line_offset, f"cannot render math '{failure.latex}': {failure.reason}"
         ) from None
-    return nh3.clean(
-        raw,
+    return _cleaner().clean(raw)
+
+
+@lru_cache(maxsize=1)
+def _cleaner() -> nh3.Cleaner:
+    # Built once: nh3.clean() rebuilds its allowlists on every call, most of its cost on a card.
+    return nh3.Cleaner(
         tags=HTML_TAGS | MATHML_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from marshmallow import (
@@ -125,7 +126,13 @@ class CheckField(fields.Field):
             raise ValidationError(
                 {"kind": [f"must be one of {', '.join(CHECK_SCHEMAS)} (got {kind!r})"]}
             )
-        return schema().load(value)
+        return shared_schema(schema).load(value)
+
+
+@cache
+def shared_schema(schema: type[Schema]) -> Schema:
+    """One reusable instance of `schema`: building one costs more than a load with it."""
+    return schema()
 
 
 class ReferenceSchema(StrictSchema):
