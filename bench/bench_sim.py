@@ -10,8 +10,9 @@ Prints, as ratios measured in the same run:
 2. A vanishing configuration over a healthy one of the same size (sigmoid/default vs
    relu/he_normal, depth 50, width 256, batch 128): target ≤ 1.5×.
 3. Time to first result in a fresh process (import + one probe).
-Timing: time.perf_counter, warm-up runs first, median over repeats, the two sides of each
-ratio interleaved. A miss prints FAIL but the exit code stays 0.
+Timing: time.perf_counter, warm-up runs first, median over repeats (at least --repeats, more
+for fast pairs: about a second of work), the two sides of each ratio interleaved. A miss
+prints FAIL but the exit code stays 0.
 """
 
 from __future__ import annotations
@@ -58,10 +59,17 @@ def bare_pytorch_probe(depth: int, width: int, batch: int, seed: int = 0) -> lis
 def median_pair(
     first: Callable[[], object], second: Callable[[], object], repeats: int, warmup: int = 3
 ) -> tuple[float, float]:
-    """Median seconds of two callables, interleaved so drift hits both alike."""
+    """Median seconds of two callables, interleaved so drift hits both alike.
+
+    Fast pairs get more repeats (about one second of work) so that millisecond timings are
+    not at the mercy of a few noisy samples.
+    """
     for _ in range(warmup):
+        start = time.perf_counter()
         first()
         second()
+        pair = time.perf_counter() - start
+    repeats = max(repeats, min(500, int(1.0 / pair)))
     a, b = [], []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -143,7 +151,7 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"quizapp.sim benchmark — torch {torch.__version__}, one thread, batch {BATCH}")
-    print(f"median of {args.repeats} interleaved repeats after 3 warm-ups\n")
+    print(f"median of ≥ {args.repeats} interleaved repeats after 3 warm-ups\n")
     rows = overhead_rows(args.repeats) + [vanishing_row(args.repeats)]
     width = max(len(name) for name, *_ in rows)
     print(f"{'ratio':<{width}}  {'numerator':>10}  {'denominator':>11}  {'ratio':>6}  target")

@@ -55,31 +55,31 @@ def _alive_units(pre: Tensor, kind: str) -> Tensor:
     return positive.flatten(0, -2).any(dim=0)
 
 
-def _mean_std(x: Tensor) -> tuple[Tensor, Tensor]:
-    """Mean and (unbiased) standard deviation accumulated in float64, without a float64 copy."""
-    n = x.numel()
-    mean = x.sum(dtype=torch.float64) / n
-    square_sum = torch.linalg.vector_norm(x, dtype=torch.float64) ** 2
-    variance = (square_sum - n * mean * mean).clamp_min(0.0) / max(n - 1, 1)
-    return mean, variance.sqrt()
-
-
 def _activation_stats(net: Network, trace: Trace) -> list[list[float | None]]:
-    """Per layer: [mean, std, dead fraction, saturated fraction] of the forward pass."""
+    """Per layer: [mean, std, dead fraction, saturated fraction] of the forward pass.
+
+    Means and standard deviations accumulate in float64 without a float64 copy; the work is
+    batched across layers because at small sizes per-operation overhead dominates.
+    """
+    acts = trace.act
+    count = torch.tensor([a.numel() for a in acts], dtype=torch.float64)
+    sums = torch.stack([a.sum(dtype=torch.float64) for a in acts])
+    squares = torch.stack(torch._foreach_norm(acts, 2, dtype=torch.float64)) ** 2
+    mean = sums / count
+    std = ((squares - count * mean * mean).clamp_min(0.0) / (count - 1).clamp_min(1.0)).sqrt()
     nan = torch.tensor(float("nan"), dtype=torch.float64)
-    rows: list[Tensor] = []
-    for pre, act in zip(trace.pre, trace.act, strict=True):
-        mean, std = _mean_std(act)
-        dead = saturated = nan
-        if pre is not None:
-            if net.dead_family:
-                alive = _alive_units(pre, net.kind)
-                dead = 1.0 - alive.sum(dtype=torch.float64) / alive.numel()
-            if net.saturation_at is not None:
-                count = torch.count_nonzero(pre.abs() > net.saturation_at)
-                saturated = count.double() / pre.numel()
-        rows.append(torch.stack((mean, std, dead, saturated)))
-    table = torch.stack(rows).tolist()
+    dead, saturated = [], []
+    for pre in trace.pre:
+        if pre is not None and net.dead_family:
+            dead.append(1.0 - _alive_units(pre, net.kind).double().mean())
+        else:
+            dead.append(nan)
+        if pre is not None and net.saturation_at is not None:
+            over = torch.count_nonzero(pre.abs() > net.saturation_at)
+            saturated.append(over.double() / pre.numel())
+        else:
+            saturated.append(nan)
+    table = torch.stack((mean, std, torch.stack(dead), torch.stack(saturated)), dim=1).tolist()
     # NaN marks "does not apply" for the two fractions; a NaN mean/std stays (non-finite).
     return [[m, s, None if d != d else d, None if f != f else f] for m, s, d, f in table]
 
