@@ -38,7 +38,8 @@ class ExerciseRunIn(Schema):
 
 
 class LabRunIn(Schema):
-    config = fields.Dict(required=True, keys=fields.String(), values=fields.Raw())
+    # None is "the default", so a run's normalised config can be posted back as it is.
+    config = fields.Dict(required=True, keys=fields.String(), values=fields.Raw(allow_none=True))
 
 
 class GoalOut(Schema):
