@@ -6,6 +6,7 @@ underflows to 0, long before the entries themselves do). The pass itself runs in
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -40,11 +41,21 @@ class ProbeMeasurement:
     layers: list[LayerMeasurement]
 
 
-def _norms(tensors: list[Tensor]) -> list[float]:
+def float64_norms(tensors: list[Tensor]) -> list[float]:
     """Euclidean norms in float64, one dispatch for the whole list."""
     if not tensors:
         return []
     return torch.stack(torch._foreach_norm(tensors, 2, dtype=torch.float64)).tolist()
+
+
+def norms_per_layer(matrix_norms: list[float], layer_weights: list[list[Tensor]]) -> list[float]:
+    """Combine per-matrix norms (in layer_weights order) into one norm per reported layer."""
+    out, position = [], 0
+    for weights in layer_weights:
+        part = matrix_norms[position : position + len(weights)]
+        out.append(math.sqrt(sum(v * v for v in part)))
+        position += len(weights)
+    return out
 
 
 def _alive_units(pre: Tensor, kind: str) -> Tensor:
@@ -99,18 +110,12 @@ def run_gradient_probe(net: Network, x: Tensor, target: Tensor, loss_name: str) 
     ]
 
     n_layers = len(trace.inputs)
-    norms = _norms(list(grads))
+    norms = float64_norms(grads)
     signals, output_signal = norms[:n_layers], norms[n_layers]
     step_norms = norms[n_layers + 1 : n_layers + 1 + len(steps)]
     weight_norms = norms[n_layers + 1 + len(steps) :]
 
-    # Weight-gradient norm per layer: the norm over all its weight matrices.
-    per_layer_weight: list[float] = []
-    position = 0
-    for ws in net.layer_weights:
-        part = weight_norms[position : position + len(ws)]
-        per_layer_weight.append(sum(v * v for v in part) ** 0.5)
-        position += len(ws)
+    per_layer_weight = norms_per_layer(weight_norms, net.layer_weights)
 
     with torch.no_grad():
         stats = _activation_stats(net, trace)

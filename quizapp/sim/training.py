@@ -14,23 +14,13 @@ import torch
 
 from quizapp.sim.data import Task
 from quizapp.sim.networks import Network
-from quizapp.sim.probe import LOSS_FUNCTIONS
+from quizapp.sim.probe import LOSS_FUNCTIONS, float64_norms, norms_per_layer
 from quizapp.sim.verdict import safe_ratio
 
 OPTIMIZERS: dict[str, Any] = {
     "sgd": lambda params, lr: torch.optim.SGD(params, lr=lr),
     "adam": lambda params, lr: torch.optim.Adam(params, lr=lr),
 }
-
-
-def _layer_norms(values: list[float], layer_weights: list[list[Any]]) -> list[float]:
-    """Combine per-matrix norms into one norm per reported layer."""
-    out, position = [], 0
-    for ws in layer_weights:
-        part = values[position : position + len(ws)]
-        out.append(math.sqrt(sum(v * v for v in part)))
-        position += len(ws)
-    return out
 
 
 def run_training(net: Network, task: Task, cfg: dict) -> dict[str, Any]:
@@ -56,11 +46,9 @@ def run_training(net: Network, task: Task, cfg: dict) -> dict[str, Any]:
             before = [w.detach().clone() for w in weights]
             optimizer.step()
             deltas = torch._foreach_sub([w.detach() for w in weights], before)
-            norms = torch.stack(
-                torch._foreach_norm([*deltas, *before], 2, dtype=torch.float64)
-            ).tolist()
-        delta_norms = _layer_norms(norms[: len(weights)], net.layer_weights)
-        weight_norms = _layer_norms(norms[len(weights) :], net.layer_weights)
+            norms = float64_norms([*deltas, *before])
+        delta_norms = norms_per_layer(norms[: len(weights)], net.layer_weights)
+        weight_norms = norms_per_layer(norms[len(weights) :], net.layer_weights)
         ratios = [safe_ratio(d, w) for d, w in zip(delta_norms, weight_norms, strict=True)]
         if first_ratios is None:
             first_ratios = ratios
