@@ -6,7 +6,6 @@ import functools
 import re
 from datetime import UTC, datetime
 
-import pytest
 from argon2 import PasswordHasher
 from conftest import make_app
 from sqlalchemy import func, select
@@ -88,31 +87,30 @@ def test_signing_up_creates_the_account_and_signs_in(app, client):
     assert client.get("/register").status_code == 302
 
 
-@pytest.mark.parametrize(
-    ("data", "status", "message"),
-    [
-        ({"username": "ada", "password": PASSWORD, "confirm": "different one!"}, 400,
-         "The passwords do not match."),
-        ({"username": "ada", "password": "short", "confirm": "short"}, 400,
-         "between 10 and 200 characters"),
-        ({"username": "ada", "password": "password123", "confirm": "password123"}, 400,
-         "That password is too easy to guess."),
-        ({"username": "a b c", "password": PASSWORD, "confirm": PASSWORD}, 400,
-         "Username must be 3 to 40 letters"),
-        ({"username": "", "password": PASSWORD, "confirm": PASSWORD}, 400,
-         "This field is required."),
-        ({"username": "TAKEN", "password": PASSWORD, "confirm": PASSWORD}, 409,
-         "That username is taken. Choose another."),
-    ],
-)  # fmt: skip
-def test_a_bad_sign_up_is_refused_with_a_message_next_to_the_field(
-    app, client, data, status, message
-):
+BAD_SIGN_UPS = [
+    ({"username": "ada", "password": PASSWORD, "confirm": "different one!"}, 400,
+     "The passwords do not match."),
+    ({"username": "ada", "password": "short", "confirm": "short"}, 400,
+     "between 10 and 200 characters"),
+    ({"username": "ada", "password": "password123", "confirm": "password123"}, 400,
+     "That password is too easy to guess."),
+    ({"username": "a b c", "password": PASSWORD, "confirm": PASSWORD}, 400,
+     "Username must be 3 to 40 letters"),
+    ({"username": "", "password": PASSWORD, "confirm": PASSWORD}, 400,
+     "This field is required."),
+    ({"username": "TAKEN", "password": PASSWORD, "confirm": PASSWORD}, 409,
+     "That username is taken. Choose another."),
+]  # fmt: skip
+
+
+def test_a_bad_sign_up_is_refused_with_a_message_next_to_the_field(app, client):
     add_user(app, "taken")
-    response = client.post("/register", data=data)
-    assert response.status_code == status
-    assert re.search(r'class="field-error"[^>]*>[^<]*' + re.escape(message), response.text)
-    assert 'aria-invalid="true"' in response.text
+    for data, status, message in BAD_SIGN_UPS:
+        response = client.post("/register", data=data)
+        assert response.status_code == status, data
+        field_error = r'class="field-error"[^>]*>[^<]*' + re.escape(message)
+        assert re.search(field_error, response.text), (data, message)
+        assert 'aria-invalid="true"' in response.text
     assert user_count(app) == 1
     assert not is_signed_in(client)
 
@@ -149,12 +147,12 @@ def test_logging_in_goes_to_the_page_asked_for(app, client):
     assert client.get("/dashboard").status_code == 200
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x"])
-def test_logging_in_never_redirects_off_site(app, client, target):
+def test_logging_in_never_redirects_off_site(app):
     add_user(app)
-    response = log_in(client, next=target)
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/"
+    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
+        response = log_in(app.test_client(), next=target)
+        assert response.status_code == 302, target
+        assert response.headers["Location"] == "/", target
 
 
 def test_session_cookie_is_http_only_and_same_site_lax_and_remember_me_is_optional(app, client):
