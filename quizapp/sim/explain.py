@@ -26,7 +26,7 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
-def _verdict_sentence(summary: dict, recurrent: bool) -> str:
+def _verdict_sentence(summary: dict, recurrent: bool, layers: list[dict]) -> str:
     ratio, verdict = summary["backward_signal_ratio"], summary["verdict"]
     span = (
         "from the last time step back to the first"
@@ -40,6 +40,12 @@ def _verdict_sentence(summary: dict, recurrent: bool) -> str:
         )
     if summary["output_signal"] == 0.0:
         return "The gradient at the output is exactly zero, so nothing flows back: vanishing."
+    blocked = [layer["name"] for layer in layers if (layer.get("dead_fraction") or 0.0) >= 1.0]
+    if ratio == 0.0 and blocked:
+        return (
+            f"Every unit of {blocked[0]} is negative for the whole batch, so that layer passes "
+            "no gradient at all: exactly zero reaches the layers before it (born dead)."
+        )
     if ratio == 0.0:
         return (
             f"The backward signal {span} shrank until it underflowed float32 to exactly zero "
@@ -78,14 +84,20 @@ def _weight_gradient_sentence(summary: dict, verdict: str) -> str:
     return text
 
 
-def _unit_sentences(layers: list[dict]) -> list[str]:
+def _unit_sentences(layers: list[dict], activation: str | None) -> list[str]:
     notes = []
     dead = [(layer["dead_fraction"] or 0.0, layer["name"]) for layer in layers]
     worst_dead = max(dead)
     if worst_dead[0] >= _SIGNIFICANT_FRACTION:
+        # Only ReLU is exactly flat below zero; its relatives pass a small or fading gradient.
+        consequence = (
+            "no gradient passes through them"
+            if activation == "relu"
+            else f"{activation} passes only a small gradient on its negative side"
+        )
         notes.append(
             f"{worst_dead[0]:.0%} of the units in {worst_dead[1]} are negative for every example "
-            "in the batch (dead ReLU-family units): no gradient passes through them."
+            f"in the batch: {consequence}."
         )
     saturated = [(layer["saturated_fraction"] or 0.0, layer["name"]) for layer in layers]
     worst_sat = max(saturated)
@@ -173,7 +185,7 @@ def explain_result(
     """Sentences, most important first."""
     recurrent = cfg["kind"] in ("rnn", "lstm", "gru")
     verdict = summary["verdict"]
-    notes = [_verdict_sentence(summary, recurrent)]
+    notes = [_verdict_sentence(summary, recurrent, layers)]
     if summary["has_nonfinite"] and layers:
         bad = [layer["name"] for layer in layers if layer["nonfinite"]]
         if bad:
@@ -182,7 +194,7 @@ def explain_result(
                 f"the first being {bad[0]}."
             )
     notes.append(_weight_gradient_sentence(summary, verdict))
-    notes += _unit_sentences(layers)
+    notes += _unit_sentences(layers, cfg.get("activation"))
     notes += _kind_sentences(cfg)
     notes.append(theory["note"])
     notes += _training_sentences(training)

@@ -13,6 +13,11 @@ MAX_STEP_ROWS = 25
 _WRAP = 100
 
 
+def _decades(value: float | None) -> str:
+    """Decades of change read best with two decimals; 1e-8 decades is simply no change."""
+    return "—" if value is None else f"{value:+.2f}"
+
+
 def _num(value: float | None, digits: int = 3) -> str:
     if value is None:
         return "—"
@@ -131,8 +136,8 @@ def _theory_lines(theory: dict) -> list[str]:
     if not theory["covered"]:
         return textwrap.wrap(theory["note"], _WRAP, subsequent_indent="  ")
     lines = [
-        f"Theory ({theory['model']}): predicted {_num(theory['predicted_decades'])} decades, "
-        f"measured {_num(theory['measured_decades'])} over {theory['layers_compared']} layers; "
+        f"Theory ({theory['model']}): predicted {_decades(theory['predicted_decades'])} decades, "
+        f"measured {_decades(theory['measured_decades'])} over {theory['layers_compared']} layers; "
         f"per layer {_num(theory['predicted_growth_per_layer'], 4)} predicted, "
         f"{_num(theory['measured_growth_per_layer'], 4)} measured"
         + (f"; χ₁ = {_num(theory['chi1'], 4)}" if theory.get("chi1") is not None else "")
