@@ -13,7 +13,7 @@ from typing import Any
 from quizapp.sim.activations import ACTIVATIONS
 from quizapp.sim.inits import INITS
 
-SIMULATOR_VERSION = "1.0.0"
+SIMULATOR_VERSION = "1.0.1"
 SCHEMA_VERSION = 1
 
 LIMITS: dict[str, int] = {
