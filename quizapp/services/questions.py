@@ -86,6 +86,29 @@ def _escape_like(word: str) -> str:
     return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def content_version() -> tuple:
+    """Changes whenever an import adds, changes, retires or restores anything."""
+    from quizapp.models import Exercise
+
+    row = db.session.execute(
+        select(
+            select(func.max(Question.updated_at)).scalar_subquery(),
+            select(func.max(Question.retired_at)).scalar_subquery(),
+            select(func.count(Question.retired_at)).scalar_subquery(),
+            select(func.max(Exercise.updated_at)).scalar_subquery(),
+            select(func.count(Exercise.retired_at)).scalar_subquery(),
+        )
+    ).one()
+    return tuple(row)
+
+
+def detach(*rows: Question) -> None:
+    """Make loaded questions safe to keep beyond this request (no lazy loads, no session)."""
+    for row in rows:
+        if row in db.session:
+            db.session.expunge(row)
+
+
 def get_question(slug: str) -> Question:
     """The question with this slug; NotFound, or Gone when it has been retired."""
     question = db.session.scalar(

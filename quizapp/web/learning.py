@@ -15,6 +15,7 @@ from quizapp.services import progress as progress_service
 from quizapp.services import questions as question_service
 from quizapp.services.errors import InvalidInput
 from quizapp.web.charts import accuracy_chart
+from quizapp.web.question_page import render_question_page
 
 learning = Blueprint("learning", __name__)
 
@@ -70,7 +71,7 @@ def answer(slug: str):
                 f"answer too long: at most {MAX_ANSWER_CHARS:,} characters", field="response"
             )
         return _render_question(
-            question,
+            slug,
             pending={"check": check_index, "text": text},
             return_to=request.form.get("return_to"),
         )
@@ -85,21 +86,15 @@ def answer(slug: str):
     )
     if request.form.get("return_to") == "review":
         return render_template("learning/review_result.html", result=result)
-    return _render_question(question, result=result)
+    return _render_question(slug, result=result)
 
 
-def _render_question(question, result=None, pending=None, status: int = 200, return_to=None):
+def _render_question(slug: str, result=None, pending=None, return_to=None):
     # The self-rating step of a card reviewed on /review must return there once rated.
     extra = {"return_to": return_to} if return_to == "review" else {}
-    return render_template(
-        "question.html",
-        question=question,
-        related=question_service.related_questions(question),
-        reveal=result is not None,
-        result=result,
-        pending=pending,
-        **extra,
-    ), status
+    return render_question_page(
+        slug, reveal=result is not None, result=result, pending=pending, **extra
+    )
 
 
 @learning.get("/review")

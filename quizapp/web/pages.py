@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, render_template, request
 from quizapp.content.schemas import DIFFICULTIES
 from quizapp.services import questions as question_service
 from quizapp.services.errors import InvalidInput
+from quizapp.web.question_page import render_question_page
 
 pages = Blueprint("pages", __name__)
 
@@ -46,13 +47,7 @@ def catalog():
 
 @pages.get("/questions/<slug>")
 def question(slug: str):
-    found = question_service.get_question(slug)
-    return render_template(
-        "question.html",
-        question=found,
-        related=question_service.related_questions(found),
-        reveal=request.args.get("reveal") == "1",
-    )
+    return render_question_page(slug, reveal=request.args.get("reveal") == "1")
 
 
 @pages.get("/topics")
