@@ -13,6 +13,7 @@ import logging
 import multiprocessing
 import queue
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,9 @@ class SimulationPool:
         self.completed = 0
         self.restarts = 0
         self._processes: dict[str, Any] = {}  # supervisor thread name -> worker process
+        # Outcomes are recorded (database writes) off the supervisors, which move straight on
+        # to the next job.
+        self._recorder = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sim-recorder")
 
     # -- public -----------------------------------------------------------------------------
 
@@ -133,14 +137,18 @@ class SimulationPool:
                 with self._lock:
                     self._busy -= 1
             self.completed += 1
-            try:
-                job.on_complete(job.run_id, outcome)
-            except Exception:
-                log.exception("recording the outcome of simulation job %s failed", job.run_id)
+            self._recorder.submit(self._record, job, outcome)
         if process is not None:
             with contextlib.suppress(OSError):
                 connection.send(None)
             process.join(5)
+
+    @staticmethod
+    def _record(job: _Job, outcome: JobOutcome) -> None:
+        try:
+            job.on_complete(job.run_id, outcome)
+        except Exception:
+            log.exception("recording the outcome of simulation job %s failed", job.run_id)
 
     def _run(self, process, connection, job: _Job) -> tuple[JobOutcome, bool]:
         """Send one job; returns the outcome and whether the worker can take another."""

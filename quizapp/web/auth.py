@@ -66,13 +66,20 @@ def init_auth(app: Flask) -> None:
 
     @app.before_request
     def protect_from_csrf():
-        # API calls authenticated by a token carry no cookie, so CSRF cannot reach them.
-        if not app.config["WTF_CSRF_ENABLED"]:
+        # CSRF rides on cookies. API calls with a token, or with no cookie at all (curl, an
+        # anonymous script), carry no ambient authority, so there is nothing to forge.
+        if not app.config["WTF_CSRF_ENABLED"] or request.method not in STATE_CHANGING:
             return
-        if request.method in STATE_CHANGING and not (
-            request.path.startswith("/api/") and _bearer_token()
-        ):
-            csrf.protect()
+        if request.path.startswith("/api/") and (_bearer_token() or not _has_auth_cookie()):
+            return
+        csrf.protect()
+
+    def _has_auth_cookie() -> bool:
+        names = (
+            app.config["SESSION_COOKIE_NAME"],
+            app.config.get("REMEMBER_COOKIE_NAME", "remember_token"),
+        )
+        return any(name in request.cookies for name in names)
 
 
 def _safe_next(target: str | None) -> str:

@@ -102,6 +102,10 @@ def start_exercise_run(slug: str):
 @exercises.get("/lab")
 def lab():
     values = request.args
+    # The form's "shareable link" button submits by GET: keep the token and blanks out of URLs.
+    if "csrf_token" in values or any(not value for value in values.values()):
+        shared = {key: value for key, value in values.items() if value and key != "csrf_token"}
+        return redirect(url_for("exercises.lab", **shared))
     return render_template(
         "exercises/lab.html",
         fields=LAB_FIELDS,
