@@ -97,6 +97,19 @@ def imported_app(app):
     return app
 
 
+@pytest.fixture(scope="module")
+def real_bank_app(tmp_path_factory):
+    """The real content/ imported once per test module, for tests that only read it."""
+    app = make_app(f"sqlite:///{tmp_path_factory.mktemp('bank') / 'bank.sqlite'}")
+    with app.app_context():
+        from quizapp.services.content_import import import_content
+
+        import_content(CONTENT_DIR)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
 @pytest.fixture
 def content_dir(tmp_path):
     """A small, valid content folder in tmp_path that tests can break file by file."""

@@ -6,12 +6,11 @@ import itertools
 import time
 
 import pytest
-from conftest import CONTENT_DIR, make_app
+from conftest import make_app
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
 from quizapp.models import SimRun, User
-from quizapp.services.content_import import import_content
 
 SLUG = "sigmoid-depth-30-init"
 SEED_QUESTION = "vanishing-gradient-problem"
@@ -23,14 +22,8 @@ USER_NUMBERS = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
-def api_app(tmp_path_factory):
-    """The real content imported once; tests that need a learner make their own."""
-    app = make_app(f"sqlite:///{tmp_path_factory.mktemp('api-ex') / 'api.sqlite'}")
-    with app.app_context():
-        import_content(CONTENT_DIR)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+def api_app(real_bank_app):
+    return real_bank_app
 
 
 @pytest.fixture

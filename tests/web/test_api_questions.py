@@ -6,11 +6,10 @@ import math
 from typing import Any
 
 import pytest
-from conftest import CONTENT_DIR, make_app, write_question
+from conftest import CONTENT_DIR, write_question
 
 from quizapp.content.loader import load_bank
 from quizapp.content.schemas import DIFFICULTIES
-from quizapp.extensions import db
 from quizapp.services.content_import import import_content
 
 SEED = "vanishing-gradient-problem"
@@ -27,14 +26,8 @@ def bank():
 
 
 @pytest.fixture(scope="module")
-def api_app(tmp_path_factory):
-    """The real bank imported once for the read-only tests of this module."""
-    app = make_app(f"sqlite:///{tmp_path_factory.mktemp('api') / 'api.sqlite'}")
-    with app.app_context():
-        import_content(CONTENT_DIR)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+def api_app(real_bank_app):
+    return real_bank_app
 
 
 @pytest.fixture

@@ -13,13 +13,11 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import CONTENT_DIR, make_app
 from markupsafe import escape
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
 from quizapp.models import Exercise, Question, SimRun, User
-from quizapp.services.content_import import import_content
 
 SLUG = "sigmoid-depth-30-init"
 SEED_QUESTION = "vanishing-gradient-problem"
@@ -37,14 +35,8 @@ HEALTHY_LAB = {
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """The real content imported once: each test signs in as its own learner if it needs one."""
-    app = make_app(f"sqlite:///{tmp_path_factory.mktemp('pages') / 'pages.sqlite'}")
-    with app.app_context():
-        import_content(CONTENT_DIR)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+def site(real_bank_app):
+    return real_bank_app
 
 
 @pytest.fixture

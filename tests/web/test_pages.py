@@ -11,12 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CONTENT_DIR, REPO_ROOT, make_app
+from conftest import CONTENT_DIR, REPO_ROOT
 
 from quizapp.content.loader import load_bank
 from quizapp.content.schemas import DIFFICULTIES
-from quizapp.extensions import db
-from quizapp.services.content_import import import_content
 
 SEED = "vanishing-gradient-problem"
 SEED_RELATED = [
@@ -126,15 +124,8 @@ def bank() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def bank_app(tmp_path_factory):
-    """The real bank imported once for the read-only tests of this module."""
-    database = tmp_path_factory.mktemp("pages") / "pages.sqlite"
-    app = make_app(f"sqlite:///{database}")
-    with app.app_context():
-        import_content(CONTENT_DIR)
-    yield app
-    with app.app_context():
-        db.engine.dispose()
+def bank_app(real_bank_app):
+    return real_bank_app
 
 
 @pytest.fixture
