@@ -121,19 +121,22 @@ def get_question(slug: str) -> Question:
     return question
 
 
-def related_questions(question: Question) -> list[Question]:
-    """The question's related cards in the author's order, leaving out retired ones."""
-    if not question.related_slugs:
+def active_by_slugs(model, slugs: list[str]) -> list:
+    """Active (not retired) rows of a slugged model, in the order the slugs are given."""
+    if not slugs:
         return []
     found = {
-        q.slug: q
-        for q in db.session.scalars(
-            select(Question).where(
-                Question.slug.in_(question.related_slugs), Question.retired_at.is_(None)
-            )
+        row.slug: row
+        for row in db.session.scalars(
+            select(model).where(model.slug.in_(slugs), model.retired_at.is_(None))
         )
     }
-    return [found[slug] for slug in question.related_slugs if slug in found]
+    return [found[slug] for slug in slugs if slug in found]
+
+
+def related_questions(question: Question) -> list[Question]:
+    """The question's related cards in the author's order, leaving out retired ones."""
+    return active_by_slugs(Question, question.related_slugs)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from quizapp.models import Attempt, Exercise, Question, SimResult, SimRun, User
 from quizapp.models.base import utcnow
 from quizapp.services.errors import Busy, Gone, InvalidInput, NotFound
 from quizapp.services.learning import reschedule_card
+from quizapp.services.questions import active_by_slugs
 from quizapp.sim import SIMULATOR_VERSION, SimConfigError, validate_config
 
 log = logging.getLogger(__name__)
@@ -57,30 +58,13 @@ def list_exercises() -> list[Exercise]:
 
 
 def exercises_for_question(question: Question) -> list[Exercise]:
-    if not question.exercise_slugs:
-        return []
-    found = {
-        e.slug: e
-        for e in db.session.scalars(
-            select(Exercise).where(
-                Exercise.slug.in_(question.exercise_slugs), Exercise.retired_at.is_(None)
-            )
-        )
-    }
-    return [found[slug] for slug in question.exercise_slugs if slug in found]
+    """The active exercises a question links to, in the author's order."""
+    return active_by_slugs(Exercise, question.exercise_slugs)
 
 
 def linked_questions(exercise: Exercise) -> list[Question]:
     """The active questions an exercise belongs to, in the author's order."""
-    found = {
-        q.slug: q
-        for q in db.session.scalars(
-            select(Question).where(
-                Question.slug.in_(exercise.question_slugs), Question.retired_at.is_(None)
-            )
-        )
-    }
-    return [found[slug] for slug in exercise.question_slugs if slug in found]
+    return active_by_slugs(Question, exercise.question_slugs)
 
 
 def _normalise(config: Any) -> dict[str, Any]:
