@@ -56,7 +56,7 @@ def start_gunicorn(app: str, port: int, env: dict) -> subprocess.Popen:
 def run_locust(user_class: str, port: int, seconds: int, users: int, prefix: Path, env: dict):
     command = [
         str(BIN / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), user_class,
-        "--headless", "-u", str(users), "-r", str(max(1, users // 5)), "-t", f"{seconds}s",
+        "--headless", "--reset-stats", "-u", str(users), "-r", str(max(1, users // 5)), "-t", f"{seconds}s",
         "--host", f"http://127.0.0.1:{port}", "--csv", str(prefix), "--only-summary",
         "--stop-timeout", "10", "--exit-code-on-error", "0", "--loglevel", "ERROR",
     ]  # fmt: skip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, or_, select, text
 from sqlalchemy.orm import selectinload
 
 from quizapp.content.schemas import DIFFICULTIES
@@ -86,20 +86,18 @@ def _escape_like(word: str) -> str:
     return word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+# Plain SQL on purpose: this runs on every question page, and a prebuilt text statement
+# skips SQLAlchemy's per-call statement compilation (a third of the page's time).
+_CONTENT_VERSION = text(
+    "SELECT (SELECT max(updated_at) FROM questions), (SELECT max(retired_at) FROM questions),"
+    " (SELECT count(retired_at) FROM questions), (SELECT max(updated_at) FROM exercises),"
+    " (SELECT count(retired_at) FROM exercises)"
+)
+
+
 def content_version() -> tuple:
     """Changes whenever an import adds, changes, retires or restores anything."""
-    from quizapp.models import Exercise
-
-    row = db.session.execute(
-        select(
-            select(func.max(Question.updated_at)).scalar_subquery(),
-            select(func.max(Question.retired_at)).scalar_subquery(),
-            select(func.count(Question.retired_at)).scalar_subquery(),
-            select(func.max(Exercise.updated_at)).scalar_subquery(),
-            select(func.count(Exercise.retired_at)).scalar_subquery(),
-        )
-    ).one()
-    return tuple(row)
+    return tuple(db.session.execute(_CONTENT_VERSION).one())
 
 
 def detach(*rows: Question) -> None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from flask import get_template_attribute, render_template
+from flask import current_app, get_template_attribute, render_template, request
+from flask_login import current_user
 from markupsafe import Markup
 
 from quizapp.models import Question
@@ -26,6 +27,8 @@ class QuestionParts:
     related: list[Question]
     head: Markup
     tail: Markup
+    # Whole pages for visitors without cookies, by `reveal`: nothing in them is personal.
+    anonymous_pages: dict[bool, str] = field(default_factory=dict)
 
 
 _cache: OrderedDict[tuple, QuestionParts] = OrderedDict()
@@ -57,7 +60,36 @@ def question_parts(slug: str) -> QuestionParts:
     return parts
 
 
-def render_question_page(slug: str, **context):
-    """The full page: cached parts around the learner's own practice section."""
+def has_session_cookie() -> bool:
+    """Whether the request carries a session or remember-me cookie (so it may be personal)."""
+    names = (
+        current_app.config["SESSION_COOKIE_NAME"],
+        current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token"),
+    )
+    return any(name in request.cookies for name in names)
+
+
+def render_question_page(slug: str, reveal: bool = False, **context):
+    """The full page: cached parts around the learner's own practice section.
+
+    A visitor with no cookie and nothing to show but the page itself gets a page rendered
+    once per content version: its forms carry no token because nothing they send is stored.
+    """
     parts = question_parts(slug)
-    return render_template("question.html", question=parts.question, parts=parts, **context)
+    personal = bool(context) or has_session_cookie() or current_user.is_authenticated
+    if not personal:
+        page = parts.anonymous_pages.get(reveal)
+        if page is None:
+            page = parts.anonymous_pages[reveal] = render_template(
+                "question.html", question=parts.question, parts=parts, reveal=reveal,
+                practice_tokens=False,
+            )  # fmt: skip
+        return page
+    return render_template(
+        "question.html",
+        question=parts.question,
+        parts=parts,
+        reveal=reveal,
+        practice_tokens=True,
+        **context,
+    )

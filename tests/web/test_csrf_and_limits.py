@@ -150,12 +150,26 @@ def test_forms_work_with_the_token_they_render(guarded):
 
 def test_an_anonymous_visitor_answers_with_the_token_from_the_page(guarded):
     client = guarded.test_client()
+    client.get("/login")  # now the visitor holds a session cookie, so forms carry a token
     token = csrf_token(client, "/questions/alpha")
     answered = client.post(
         "/questions/alpha/answer", data={"check": "1", "response": "0.25", "csrf_token": token}
     )
     assert answered.status_code == 200 and "Right!" in answered.text
+    forged = client.post("/questions/alpha/answer", data={"check": "1", "response": "0.25"})
+    assert forged.status_code == 400
     assert counts(guarded)[1] == 0
+
+
+def test_a_visitor_without_cookies_gets_a_shared_page_and_is_graded_without_a_token(guarded):
+    client = guarded.test_client(use_cookies=False)
+    page = client.get("/questions/alpha")
+    assert "csrf_token" not in page.text and "Set-Cookie" not in page.headers
+    answered = client.post("/questions/alpha/answer", data={"check": "1", "response": "0.25"})
+    assert answered.status_code == 200 and "Right!" in answered.text
+    assert counts(guarded)[1] == 0  # graded, never stored
+    login = client.post("/login", data={"username": "ada", "password": "whatever it is"})
+    assert login.status_code == 400  # log-in keeps its CSRF check even without cookies
 
 
 def test_the_api_needs_csrf_with_a_session_cookie_but_not_with_a_bearer_token(guarded):
