@@ -9,6 +9,7 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import event
 
 from quizapp.models.base import Base
 
@@ -24,6 +25,9 @@ def register_extensions(app: Flask) -> None:
     import quizapp.models  # noqa: F401  (registers every table before Alembic or create_all look)
 
     db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            event.listen(db.engine, "connect", _tune_sqlite)
     migrate.init_app(app, db, directory=str(_migrations_dir()), render_as_batch=True)
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -32,6 +36,21 @@ def register_extensions(app: Flask) -> None:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+
+
+def _tune_sqlite(connection, _record) -> None:
+    """Per-connection SQLite settings: wait for locks, concurrent readers, enforced FKs.
+
+    WAL lets pages read while an answer is being written; synchronous=NORMAL is safe with
+    WAL (a crash can lose the last commits, never corrupt the file); the busy timeout turns
+    a brief lock into a short wait instead of an error.
+    """
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA busy_timeout = 15000")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
 
 
 def _migrations_dir():

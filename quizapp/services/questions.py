@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import case, func, or_, select, text
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import load_only, selectinload
 
 from quizapp.content.schemas import DIFFICULTIES
 from quizapp.extensions import db
@@ -69,7 +69,11 @@ def list_questions(
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     items = list(
         db.session.scalars(
-            query.options(selectinload(Question.topics))
+            # Listings show title, difficulty and topics: leave the rendered texts unloaded.
+            query.options(
+                load_only(Question.id, Question.slug, Question.title, Question.difficulty),
+                selectinload(Question.topics),
+            )
             .order_by(_difficulty_rank(), Question.title)
             .limit(per_page)
             .offset((page - 1) * per_page)
