@@ -54,6 +54,8 @@ def check_command(directory: str | None, simulate: bool) -> None:
 @click.argument("directory", required=False)
 def import_command(directory: str | None) -> None:
     """Validate, then bring the database in line with the content folder in one transaction."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from quizapp.services.content_import import ContentInvalid, import_content
 
     def progress(items: list):
@@ -75,6 +77,10 @@ def import_command(directory: str | None) -> None:
         for error in invalid.errors:
             click.echo(str(error), err=True)
         click.echo(f"Nothing imported: {len(invalid.errors)} problem(s).", err=True)
+        sys.exit(1)
+    except SQLAlchemyError as error:  # the transaction was rolled back: say why, not a traceback
+        reason = getattr(error, "orig", None) or error
+        click.echo(f"Nothing imported: the database refused the import: {reason}", err=True)
         sys.exit(1)
     click.echo(report.summary())
 

@@ -79,8 +79,11 @@ class SimulationPool:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            for _ in self._threads:
-                self._jobs.put(None)
+            threads = len(self._threads)
+        # Outside the lock: with a full queue, put() waits for a supervisor to take a job,
+        # and a supervisor needs the lock to finish the one it is running.
+        for _ in range(threads):
+            self._jobs.put(None)
 
     # -- internals --------------------------------------------------------------------------
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from quizapp.services.errors import Busy, ServiceError
 
 log = logging.getLogger(__name__)
+
+DATABASE_RETRY_AFTER = 5  # seconds: a restarting database or a lock is usually gone by then
 
 TITLES = {
     400: "That request did not make sense",
@@ -60,10 +63,40 @@ def register_error_handlers(app: Flask) -> None:
                 response.headers[name] = value
         return response
 
+    @app.errorhandler(DBAPIError)
+    def handle_database_error(error: DBAPIError):
+        # Unreachable or locked database: a moment's outage, not a bug. Other DBAPIErrors
+        # (an IntegrityError that escaped a service) are bugs and stay 500s.
+        if not (
+            isinstance(error, (OperationalError, InterfaceError)) or error.connection_invalidated
+        ):
+            return handle_unexpected(error)
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, error)
+        _forget_user_for_outage_page()
+        response = app.make_response(
+            error_response(
+                503,
+                "The database is not answering right now. Please try again in a few seconds.",
+            )
+        )
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+        return response
+
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "An unexpected error occurred. It has been logged.")
+
+
+def _forget_user_for_outage_page() -> None:
+    """Render the outage page as for a visitor: the navigation would query the database."""
+    from quizapp.extensions import db, login_manager
+
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is gone; the session is discarded at teardown anyway
+        log.debug("rollback after a database error failed", exc_info=True)
+    g._login_user = login_manager.anonymous_user()
 
 
 def _http_message(error: HTTPException) -> str:

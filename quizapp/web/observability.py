@@ -62,8 +62,9 @@ def register_observability(app: Flask) -> None:
         if request_id:
             response.headers["X-Request-ID"] = request_id
         if request_log.isEnabledFor(logging.INFO) and request_log.handlers:
-            from flask_login import current_user
-
+            # Only a user this request already loaded: loading one here would query the
+            # database, and fail every response (even /healthz's 503) while it is down.
+            current_user = g.get("_login_user")
             started = g.get("request_started", time.perf_counter())
             request_log.info(
                 "request",

@@ -7,6 +7,12 @@
   const draw = (root) => {
     const nodes = Array.from(root.querySelectorAll("pre.mermaid:not([data-processed])"))
       .filter((node) => node.offsetParent !== null);
+    // mermaid parses HTML in labels inside the live page before sanitising it: labels are
+    // plain text here, so a tag other than <br> is shown as ‹text› (the CSP would block a
+    // handler anyway, but nothing should get that far).
+    nodes.forEach((node) => {
+      node.textContent = node.textContent.replace(/<(?!br\s*\/?>)(\/?[a-z][^<>]*)>/gi, "‹$1›");
+    });
     if (nodes.length) window.mermaid.run({ nodes }).catch((error) => console.warn("diagram", error));
   };
   draw(document);
