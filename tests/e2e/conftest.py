@@ -1,0 +1,206 @@
+"""A real server (`flask run` in a subprocess) and a real Chromium, shared by the e2e tests.
+
+The server runs on its own SQLite file, with the real content/ migrated and imported by
+the CLI, CSRF on and rate limits off. The browser is Debian's /usr/bin/chromium driven by
+Playwright; every page is watched for console errors and uncaught exceptions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+VIEWPORT = {"width": 1280, "height": 800}
+READY_WAIT = 60.0  # seconds: a bound on the server start-up, not a performance assertion
+FLASK = [sys.executable, "-m", "flask", "--app", "wsgi"]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    env: dict[str, str]
+    database: Path
+    content: Path
+    log: Path
+
+    def flask(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """Run a `flask --app wsgi` command against the server's database."""
+        done = subprocess.run(
+            [*FLASK, *args],
+            cwd=REPO_ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if check and done.returncode != 0:
+            raise AssertionError(f"flask {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        return done
+
+
+@dataclass
+class ConsoleWatch:
+    """Console errors and uncaught exceptions seen by one page, whatever it navigated to."""
+
+    problems: list[str] = field(default_factory=list)
+    expected_statuses: set[int] = field(default_factory=set)
+
+    @contextlib.contextmanager
+    def expecting_status(self, status: int):
+        """Within the block, a page answered with `status` on purpose (e.g. 401 for a wrong
+        password): Chromium reports any 4xx document as a console error."""
+        self.expected_statuses.add(status)
+        try:
+            yield
+        finally:
+            self.expected_statuses.discard(status)
+
+    def watch(self, tab) -> None:
+        tab.on("console", lambda message: self._on_console(tab, message))
+        tab.on("pageerror", lambda error: self.problems.append(f"{tab.url}: uncaught {error}"))
+
+    def _on_console(self, tab, message) -> None:
+        expected = any(f"status of {status} " in message.text for status in self.expected_statuses)
+        if message.type == "error" and not expected:
+            self.problems.append(f"{tab.url}: console error: {message.text}")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_ready(url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + READY_WAIT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited early:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"the server did not answer within {READY_WAIT:g} s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory):
+    """`flask run` on a free port, its database migrated and the real content imported."""
+    root = tmp_path_factory.mktemp("e2e-server")
+    content = root / "content"
+    shutil.copytree(REPO_ROOT / "content", content)
+    database = root / "e2e.sqlite"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "SECRET_KEY": "e2e-secret-key-not-for-production",
+        "QUIZAPP_ENV": "development",
+        "QUIZAPP_RATELIMIT": "0",
+        "QUIZAPP_CONTENT_DIR": str(content),
+        "QUIZAPP_SIM_WORKERS": "1",
+        "QUIZAPP_LOG_REQUESTS": "0",
+        "FLASK_DEBUG": "0",
+    }
+    env.pop("QUIZAPP_CSRF", None)  # CSRF on, as in production
+    port = _free_port()
+    server = LiveServer(f"http://127.0.0.1:{port}", env, database, content, root / "server.log")
+    server.flask("db", "upgrade")
+    server.flask("content", "import")
+    with server.log.open("w") as log:
+        process = subprocess.Popen(
+            [*FLASK, "run", "--host", "127.0.0.1", "--port", str(port), "--no-reload"],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its simulation workers share the group: one kill ends all
+        )
+    try:
+        _wait_until_ready(server.url, process, server.log)
+        yield server
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (`make browser`)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def console():
+    return ConsoleWatch()
+
+
+@pytest.fixture
+def page(browser, live_server, console):
+    """A fresh browser context (no cookies) on the live server; no console error allowed."""
+    context = browser.new_context(
+        base_url=live_server.url,
+        viewport=VIEWPORT,
+        color_scheme="light",
+        reduced_motion="reduce",
+    )
+    context.set_default_timeout(15_000)
+    tab = context.new_page()
+    console.watch(tab)
+    yield tab
+    context.close()
+    assert not console.problems, "\n".join(console.problems)
+
+
+@pytest.fixture(scope="session")
+def screenshot():
+    """save(page, name): a full-page, 1280 px wide screenshot in docs/screenshots/<name>.png."""
+
+    def save(tab, name: str) -> None:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        tab.evaluate("window.scrollTo(0, 0)")  # else the sticky header lands mid-page
+        tab.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+    return save
+
+
+def pytest_plugin_registered(plugin, manager):
+    # pytest imports every conftest.py outside a package as the module "conftest", so once
+    # this file is loaded `from conftest import make_app` in the test modules imported after
+    # it would find this one. Put the shared tests/conftest.py back under that name.
+    if getattr(plugin, "__file__", None) == __file__:
+        shared = manager.get_plugin(str(REPO_ROOT / "tests" / "conftest.py"))
+        if shared is not None:
+            sys.modules["conftest"] = shared

@@ -1,0 +1,153 @@
+"""Schemathesis against /api/openapi.json: no request, however odd, gets a 5xx (except the
+documented 503 of a full simulation queue), and every response matches the documented schema.
+
+Requests are sent with a learner's API token, so the /me endpoints answer with real data.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+
+import pytest
+import schemathesis
+from conftest import CONTENT_DIR, make_app
+from fuzz_profiles import examples
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import response_schema_conformance
+
+from quizapp.extensions import db
+from quizapp.jobs.backends import backend_for
+from quizapp.models import SimRun
+from quizapp.services.accounts import create_api_token, register_user
+from quizapp.services.content_import import import_content
+from quizapp.services.learning import submit_answer
+from quizapp.services.simulations import start_lab_run
+
+SIMULATION_PATHS = ("/api/v1/lab/runs", "/api/v1/exercises/{slug}/runs")
+SLUGS = {
+    "/api/v1/questions/{slug}": "vanishing-gradient-problem",
+    "/api/v1/questions/{slug}/attempts": "vanishing-gradient-problem",
+    "/api/v1/exercises/{slug}": "sigmoid-depth-30-init",
+    "/api/v1/exercises/{slug}/runs": "sigmoid-depth-30-init",
+}
+TINY_LAB = {"kind": "mlp", "depth": 4, "width": 8, "batch_size": 16}
+# Bodies the API accepts, so the success paths are checked against the schema too.
+VALID_BODIES = {
+    "/api/v1/questions/{slug}/attempts": st.fixed_dictionaries(
+        {"check": st.integers(0, 2), "response": st.one_of(st.integers(0, 4), st.text())},
+        optional={"rating": st.sampled_from(["again", "hard", "good", "easy"])},
+    ),
+    "/api/v1/exercises/{slug}/runs": st.fixed_dictionaries(
+        {"choices": st.fixed_dictionaries({"init": st.sampled_from(["default", "xavier_normal"])})},
+        optional={"prediction": st.sampled_from([None, "vanishing", "healthy", "exploding"])},
+    ),
+    "/api/v1/lab/runs": st.fixed_dictionaries(
+        {
+            "config": st.fixed_dictionaries(
+                {"kind": st.sampled_from(["mlp", "residual_mlp"]), "depth": st.integers(2, 6)},
+                optional={
+                    "width": st.integers(2, 8),
+                    "batch_size": st.integers(2, 16),
+                    "seed": st.integers(0, 20),
+                    "activation": st.sampled_from(["relu", "tanh", "sigmoid"]),
+                    "init": st.sampled_from(["default", "xavier_normal", "he_normal"]),
+                },
+            )
+        }
+    ),
+}
+# Its own pool (the settings are the pool's identity), closed when the module ends.
+POOL_SETTINGS = {"QUIZAPP_SIM_WORKERS": 1, "QUIZAPP_SIM_QUEUE_LIMIT": 2, "QUIZAPP_SIM_TIMEOUT": 7.0}
+
+
+@pytest.fixture(scope="module")
+def api_app(tmp_path_factory):
+    root = tmp_path_factory.mktemp("schemathesis")
+    app = make_app(f"sqlite:///{root / 'api.sqlite'}", **POOL_SETTINGS)
+    with app.app_context():
+        import_content(CONTENT_DIR)
+        user = register_user("fuzzer", "a long fuzzing passphrase")
+        submit_answer(user, "vanishing-gradient-problem", 1, 0)
+        app.config["FUZZ_TOKEN"] = create_api_token(user, "schemathesis").secret
+        app.config["FUZZ_RUN"] = _finished_run(user)
+    yield app
+    with app.app_context():
+        if "quizapp_jobs" in app.extensions:
+            backend_for(app).close()
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _finished_run(user) -> str:
+    run_id = start_lab_run(user, dict(TINY_LAB, seed=1)).id
+    deadline = time.monotonic() + 120  # a bound on starting a worker, not a timing assertion
+    while db.session.get(SimRun, run_id).status not in ("done", "failed"):
+        assert time.monotonic() < deadline, "the simulation did not finish"
+        time.sleep(0.1)
+        db.session.expire_all()
+    return run_id
+
+
+@pytest.fixture(scope="module")
+def api_schema(api_app):
+    return schemathesis.openapi.from_wsgi("/api/openapi.json", api_app)
+
+
+def _operations() -> list[tuple[str, str]]:
+    """Every documented (method, path), read from a throwaway app's spec."""
+    spec = make_app("sqlite://").test_client().get("/api/openapi.json").get_json()
+    return [
+        (method.upper(), path)
+        for path, item in spec["paths"].items()
+        for method in item
+        if method in ("get", "post", "put", "patch", "delete")
+    ]
+
+
+@pytest.mark.parametrize(("method", "path"), _operations())
+def test_the_api_answers_any_request_without_a_server_error_and_as_documented(
+    api_app, api_schema, method, path
+):
+    operation = api_schema[path][method]
+    strategies = [
+        operation.as_strategy(GenerationMode.POSITIVE),
+        operation.as_strategy(GenerationMode.NEGATIVE),
+    ]
+    # Random slugs and ids only ever find 404s: also aim at things that exist.
+    real = {"slug": SLUGS.get(path), "run_id": api_app.config["FUZZ_RUN"]}
+    wanted = {name: real[name] for name in real if "{" + name + "}" in path}
+    if wanted:
+        strategies.append(operation.as_strategy(path_parameters=wanted))
+    if path in VALID_BODIES:
+        strategies.append(
+            VALID_BODIES[path].flatmap(
+                lambda body: operation.as_strategy(path_parameters=wanted, body=body)
+            )
+        )
+    cases = st.one_of(strategies)
+    headers = {"Authorization": f"Bearer {api_app.config['FUZZ_TOKEN']}"}
+
+    statuses: Counter[int] = Counter()
+
+    @settings(max_examples=examples(0.4 if path in SIMULATION_PATHS else 0.6))
+    @given(case=cases)
+    def call_and_check(case):
+        response = case.call(headers=headers)
+        statuses[response.status_code] += 1
+        if response.status_code == 503 and path in SIMULATION_PATHS:
+            # Documented: the simulation queue is full; the client is told when to retry.
+            assert response.headers.get("retry-after"), response.headers  # lower-cased, in lists
+            case.validate_response(response, checks=[response_schema_conformance])
+            return
+        case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
+
+    call_and_check()
+    # The fuzzing reached the success path too, not only the refusals.
+    assert any(200 <= status < 300 for status in statuses), statuses
+    if os.environ.get("FUZZ_REPORT"):
+        print(f"\nschemathesis {method} {path}: {dict(sorted(statuses.items()))}")

@@ -1,0 +1,128 @@
+"""Every answer checker, fed any response a client could send (JSON values and form text),
+returns a Grade with a score in [0, 1] or refuses with InvalidResponse; nothing else."""
+
+from __future__ import annotations
+
+import math
+
+from conftest import CONTENT_DIR
+from fuzz_profiles import examples
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from quizapp.content.loader import load_bank
+from quizapp.domain.grading import CHECKERS, SELF_RATINGS, Grade, InvalidResponse, grade_response
+
+REAL_CHECKS = [
+    check for question in load_bank(CONTENT_DIR).questions for check in question["checks"]
+]
+
+texts = st.text(max_size=60)
+options = st.lists(
+    st.fixed_dictionaries({"text": texts}, optional={"feedback": texts}), min_size=2, max_size=10
+)
+
+
+@st.composite
+def single_choice(draw):
+    chosen = draw(options)
+    return {
+        "kind": "single_choice",
+        "prompt": draw(texts),
+        "options": chosen,
+        "correct": draw(st.integers(0, len(chosen) - 1)),
+    }
+
+
+@st.composite
+def multiple_choice(draw):
+    chosen = draw(options)
+    correct = draw(st.lists(st.integers(0, len(chosen) - 1), min_size=1, unique=True))
+    check = {"kind": "multiple_choice", "prompt": draw(texts), "options": chosen}
+    check["correct"] = correct
+    if draw(st.booleans()):
+        check["scoring"] = draw(st.sampled_from(["exact", "partial"]))
+    return check
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False)
+numeric = st.fixed_dictionaries(
+    {"kind": st.just("numeric"), "prompt": texts, "answer": finite},
+    optional={
+        "tolerance": st.floats(min_value=0, allow_nan=False, allow_infinity=False),
+        "relative_tolerance": st.floats(min_value=0, max_value=1),
+        "unit": texts,
+        "feedback": texts,
+    },
+)
+self_rated = st.fixed_dictionaries(
+    {"kind": st.just("self_rated"), "prompt": texts}, optional={"model_answer": texts}
+)
+checks = st.one_of(
+    st.sampled_from(REAL_CHECKS), single_choice(), multiple_choice(), numeric, self_rated
+)
+
+# What arrives from JSON (any value) or a form (text, lists of text).
+json_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**80), max_value=2**80),
+        st.floats(),
+        st.text(max_size=30),
+        st.from_regex(r"\s*[+-]?\d{1,30}(\.\d*)?([eE][+-]?\d{1,4})?\s*", fullmatch=True),
+        st.sampled_from(["nan", "inf", "-inf", "1e999", "0x10", "½", "٣", "1_000", " 0 ", ""]),
+    ),
+    lambda children: st.one_of(
+        st.lists(children, max_size=12), st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
+    max_leaves=20,
+)
+responses = st.one_of(
+    json_values,
+    st.text(max_size=12_000).filter(lambda t: len(t) < 200 or t.strip()),
+    st.lists(st.integers(-3, 12), max_size=120),
+)
+ratings = st.one_of(st.none(), st.sampled_from(SELF_RATINGS), st.text(max_size=8), json_values)
+
+
+def test_every_checker_is_fuzzed():
+    kinds = {check["kind"] for check in REAL_CHECKS}
+    assert kinds == set(CHECKERS), kinds
+
+
+@settings(max_examples=examples(4.0))
+@given(check=checks, response=responses, rating=ratings)
+def test_any_response_is_graded_in_range_or_refused(check, response, rating):
+    try:
+        grade = grade_response(check, response, rating)
+    except InvalidResponse as error:
+        assert str(error), "a refusal must say why"
+        return
+    assert isinstance(grade, Grade)
+    assert isinstance(grade.score, float) and math.isfinite(grade.score)
+    assert 0.0 <= grade.score <= 1.0
+    assert isinstance(grade.correct, bool)
+    assert grade.correct == (grade.score == 1.0)
+    assert all(isinstance(line, str) for line in grade.feedback)
+
+
+@settings(max_examples=examples(1.0))
+@given(check=checks, data=st.data())
+def test_the_expected_answer_scores_full_marks(check, data):
+    """A property that fails on a broken checker (not only on a crash)."""
+    kind = check["kind"]
+    rating = None
+    if kind == "single_choice":
+        response = check["correct"]
+    elif kind == "multiple_choice":
+        response = data.draw(st.permutations(check["correct"]))
+    elif kind == "numeric":
+        response = check["answer"]
+    else:
+        response, rating = (
+            data.draw(texts.filter(str.strip)),
+            data.draw(st.sampled_from(["good", "easy"])),
+        )
+    grade = grade_response(check, response, rating)
+    assert grade.score == 1.0 and grade.correct

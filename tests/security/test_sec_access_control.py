@@ -1,0 +1,251 @@
+"""Access control: every endpoint that holds a learner's data shows it to that learner only.
+
+Alice answers, runs a simulation and makes an API token; Mallory, signed in with her own
+account (session or token), and an anonymous visitor try every way in. They get 404 (the
+thing "does not exist" for them), 401 or the log-in page, and never any of Alice's data.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import make_app
+from sec_support import EXERCISE, EXERCISE_SLUG, sign_up
+from sqlalchemy import select
+
+from quizapp.extensions import db
+from quizapp.models import ApiToken, ReviewCard, SimRun, User
+from quizapp.services.accounts import create_api_token
+from quizapp.services.content_import import import_content
+from quizapp.services.simulations import start_exercise_run
+
+SECRET_ANSWER = "alice-private-answer-7f3a"
+SECRET_TOKEN_NAME = "alice-laptop-token"
+WAIT = 120.0  # seconds: a bound on the first simulation (a worker imports torch)
+
+# Every endpoint that holds user data, as tested below (docs/hardening.md lists them).
+USER_DATA_ENDPOINTS = [
+    "GET /runs/<run_id>",
+    "GET /runs/compare",
+    "GET /api/v1/runs/<run_id>",
+    "GET /exercises/<slug> (previous runs)",
+    "GET /account",
+    "GET /account/export",
+    "POST /account/tokens/<token_id>/revoke",
+    "GET /dashboard",
+    "GET /review",
+    "GET /practice/mistakes",
+    "POST /questions/<slug>/answer (idempotency key)",
+    "GET /api/v1/me/export",
+    "GET /api/v1/me/progress",
+    "GET /api/v1/me/reviews/due",
+    "POST /api/v1/questions/<slug>/attempts (idempotency key)",
+]
+
+
+@pytest.fixture
+def world(tmp_path, content_dir):
+    """Alice with answers, a due card, a finished run and a token; Mallory with nothing."""
+    (content_dir / "exercises" / f"{EXERCISE_SLUG}.yaml").write_text(EXERCISE)
+    app = make_app(f"sqlite:///{tmp_path / 'access.sqlite'}")
+    with app.app_context():
+        import_content(content_dir)
+    alice = app.test_client()
+    assert sign_up(alice, "alice").status_code == 302
+    answered = alice.post(
+        "/questions/alpha/answer",
+        data={"check": "2", "response": SECRET_ANSWER, "rating": "again", "form_key": "k-1"},
+    )
+    assert answered.status_code == 200
+    assert (
+        alice.post("/questions/beta/answer", data={"check": "0", "response": "0"}).status_code
+        == 200
+    )
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == "alice"))
+        token = create_api_token(user, SECRET_TOKEN_NAME)
+        run_id = start_exercise_run(user, EXERCISE_SLUG, {"init": "xavier_normal"}).id
+        deadline = time.monotonic() + WAIT
+        while db.session.get(SimRun, run_id).status not in ("done", "failed"):
+            assert time.monotonic() < deadline, "the simulation did not finish"
+            time.sleep(0.05)
+            db.session.expire_all()
+        # Time passes: Alice's cards are due.
+        for card in db.session.scalars(select(ReviewCard)):
+            card.due_at = card.due_at.replace(year=2000)
+        db.session.commit()
+        world = {
+            "app": app,
+            "alice": alice,
+            "alice_token": token.secret,
+            "alice_token_id": token.token.id,
+            "run_id": run_id,
+        }
+    mallory = app.test_client()
+    assert sign_up(mallory, "mallory").status_code == 302
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == "mallory"))
+        world["mallory_token"] = create_api_token(user, "mallory-token").secret
+    world["mallory"] = mallory
+    world["anonymous"] = app.test_client()
+    yield world
+    with app.app_context():
+        db.engine.dispose()
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def assert_no_alice_data(response) -> None:
+    body = response.get_data(as_text=True)
+    for secret in (SECRET_ANSWER, SECRET_TOKEN_NAME, "alice"):
+        assert secret not in body, f"{secret!r} leaked into {response.request.path}"
+
+
+def test_alice_sees_her_own_data(world):
+    """The control: the same requests by Alice do show her data, so the refusals mean something."""
+    alice, run_id = world["alice"], world["run_id"]
+    assert alice.get(f"/runs/{run_id}").status_code == 200
+    assert alice.get(f"/api/v1/runs/{run_id}").get_json()["status"] == "done"
+    assert SECRET_ANSWER in alice.get("/account/export").get_data(as_text=True)
+    assert SECRET_TOKEN_NAME in alice.get("/account").get_data(as_text=True)
+    assert "Question alpha" in alice.get("/review").get_data(as_text=True)
+    assert "Question beta" in alice.get("/practice/mistakes").get_data(as_text=True)
+    api = world["app"].test_client()
+    export = api.get("/api/v1/me/export", headers=bearer(world["alice_token"])).get_json()
+    assert [a["response"] for a in export["attempts"]][0] == SECRET_ANSWER
+    due = api.get("/api/v1/me/reviews/due", headers=bearer(world["alice_token"])).get_json()
+    assert {card["question"] for card in due} == {"alpha", "beta"}
+
+
+@pytest.mark.parametrize("who", ["mallory", "anonymous"])
+def test_another_learners_run_does_not_exist_for_you(world, who):
+    client, run_id = world[who], world["run_id"]
+    headers = bearer(world["mallory_token"]) if who == "mallory" else {}
+    for response in (
+        client.get(f"/runs/{run_id}"),
+        client.get(f"/runs/compare?a={run_id}&b={run_id}"),
+        client.get(f"/api/v1/runs/{run_id}", headers=headers),
+    ):
+        assert response.status_code == 404, response.request.path
+        assert_no_alice_data(response)
+        assert "did not finish" not in response.get_data(as_text=True)
+
+
+def test_exercise_pages_list_only_your_own_runs(world):
+    path = f"/exercises/{EXERCISE_SLUG}"
+    assert world["run_id"] in world["alice"].get(path).get_data(as_text=True)  # the control
+    for who in ("mallory", "anonymous"):
+        for page in (path, "/exercises", "/dashboard", "/questions/alpha"):
+            response = world[who].get(page)
+            assert response.status_code in (200, 302)
+            assert world["run_id"] not in response.get_data(as_text=True), (who, page)
+
+
+@pytest.mark.parametrize(
+    "path", ["/account", "/account/export", "/dashboard", "/review", "/practice/mistakes"]
+)
+def test_signed_in_pages_show_only_your_own_data(world, path):
+    response = world["mallory"].get(path)
+    assert response.status_code == 200
+    assert_no_alice_data(response)
+    assert "Question alpha" not in response.get_data(as_text=True) or path == "/account"
+
+
+@pytest.mark.parametrize(
+    "path", ["/account", "/account/export", "/dashboard", "/review", "/practice/mistakes"]
+)
+def test_signed_in_pages_send_a_visitor_to_log_in(world, path):
+    response = world["anonymous"].get(path)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+    assert_no_alice_data(response)
+
+
+def test_an_api_token_does_not_open_the_html_pages(world):
+    """A token is for the API; a leaked token must not open the account (and its forms)."""
+    response = world["anonymous"].get("/account", headers=bearer(world["alice_token"]))
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/me/export", "/api/v1/me/progress", "/api/v1/me/reviews/due"]
+)
+def test_the_me_endpoints_answer_for_the_token_holder_only(world, path):
+    client = world["app"].test_client()
+    mine = client.get(path, headers=bearer(world["mallory_token"]))
+    assert mine.status_code == 200
+    assert_no_alice_data(mine)
+    body = mine.get_json()
+    if path.endswith("export"):
+        assert body["account"]["username"] == "mallory"
+        assert body["attempts"] == [] and body["review_cards"] == []
+    elif path.endswith("progress"):
+        assert body["attempts_total"] == 0 and body["due_now"] == 0
+    else:
+        assert body == []
+    anonymous = client.get(path)
+    assert anonymous.status_code == 401
+    assert_no_alice_data(anonymous)
+    forged = client.get(path, headers=bearer("qz_not-a-real-token"))
+    assert forged.status_code == 401
+
+
+def test_another_learners_token_cannot_be_revoked(world):
+    response = world["mallory"].post(f"/account/tokens/{world['alice_token_id']}/revoke")
+    assert response.status_code == 404
+    assert_no_alice_data(response)
+    with world["app"].app_context():
+        assert db.session.get(ApiToken, world["alice_token_id"]).revoked_at is None
+    still = world["anonymous"].get("/api/v1/me/progress", headers=bearer(world["alice_token"]))
+    assert still.status_code == 200
+
+
+def test_a_revoked_token_opens_nothing(world):
+    alice = world["alice"]
+    assert alice.post(f"/account/tokens/{world['alice_token_id']}/revoke").status_code == 302
+    for path in ("/api/v1/me/export", "/api/v1/me/progress", "/api/v1/me/reviews/due"):
+        response = world["anonymous"].get(path, headers=bearer(world["alice_token"]))
+        assert response.status_code == 401, path
+        assert_no_alice_data(response)
+
+
+def test_reusing_another_learners_idempotency_key_replays_nothing_of_theirs(world):
+    """Alice's answer was sent with form_key k-1: Mallory sending k-1 gets her own grade."""
+    mallory = world["mallory"]
+    page = mallory.post(
+        "/questions/alpha/answer",
+        data={"check": "2", "response": "mallory's own words", "rating": "good", "form_key": "k-1"},
+    )
+    assert page.status_code == 200
+    assert SECRET_ANSWER not in page.get_data(as_text=True)
+    assert "mallory&#39;s own words" in page.get_data(as_text=True)
+    api = (
+        world["app"]
+        .test_client()
+        .post(
+            "/api/v1/questions/alpha/attempts",
+            json={"check": 2, "response": "again mine", "rating": "easy", "idempotency_key": "k-1"},
+            headers=bearer(world["mallory_token"]),
+        )
+    )
+    assert api.status_code == 201
+    assert api.get_json()["duplicate"] is True  # Mallory's own first k-1 answer, replayed
+    assert api.get_json()["rating"] == "good"
+    assert_no_alice_data(api)
+
+
+def test_the_list_of_user_data_endpoints_is_complete(world):
+    """Every route that needs a signed-in learner is one of the endpoints tested here."""
+    rules = {
+        (sorted(rule.methods - {"HEAD", "OPTIONS"})[0], rule.rule)
+        for rule in world["app"].url_map.iter_rules()
+        if rule.rule.startswith(("/account", "/dashboard", "/review", "/practice", "/runs",
+                                 "/api/v1/me", "/api/v1/runs"))
+    }  # fmt: skip
+    listed = {tuple(entry.split(" ")[:2]) for entry in USER_DATA_ENDPOINTS}
+    listed = {(method, path.replace("<token_id>", "<int:token_id>")) for method, path in listed}
+    assert rules - listed <= {("POST", "/account")}, rules - listed  # the account forms: CSRF tests

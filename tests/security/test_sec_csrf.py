@@ -1,0 +1,158 @@
+"""CSRF: every state-changing request made with the session cookie needs the form's token.
+
+The list below names every POST route of the app; a new route fails the completeness test
+until it is added here, so no form can ship unprotected by accident.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import make_app
+from sec_support import EXERCISE, PASSWORD, csrf_token, log_in, sign_up
+from sqlalchemy import func, select
+
+from quizapp.extensions import db
+from quizapp.models import ApiToken, Attempt, SimRun, User
+from quizapp.services.accounts import create_api_token
+from quizapp.services.content_import import import_content
+
+# endpoint -> (path, form data) of a request that would change something.
+SIGN_UP = {"username": "newcomer", "password": PASSWORD, "confirm": PASSWORD}
+STATE_CHANGING = {
+    "auth.register": ("/register", SIGN_UP),
+    "auth.login": ("/login", {"username": "victim", "password": PASSWORD}),
+    "auth.logout": ("/logout", {}),
+    "auth.account": ("/account", {"action": "retention", "ret-desired_retention": "0.8"}),
+    "auth.revoke_token": ("/account/tokens/{token_id}/revoke", {}),
+    "learning.answer": ("/questions/alpha/answer", {"check": "1", "response": "0.25"}),
+    "exercises.start_exercise_run": ("/exercises/tanh-init/runs", {"init": "default"}),
+    "exercises.start_lab_run": ("/lab/runs", {"kind": "mlp", "depth": "3", "width": "4"}),
+    "api_learning.create_attempt": ("/api/v1/questions/alpha/attempts",
+                                    {"check": 1, "response": 0.25}),
+    "api_exercises.start_exercise_run": ("/api/v1/exercises/tanh-init/runs",
+                                         {"choices": {"init": "default"}}),
+    "api_exercises.start_lab_run": ("/api/v1/lab/runs", {"config": {"kind": "mlp", "depth": 3}}),
+}  # fmt: skip
+ACCOUNT_ACTIONS = {
+    "password": {"pw-current_password": PASSWORD, "pw-new_password": "another long passphrase",
+                 "pw-confirm": "another long passphrase"},
+    "retention": {"ret-desired_retention": "0.8"},
+    "token": {"tok-name": "laptop"},
+    "delete": {"del-password": PASSWORD},
+}  # fmt: skip
+
+
+@pytest.fixture
+def csrf_app(tmp_path, content_dir):
+    (content_dir / "exercises" / "tanh-init.yaml").write_text(EXERCISE)
+    app = make_app(f"sqlite:///{tmp_path / 'csrf.sqlite'}", WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        import_content(content_dir)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def victim(csrf_app):
+    """A signed-in learner's client (signed in through the form, with its token)."""
+    client = csrf_app.test_client()
+    assert sign_up(client, "victim", csrf=True).status_code == 302
+    with csrf_app.app_context():
+        user = db.session.scalar(select(User).where(User.username == "victim"))
+        client.token_id = create_api_token(user, "phone").token.id
+    return client
+
+
+def _send(client, endpoint: str, data: dict, token_id: int, headers=None):
+    path, _ = STATE_CHANGING[endpoint]
+    path = path.format(token_id=token_id)
+    if path.startswith("/api/"):
+        return client.post(path, json=data, headers=headers or {})
+    return client.post(path, data=data, headers=headers or {})
+
+
+def _counts(app) -> tuple[int, ...]:
+    with app.app_context():
+        return tuple(
+            db.session.scalar(select(func.count()).select_from(model))
+            for model in (User, Attempt, SimRun, ApiToken)
+        ) + (db.session.scalar(select(func.count()).where(ApiToken.revoked_at.is_not(None))),)
+
+
+def test_the_list_names_every_state_changing_route(csrf_app):
+    routes = {
+        rule.endpoint
+        for rule in csrf_app.url_map.iter_rules()
+        if rule.methods & {"POST", "PUT", "PATCH", "DELETE"}
+    }
+    assert routes == set(STATE_CHANGING)
+
+
+@pytest.mark.parametrize("endpoint", sorted(STATE_CHANGING))
+def test_a_state_changing_request_without_the_token_is_refused(csrf_app, victim, endpoint):
+    before = _counts(csrf_app)
+    data = STATE_CHANGING[endpoint][1]
+    response = _send(victim, endpoint, data, victim.token_id)
+    assert response.status_code == 400
+    assert "CSRF token is missing" in response.get_data(as_text=True)
+    assert _counts(csrf_app) == before
+    # Still signed in: logging out was refused too.
+    assert victim.get("/account").status_code == 200
+
+
+@pytest.mark.parametrize("action", sorted(ACCOUNT_ACTIONS))
+def test_every_account_form_needs_the_token(csrf_app, victim, action):
+    before = _counts(csrf_app)
+    response = victim.post("/account", data={"action": action, **ACCOUNT_ACTIONS[action]})
+    assert response.status_code == 400
+    assert _counts(csrf_app) == before
+    assert log_in(csrf_app.test_client(), "victim", csrf=True).status_code == 302  # same password
+
+
+def test_a_token_from_another_session_is_refused(csrf_app, victim):
+    attacker = csrf_app.test_client()
+    stolen = csrf_token(attacker, "/login")  # the attacker's own, valid for their session
+    response = victim.post("/questions/alpha/answer", data={"check": "1", "response": "0.25",
+                                                            "csrf_token": stolen})  # fmt: skip
+    assert response.status_code == 400
+    assert "CSRF" in response.get_data(as_text=True)
+
+
+def test_the_same_requests_with_the_token_go_through(csrf_app, victim):
+    """The refusals above are the token's doing, not a broken request."""
+    token = csrf_token(victim, "/questions/alpha")
+    answered = victim.post(
+        "/questions/alpha/answer", data={"check": "1", "response": "0.25", "csrf_token": token}
+    )
+    assert answered.status_code == 200
+    assert "Right!" in answered.get_data(as_text=True)
+    api = victim.post(
+        "/api/v1/questions/alpha/attempts",
+        json={"check": 1, "response": 0.25},
+        headers={"X-CSRFToken": token},
+    )
+    assert api.status_code == 201 and api.get_json()["stored"] is True
+    revoked = victim.post(
+        f"/account/tokens/{victim.token_id}/revoke",
+        data={"csrf_token": token},
+    )
+    assert revoked.status_code == 302
+    assert victim.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert victim.get("/account").status_code == 302  # signed out
+
+
+def test_an_api_call_with_a_bearer_token_needs_no_csrf_token(csrf_app):
+    """A token is sent deliberately by the client; a browser never adds it on its own."""
+    client = csrf_app.test_client()
+    assert sign_up(client, "apiuser", csrf=True).status_code == 302
+    with csrf_app.app_context():
+        user = db.session.scalar(select(User).where(User.username == "apiuser"))
+        secret = create_api_token(user, "script").secret
+    bare = csrf_app.test_client()  # no cookie at all
+    response = bare.post(
+        "/api/v1/questions/alpha/attempts",
+        json={"check": 1, "response": 0.25},
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert response.status_code == 201 and response.get_json()["stored"] is True

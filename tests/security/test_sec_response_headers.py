@@ -1,0 +1,164 @@
+"""Security headers on every page and every API response, errors included, signed in or not.
+
+The URL table names every GET route; a new route fails the completeness test until it is
+added, so no page ships without being checked.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import make_app
+from sec_support import EXERCISE, EXERCISE_SLUG, sign_up
+from sqlalchemy import select
+
+from quizapp.extensions import db
+from quizapp.models import SimRun, User
+from quizapp.services.accounts import create_api_token
+from quizapp.services.content_import import import_content
+from quizapp.services.simulations import start_exercise_run
+
+GET_URLS = {
+    "pages.catalog": "/?q=sigmoid&difficulty=easy",
+    "pages.question": "/questions/alpha?reveal=1",
+    "pages.topics": "/topics",
+    "pages.topic": "/topics/gradient-flow",
+    "pages.api_docs": "/api/docs",
+    "auth.register": "/register",
+    "auth.login": "/login",
+    "auth.logout_page": "/logout",
+    "auth.account": "/account",
+    "learning.review": "/review",
+    "learning.dashboard": "/dashboard",
+    "learning.mistakes": "/practice/mistakes",
+    "learning.export": "/account/export",
+    "exercises.exercise_list": "/exercises",
+    "exercises.exercise": f"/exercises/{EXERCISE_SLUG}",
+    "exercises.lab": "/lab?kind=mlp&depth=10",
+    "exercises.run": "/runs/{run}",
+    "exercises.compare": "/runs/compare?a={run}&b={run}",
+    "healthz": "/healthz",
+    "static": "/static/js/app.js",
+    "api-docs.openapi_json": "/api/openapi.json",
+    "api_questions.list_questions": "/api/v1/questions?topic=gradient-flow",
+    "api_questions.get_question": "/api/v1/questions/alpha",
+    "api_questions.list_topics": "/api/v1/topics",
+    "api_learning.my_progress": "/api/v1/me/progress",
+    "api_learning.my_due_reviews": "/api/v1/me/reviews/due",
+    "api_learning.my_export": "/api/v1/me/export",
+    "api_exercises.list_exercises": "/api/v1/exercises",
+    "api_exercises.get_exercise": f"/api/v1/exercises/{EXERCISE_SLUG}",
+    "api_exercises.get_run": "/api/v1/runs/{run}",
+}
+ERRORS = [
+    ("GET", "/questions/no-such-question", None, 404),
+    ("GET", "/api/v1/questions/no-such-question", None, 404),
+    ("GET", "/?page=0", None, 400),
+    ("GET", "/api/v1/questions?per_page=1000", None, 400),
+    ("POST", "/questions/alpha/answer", {"check": "9"}, 400),
+    ("POST", "/api/v1/questions/alpha/attempts", {"check": 0}, 400),
+    ("POST", "/login", {"username": "nobody", "password": "wrong password"}, 401),
+    ("PUT", "/questions/alpha", None, 405),
+    ("POST", "/api/v1/lab/runs", {"config": {"kind": "mlp", "depth": 10_000}}, 400),
+]
+SAFE_REFERRER = {"no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """Content, a learner with a finished exercise run; read-only for the tests."""
+    root = tmp_path_factory.mktemp("headers")
+    from conftest import write_question
+
+    (root / "questions").mkdir()
+    (root / "exercises").mkdir()
+    (root / "topics.yaml").write_text("- slug: gradient-flow\n  title: Gradient flow\n")
+    write_question(root, "alpha", related=["beta"])
+    write_question(root, "beta", related=["alpha"])
+    (root / "exercises" / f"{EXERCISE_SLUG}.yaml").write_text(EXERCISE)
+    app = make_app(f"sqlite:///{root / 'headers.sqlite'}")
+    with app.app_context():
+        import_content(root)
+    client = app.test_client()
+    assert sign_up(client, "header-reader").status_code == 302
+    with app.app_context():
+        user = db.session.scalar(select(User))
+        token = create_api_token(user, "headers").secret
+        run = start_exercise_run(user, EXERCISE_SLUG, {"init": "default"}).id
+        deadline = time.monotonic() + 120  # a bound on starting a worker, not a timing check
+        while db.session.get(SimRun, run).status not in ("done", "failed"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+            db.session.expire_all()
+    yield {"app": app, "signed_in": client, "token": token, "run": run}
+    with app.app_context():
+        db.engine.dispose()
+
+
+def csp_directives(header: str) -> dict[str, list[str]]:
+    directives = {}
+    for part in header.split(";"):
+        words = part.split()
+        if words:
+            directives[words[0].lower()] = [word.lower() for word in words[1:]]
+    return directives
+
+
+def assert_secure_headers(response) -> None:
+    where = f"{response.request.method} {response.request.path} ({response.status_code})"
+    headers = response.headers
+    csp = csp_directives(headers.get("Content-Security-Policy", ""))
+    scripts = csp.get("script-src", csp.get("default-src"))
+    assert scripts, f"{where}: no script-src"
+    for unsafe in ("'unsafe-inline'", "'unsafe-eval'", "*", "data:", "http:", "https:"):
+        assert unsafe not in scripts, f"{where}: script-src allows {unsafe}"
+    assert csp.get("object-src") == ["'none'"], where
+    assert csp.get("frame-ancestors") == ["'none'"], where
+    assert csp.get("base-uri") == ["'self'"], where
+    assert headers.get("X-Content-Type-Options") == "nosniff", where
+    assert headers.get("X-Frame-Options") == "DENY", where
+    assert headers.get("Referrer-Policy") in SAFE_REFERRER, where
+
+
+def test_the_url_table_names_every_page(site):
+    endpoints = {
+        rule.endpoint for rule in site["app"].url_map.iter_rules() if "GET" in rule.methods
+    }
+    assert endpoints == set(GET_URLS)
+
+
+@pytest.mark.parametrize("endpoint", sorted(GET_URLS))
+@pytest.mark.parametrize("who", ["visitor", "signed in", "token"])
+def test_every_page_and_api_response_has_the_security_headers(site, endpoint, who):
+    url = GET_URLS[endpoint].format(run=site["run"])
+    if who == "signed in":
+        response = site["signed_in"].get(url)
+    elif who == "token":
+        response = (
+            site["app"].test_client().get(url, headers={"Authorization": f"Bearer {site['token']}"})
+        )
+    else:
+        response = site["app"].test_client().get(url)
+    assert response.status_code in (200, 302, 401, 404), (url, response.status_code)
+    if who == "signed in" and endpoint not in ("auth.login", "auth.register"):
+        assert response.status_code == 200, url  # the page itself, not a redirect
+    assert_secure_headers(response)
+
+
+@pytest.mark.parametrize(("method", "path", "body", "status"), ERRORS)
+def test_error_responses_have_the_security_headers(site, method, path, body, status):
+    client = site["app"].test_client()
+    if path.startswith("/api/"):
+        response = client.open(path, method=method, json=body)
+    else:
+        response = client.open(path, method=method, data=body)
+    assert response.status_code == status
+    assert_secure_headers(response)
+
+
+def test_session_cookies_cannot_be_read_by_script_or_sent_cross_site(site):
+    client = site["app"].test_client()
+    sign_up(client, "cookie-reader")
+    cookie = client.get_cookie("session")
+    assert cookie is not None and cookie.http_only and cookie.same_site == "Lax"
