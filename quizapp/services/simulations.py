@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from quizapp.domain.exercises import (
     VERDICTS,
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 
 # A run still queued this long after its time limit was lost (e.g. the server restarted).
 LOST_AFTER = timedelta(minutes=5)
+RECORD_RETRIES = 5
+RECORD_FAILED = "The result could not be saved because of a conflict. Please run it again."
 
 
 def get_exercise(slug: str) -> Exercise:
@@ -137,19 +140,28 @@ def _start(user, config, exercise, choices, prediction) -> SimRun:
 
 
 def complete_run(app: Flask, run_id: str, outcome: JobOutcome) -> None:
-    """Record a finished job: cache its result, grade the run; called from a worker thread."""
+    """Record a finished job: cache its result, grade the run; called from a worker thread.
+
+    Runs finishing side by side can race to store the same cached result or to create the
+    same learner's review card; the loser rolls back and records again, finding the row.
+    """
     with app.app_context():
-        run = db.session.get(SimRun, run_id)
-        if run is None or run.status in ("done", "failed"):
-            return
-        _finish(run, outcome, store_result=True)
         try:
-            db.session.commit()
-        except IntegrityError:  # another run cached the same result first: keep theirs
-            db.session.rollback()
+            for _ in range(RECORD_RETRIES):
+                run = db.session.get(SimRun, run_id)
+                if run is None or run.status in ("done", "failed"):
+                    return
+                try:
+                    _finish(run, outcome, store_result=True)
+                    db.session.commit()
+                    return
+                except (IntegrityError, StaleDataError):
+                    db.session.rollback()
+            log.error("could not record simulation run %s after %d tries", run_id, RECORD_RETRIES)
             run = db.session.get(SimRun, run_id)
-            _finish(run, outcome, store_result=False)
-            db.session.commit()
+            if run is not None:
+                _finish(run, JobOutcome("failed", message=RECORD_FAILED), store_result=False)
+                db.session.commit()
         finally:
             db.session.remove()
 
