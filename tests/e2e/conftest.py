@@ -185,13 +185,20 @@ def page(browser, live_server, console):
 
 
 @pytest.fixture(scope="session")
-def screenshot():
-    """save(page, name): a full-page, 1280 px wide screenshot in docs/screenshots/<name>.png."""
+def screenshot(tmp_path_factory):
+    """save(page, name): a full-page, 1280 px wide screenshot <name>.png.
+
+    Into docs/screenshots/ (the README's pictures) with QUIZAPP_UPDATE_SCREENSHOTS=1, else
+    into a temporary folder, so an ordinary test run leaves the work tree clean.
+    """
+    update = os.environ.get("QUIZAPP_UPDATE_SCREENSHOTS") == "1"
+    folder = SCREENSHOTS if update else tmp_path_factory.mktemp("screenshots")
 
     def save(tab, name: str) -> None:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         tab.evaluate("window.scrollTo(0, 0)")  # else the sticky header lands mid-page
-        tab.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+        tab.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+        assert (folder / f"{name}.png").stat().st_size > 10_000  # a real page, not a blank
 
     return save
 
