@@ -43,6 +43,9 @@ def load_settings(instance_path: str) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": _database_url(instance_path),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "QUIZAPP_CONTENT_DIR": os.environ.get("QUIZAPP_CONTENT_DIR", "content"),
+        "QUIZAPP_CONTENT_VERSION_TTL": float(
+            os.environ.get("QUIZAPP_CONTENT_VERSION_TTL", "1" if production else "0")
+        ),
         "QUIZAPP_PAGE_SIZE": int(os.environ.get("QUIZAPP_PAGE_SIZE", "24")),
         "MAX_CONTENT_LENGTH": 64 * 1024,
         "SESSION_COOKIE_HTTPONLY": True,

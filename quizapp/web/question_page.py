@@ -1,12 +1,14 @@
 """The question page: its learner-independent parts are rendered once per content version.
 
-Every request checks the content version (one small query), so an import is visible at
-once in every worker process; only the practice forms are rendered per learner.
+Each request checks the content version (one small query; in production at most once a
+second per process), so an import is visible everywhere at once, or within a second in
+production; only the practice forms are rendered per learner.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -35,9 +37,25 @@ _cache: OrderedDict[tuple, QuestionParts] = OrderedDict()
 _lock = threading.Lock()
 
 
+# The content version a process read last, and when. QUIZAPP_CONTENT_VERSION_TTL (1 s in
+# production, 0 elsewhere) is how long it is trusted: an import shows on every worker within
+# that time, and a busy page is served without touching the database.
+_version: tuple[float, tuple] = (float("-inf"), ())
+
+
+def _content_version() -> tuple:
+    global _version
+    checked_at, version = _version
+    now = time.monotonic()
+    if now - checked_at >= current_app.config["QUIZAPP_CONTENT_VERSION_TTL"]:
+        version = question_service.content_version()
+        _version = (now, version)
+    return version
+
+
 def question_parts(slug: str) -> QuestionParts:
     """The question and its pre-rendered parts; NotFound/Gone as `get_question` raises them."""
-    key = (slug, question_service.content_version())
+    key = (slug, _content_version())
     with _lock:
         parts = _cache.get(key)
         if parts is not None:
