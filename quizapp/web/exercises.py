@@ -106,18 +106,27 @@ def lab():
     if "csrf_token" in values or any(not value for value in values.values()):
         shared = {key: value for key, value in values.items() if value and key != "csrf_token"}
         return redirect(url_for("exercises.lab", **shared))
+    return _render_lab(values)
+
+
+def _render_lab(values, error: InvalidInput | None = None):
     return render_template(
         "exercises/lab.html",
         fields=LAB_FIELDS,
         values=values,
         limits=LIMITS,
         presets=LAB_PRESETS,
+        error=error,
     )
 
 
 @exercises.post("/lab/runs")
 def start_lab_run():
-    run = sim_service.start_lab_run(_user(), lab_config_from(request.form))
+    try:
+        run = sim_service.start_lab_run(_user(), lab_config_from(request.form))
+    except InvalidInput as error:
+        # Back to the form with the learner's values and the reason, not to an error page.
+        return _render_lab(request.form, error=error), 400
     return redirect(url_for("exercises.run", run_id=run.id))
 
 

@@ -33,3 +33,11 @@ def test_an_api_client_without_cookies_needs_no_csrf_token_but_a_cookie_holder_d
     assert "CSRF" in forged.json["message"]
     with app.app_context():
         db.engine.dispose()
+
+
+def test_a_refused_lab_configuration_returns_to_the_form_with_the_reason_and_values(client):
+    response = client.post("/lab/runs", data={"kind": "mlp", "depth": "5000", "width": "64"})
+    assert response.status_code == 400
+    assert "depth: is 5000, above the limit of 200" in response.text
+    assert 'id="lab-form"' in response.text and 'value="5000"' in response.text
+    assert '<div class="field has-error" data-field="depth">' in response.text
