@@ -188,15 +188,23 @@ def _load_topics(path: Path, bank: Bank) -> None:
         bank.topics.append(topic)
 
 
-def _load_question(path: Path, bank: Bank) -> None:
-    display = str(path)
+def _read_document(
+    path: Path, schema: Schema, bank: Bank
+) -> tuple[str, bytes, ParsedYaml, dict[str, Any]] | None:
+    """Read, parse and validate one content file; None (with its errors in the bank) if bad."""
     loaded = _read_yaml(path, bank)
     if loaded is None:
-        return
+        return None
     raw, parsed = loaded
-    data = _validate(shared_schema(QuestionSchema), parsed.data, parsed, display, bank)
-    if data is None:
+    data = _validate(schema, parsed.data, parsed, str(path), bank)
+    return None if data is None else (str(path), raw, parsed, data)
+
+
+def _load_question(path: Path, bank: Bank) -> None:
+    document = _read_document(path, shared_schema(QuestionSchema), bank)
+    if document is None:
         return
+    display, raw, parsed, data = document
     slug = data["slug"]
     if slug != path.stem:
         bank.errors.append(
@@ -311,14 +319,10 @@ MAX_VALIDATED_SELECTIONS = 200
 
 
 def _load_exercise(path: Path, bank: Bank) -> None:
-    display = str(path)
-    loaded = _read_yaml(path, bank)
-    if loaded is None:
+    document = _read_document(path, shared_schema(ExerciseSchema), bank)
+    if document is None:
         return
-    raw, parsed = loaded
-    data = _validate(ExerciseSchema(), parsed.data, parsed, display, bank)
-    if data is None:
-        return
+    display, raw, parsed, data = document
     errors_before = len(bank.errors)
 
     def error(path_: tuple, message: str) -> None:

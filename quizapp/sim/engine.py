@@ -41,6 +41,9 @@ def pinned_torch(seed: int) -> Iterator[None]:
             yield
     finally:
         torch.set_num_threads(threads)
+        # torch cannot report the previous setting; off is its default, and leaving flushing
+        # on would change float arithmetic for the rest of a caller's process (a CLI, a test).
+        torch.set_flush_denormal(False)
 
 
 def _layer_dicts(probe: ProbeMeasurement) -> list[dict[str, Any]]:
