@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import textwrap
@@ -195,3 +196,42 @@ def copy_content(tmp_path):
     target = tmp_path / "content-copy"
     shutil.copytree(CONTENT_DIR, target)
     return target
+
+
+# A multiple-choice check (options 0 and 2 right, partial credit); tests put it first on a
+# card with write_question(..., replace={"checks:\n": MULTIPLE_CHOICE}).
+MULTIPLE_CHOICE = """\
+checks:
+  - kind: multiple_choice
+    prompt: Which of these are saturating activations?
+    options:
+      - text: sigmoid
+        feedback: Yes, it flattens at both ends.
+      - text: ReLU
+        feedback: No, it does not saturate for positive inputs.
+      - text: tanh
+        feedback: Yes, like the sigmoid.
+    correct: [0, 2]
+    scoring: partial
+"""
+
+_user_numbers = itertools.count(1)
+
+
+def add_user(app, username: str | None = None) -> int:
+    """A learner row made directly (no password hashing: these tests never log in by form)."""
+    from quizapp.models import User
+
+    username = username or f"learner-{next(_user_numbers)}"
+    with app.app_context():
+        user = User(username=username, username_key=username, password_hash="not used here")
+        db.session.add(user)
+        db.session.commit()
+        return user.id
+
+
+def sign_in(client, user_id: int) -> None:
+    """Put the learner's Flask-Login id in the test client's session."""
+    with client.session_transaction() as session:
+        session["_user_id"] = f"{user_id}:1"
+        session["_fresh"] = True

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import write_question
+from conftest import MULTIPLE_CHOICE, write_question
 from sqlalchemy import func, select
 
 from quizapp.domain.scheduling import schedule_review
@@ -19,22 +19,6 @@ from quizapp.services.errors import Conflict, Gone, InvalidInput, NotFound
 from quizapp.services.learning import due_cards, due_count, submit_answer
 
 NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
-
-# A multiple-choice check (options 0 and 2 right, partial credit) added to the "gamma" card.
-MULTIPLE_CHOICE = """\
-checks:
-  - kind: multiple_choice
-    prompt: Which of these are saturating activations?
-    options:
-      - text: sigmoid
-        feedback: Yes, it flattens at both ends.
-      - text: ReLU
-        feedback: No, it does not saturate for positive inputs.
-      - text: tanh
-        feedback: Yes, like the sigmoid.
-    correct: [0, 2]
-    scoring: partial
-"""
 
 
 @pytest.fixture

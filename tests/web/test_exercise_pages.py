@@ -6,7 +6,6 @@ Runs go through the real process pool; the real content is imported and the seed
 
 from __future__ import annotations
 
-import itertools
 import re
 import time
 from html.parser import HTMLParser
@@ -17,11 +16,12 @@ from markupsafe import escape
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
-from quizapp.models import Exercise, Question, SimRun, User
+from quizapp.models import Exercise, Question, SimRun
+from tests.conftest import add_user, sign_in
 
 SLUG = "sigmoid-depth-30-init"
 SEED_QUESTION = "vanishing-gradient-problem"
-USER_NUMBERS = itertools.count(1)
+
 WAIT = 60.0  # seconds: a bound on waiting for the pool, not a performance assertion
 # A small network that stays healthy: every layer's signal is a positive, finite number.
 HEALTHY_LAB = {
@@ -42,21 +42,6 @@ def site(real_bank_app):
 @pytest.fixture
 def browser(site):
     return site.test_client()
-
-
-def add_user(app, username: str | None = None) -> int:
-    username = username or f"learner-{next(USER_NUMBERS)}"
-    with app.app_context():
-        user = User(username=username, username_key=username, password_hash="not used here")
-        db.session.add(user)
-        db.session.commit()
-        return user.id
-
-
-def sign_in(client, user_id: int) -> None:
-    with client.session_transaction() as session:
-        session["_user_id"] = f"{user_id}:1"
-        session["_fresh"] = True
 
 
 def exercise_choices(app, slug: str = SLUG) -> dict[str, list[dict]]:

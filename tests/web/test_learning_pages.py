@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import write_question
+from conftest import MULTIPLE_CHOICE, add_user, sign_in, write_question
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
@@ -16,21 +16,6 @@ from quizapp.services.content_import import import_content
 from quizapp.services.learning import submit_answer
 
 SEED = "vanishing-gradient-problem"
-
-MULTIPLE_CHOICE = """\
-checks:
-  - kind: multiple_choice
-    prompt: Which of these are saturating activations?
-    options:
-      - text: sigmoid
-        feedback: Yes, it flattens at both ends.
-      - text: ReLU
-        feedback: No, it does not saturate for positive inputs.
-      - text: tanh
-        feedback: Yes, like the sigmoid.
-    correct: [0, 2]
-    scoring: partial
-"""
 
 
 @pytest.fixture
@@ -43,23 +28,9 @@ def bank(app, content_dir):
     return app
 
 
-def add_user(app, username: str = "ada") -> int:
-    with app.app_context():
-        user = User(username=username, username_key=username, password_hash="not used here")
-        db.session.add(user)
-        db.session.commit()
-        return user.id
-
-
-def sign_in(client, user_id: int) -> None:
-    with client.session_transaction() as session:
-        session["_user_id"] = f"{user_id}:1"
-        session["_fresh"] = True
-
-
 @pytest.fixture
 def learner(bank, client) -> int:
-    user_id = add_user(bank)
+    user_id = add_user(bank, "ada")
     sign_in(client, user_id)
     return user_id
 
