@@ -88,7 +88,8 @@ class SimulationPool:
     # -- internals --------------------------------------------------------------------------
 
     def _retry_after(self) -> int:
-        return max(1, int(self.timeout * self._jobs.qsize() / self.workers / 4) or 1)
+        """Seconds until a place is likely free: a quarter of a time limit per queued round."""
+        return max(1, round(self.timeout * self._jobs.qsize() / (4 * self.workers)))
 
     def _start(self) -> None:
         with self._lock:

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 # A run still queued this long after its time limit was lost (e.g. the server restarted).
 LOST_AFTER = timedelta(minutes=5)
 RECORD_RETRIES = 5
+QUEUE_FULL = "Many simulations are running right now. Please try again in a moment."
 RECORD_FAILED = "The result could not be saved because of a conflict. Please run it again."
 
 
@@ -121,21 +122,20 @@ def _start(user, config, exercise, choices, prediction) -> SimRun:
         _finish(run, JobOutcome("done", result=cached.result), store_result=False)
         db.session.commit()
         return run
-    backend = backend_for(current_app._get_current_object())
+    app = current_app._get_current_object()
+    backend = backend_for(app)
+    # Checked before the run is stored, so a full queue leaves nothing behind; the rare job
+    # that still finds it full (another request got there first) removes its run again.
     if not backend.has_capacity():
-        raise Busy("Many simulations are running right now. Please try again in a moment.", 5)
+        raise Busy(QUEUE_FULL, retry_after=5)
     db.session.add(run)
     db.session.commit()
-    app = current_app._get_current_object()
     try:
         backend.submit(run.id, config, lambda run_id, outcome: complete_run(app, run_id, outcome))
     except QueueFull as full:
         db.session.delete(run)
         db.session.commit()
-        raise Busy(
-            "Many simulations are running right now. Please try again in a moment.",
-            full.retry_after,
-        ) from None
+        raise Busy(QUEUE_FULL, full.retry_after) from None
     return run
 
 
