@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import select
 
-from quizapp.content.loader import Bank, ContentError, load_bank
+from quizapp.content.loader import Bank, ContentError, SourceDocument, load_bank
 from quizapp.content.rendering import RenderFailed, render_exercise, render_question
 from quizapp.extensions import db
 from quizapp.models import Exercise, Question, Topic
@@ -117,9 +118,16 @@ def import_content(root: Path, progress: Progress | None = None) -> ImportReport
     return report
 
 
-def _sync_rows(model, existing, documents, rendered, now, report: ImportReport) -> dict:
+def _sync_rows(
+    model: type[Question] | type[Exercise],
+    existing: dict[str, Question | Exercise],
+    documents: dict[str, SourceDocument],
+    rendered: list[dict[str, Any]],
+    now: datetime,
+    report: ImportReport,
+) -> dict[str, Question | Exercise]:
     """Insert or update the rendered rows, retire rows whose file is gone; returns changed rows."""
-    changed = {}
+    changed: dict[str, Question | Exercise] = {}
     for fields in rendered:
         row = existing.get(fields["slug"])
         if row is None:
