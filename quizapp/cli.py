@@ -58,18 +58,12 @@ def import_command(directory: str | None) -> None:
 
     from quizapp.services.content_import import ContentInvalid, import_content
 
-    def progress(items: list):
-        if len(items) < PROGRESS_THRESHOLD:
-            return items
-        return click.progressbar(items, label="Rendering questions", file=sys.stderr)
-
     def with_progress(items: list):
-        bar = progress(items)
-        if bar is items:
+        if len(items) < PROGRESS_THRESHOLD:
             yield from items
             return
-        with bar as iterator:
-            yield from iterator
+        with click.progressbar(items, label="Rendering questions", file=sys.stderr) as bar:
+            yield from bar
 
     try:
         report = import_content(_content_dir(directory), progress=with_progress)
