@@ -160,11 +160,11 @@ def users_list_command() -> None:
 @sim_cli.command("warm")
 def sim_warm_command() -> None:
     """Precompute every exercise's choice space into the result cache, with a progress bar."""
-    from quizapp.services.simulations import warm_cache
+    from quizapp.services.simulations import exercise_configs, warm_cache
 
-    plan = warm_cache(dry_run=True)
+    plan = exercise_configs()
     with click.progressbar(plan, label="Simulating exercise choices", file=sys.stderr) as bar:
-        computed = warm_cache(configs=bar)
+        computed = warm_cache(bar)
     click.echo(f"{computed} computed, {len(plan) - computed} already cached.")
 
 

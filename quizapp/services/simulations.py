@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -281,24 +282,21 @@ def solved_exercises(user: User) -> set[int]:
     )
 
 
-def warm_cache(dry_run: bool = False, configs=None):
-    """Every distinct exercise config (dry run), or compute and store the uncached ones;
-    returns how many were computed, so the rest were already cached.
+def exercise_configs() -> list[dict[str, Any]]:
+    """Every distinct simulator config the active exercises can produce."""
+    configs: dict[str, dict[str, Any]] = {}
+    for exercise in list_exercises():
+        for selection in all_selections(exercise.choices):
+            config = validate_config(exercise.network | selection)
+            configs.setdefault(cache_key(config, SIMULATOR_VERSION), config)
+    return list(configs.values())
+
+
+def warm_cache(configs: Iterable[dict[str, Any]]) -> int:
+    """Compute and store the configs not cached yet; returns how many were computed.
 
     Runs in the calling process (a CLI), never in the web process.
     """
-    if configs is None:
-        configs = []
-        seen: set[str] = set()
-        for exercise in list_exercises():
-            for selection in all_selections(exercise.choices):
-                config = validate_config(exercise.network | selection)
-                key = cache_key(config, SIMULATOR_VERSION)
-                if key not in seen:
-                    seen.add(key)
-                    configs.append(config)
-        if dry_run:
-            return configs
     from quizapp.sim import simulate
 
     computed = 0
@@ -306,12 +304,13 @@ def warm_cache(dry_run: bool = False, configs=None):
         key = cache_key(config, SIMULATOR_VERSION)
         if db.session.get(SimResult, key) is not None:
             continue
+        result = simulate(config)
         db.session.add(
             SimResult(
                 key=key,
                 simulator_version=SIMULATOR_VERSION,
                 config=config,
-                result=simulate(config),
+                result=result,
                 created_at=utcnow(),
             )
         )
