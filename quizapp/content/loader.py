@@ -215,14 +215,7 @@ def _load_question(path: Path, bank: Bank) -> None:
                 f"must match the file name ({slug}.yaml)",
             )
         )
-    for field_path, text in markdown_fields(data):
-        start = parsed.text_starts.get(field_path, parsed.line_of(field_path))
-        for problem in lint_markdown(text):
-            bank.errors.append(
-                ContentError(
-                    display, start + problem.line_offset, _field_name(field_path), problem.message
-                )
-            )
+    _lint_texts(display, parsed, markdown_fields(data), bank)
     if slug in bank.documents:
         other = bank.documents[slug]
         bank.errors.append(
@@ -236,6 +229,20 @@ def _load_question(path: Path, bank: Bank) -> None:
         return
     bank.documents[slug] = SourceDocument(display, data, parsed, hash_source(raw))
     bank.questions.append({**data, "source_path": display})
+
+
+def _lint_texts(
+    display: str, parsed: ParsedYaml, texts: Iterator[tuple[FieldPath, str]], bank: Bank
+) -> None:
+    """Markdown problems of each text, on the file line where the problem stands."""
+    for field_path, text in texts:
+        start = parsed.text_starts.get(field_path, parsed.line_of(field_path))
+        for problem in lint_markdown(text):
+            bank.errors.append(
+                ContentError(
+                    display, start + problem.line_offset, _field_name(field_path), problem.message
+                )
+            )
 
 
 def markdown_fields(data: dict[str, Any]) -> Iterator[tuple[FieldPath, str]]:
@@ -367,14 +374,7 @@ def _load_exercise(path: Path, bank: Bank) -> None:
             except SimConfigError as problem:
                 error(("choices",), f"choosing {selection} is invalid: {problem}")
                 break
-    for field_path, text in exercise_markdown_fields(data):
-        start = parsed.text_starts.get(field_path, parsed.line_of(field_path))
-        for problem in lint_markdown(text):
-            bank.errors.append(
-                ContentError(
-                    display, start + problem.line_offset, _field_name(field_path), problem.message
-                )
-            )
+    _lint_texts(display, parsed, exercise_markdown_fields(data), bank)
     if len(bank.errors) > errors_before:
         return
     if slug in bank.exercise_documents:

@@ -109,6 +109,18 @@ def _norm_params(norms: list[_Norm | None]) -> list[Tensor]:
 # --- feed-forward kinds -------------------------------------------------------------------
 
 
+def _hidden_layer(x: Tensor, h: Tensor, norm, phi, trace: Trace | None) -> Tensor:
+    """Norm (if any) and activation of a layer's pre-activation `h`, recorded in the trace."""
+    if norm is not None:
+        h = norm(h)
+    a = phi(h)
+    if trace is not None:
+        trace.inputs.append(x)
+        trace.pre.append(h)
+        trace.act.append(a)
+    return a
+
+
 def build_mlp(cfg: dict) -> Network:
     depth, width, init, std = cfg["depth"], cfg["width"], cfg["init"], cfg["init_std"]
     phi = activation_fn(cfg["activation"])
@@ -120,15 +132,7 @@ def build_mlp(cfg: dict) -> Network:
         for (w, b), norm in zip(
             linears, norms, strict=False
         ):  # the readout has no norm: zip stops before
-            h = F.linear(x, w, b)
-            if norm is not None:
-                h = norm(h)
-            a = phi(h)
-            if trace is not None:
-                trace.inputs.append(x)
-                trace.pre.append(h)
-                trace.act.append(a)
-            x = a
+            x = _hidden_layer(x, F.linear(x, w, b), norm, phi, trace)
         w, b = linears[-1]
         y = F.linear(x, w, b)
         if trace is not None:
@@ -183,15 +187,7 @@ def build_cnn(cfg: dict) -> Network:
 
     def forward(x: Tensor, trace: Trace | None) -> Tensor:
         for (w, b), norm in zip(convs, norms, strict=True):
-            h = F.conv2d(x, w, b, padding=1)
-            if norm is not None:
-                h = norm(h)
-            a = phi(h)
-            if trace is not None:
-                trace.inputs.append(x)
-                trace.pre.append(h)
-                trace.act.append(a)
-            x = a
+            x = _hidden_layer(x, F.conv2d(x, w, b, padding=1), norm, phi, trace)
         y = F.linear(x.mean(dim=(2, 3)), *readout)
         if trace is not None:
             trace.inputs.append(x)
