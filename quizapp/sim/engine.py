@@ -104,6 +104,7 @@ def simulate(config: dict) -> dict:
         "layers": layers,
         "theory": theory,
         "training": training,
+        "probes": probe.probes,
         "notes": notes,
         "elapsed_ms": (time.perf_counter() - started) * 1000.0,
     }

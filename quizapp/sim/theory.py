@@ -269,4 +269,182 @@ def predict(cfg: dict, layers: list[dict], net: Any) -> dict[str, Any]:
         return not_covered(cfg, "layer norm is not part of the mean-field theory used here.")
     if kind == "rnn":
         return pascanu_rnn(cfg, net)
+    if kind == "transformer":
+        return transformer_theory(cfg, layers, net)
     return not_covered(cfg, _NOT_COVERED[kind])
+
+
+# --- two-point expectations (token and example correlations) ------------------------------
+
+_HERMITE_NODES, _HERMITE_WEIGHTS = np.polynomial.hermite_e.hermegauss(48)
+_HERMITE_WEIGHTS = _HERMITE_WEIGHTS / _HERMITE_WEIGHTS.sum()
+
+
+def pair_moments(activation: str, q: float, c: float) -> tuple[float, float, float, float]:
+    """E[φ(u)²], E[φ(u)φ(u')], E[φ'(u)²], E[φ'(u)φ'(u')] for (u, u') ~ N(0, [[q, c], [c, q]]).
+
+    Gauss–Hermite on 48 × 48 nodes: accurate for the smooth activations and variances of
+    order one that the transformer recursion meets (its inputs are layer-normalised).
+    """
+    q = max(q, 1e-12)
+    rho = max(-1.0, min(1.0, c / q))
+    z1, z2 = np.meshgrid(_HERMITE_NODES, _HERMITE_NODES, indexing="ij")
+    weight = np.outer(_HERMITE_WEIGHTS, _HERMITE_WEIGHTS)
+    u = math.sqrt(q) * z1
+    v = math.sqrt(q) * (rho * z1 + math.sqrt(max(0.0, 1.0 - rho * rho)) * z2)
+    both = torch.tensor(np.stack((u, v)), dtype=torch.float64, requires_grad=True)
+    out = activation_fn(activation)(both)
+    (slope,) = torch.autograd.grad(out.sum(), both)
+    phi, dphi = out.detach().numpy(), slope.numpy()
+    return (
+        float((phi[0] ** 2 * weight).sum()),
+        float((phi[0] * phi[1] * weight).sum()),
+        float((dphi[0] ** 2 * weight).sum()),
+        float((dphi[0] * dphi[1] * weight).sum()),
+    )
+
+
+# --- transformer --------------------------------------------------------------------------
+
+
+def _transformer_scales(cfg: dict) -> dict[str, float]:
+    """σ² = fan_in · Var(W) of each matrix of a block, and the bias variances."""
+    width, init, std = cfg["width"], cfg["init"], cfg["init_std"]
+    if init == "default":
+        # nn.MultiheadAttention: Xavier-uniform on the stacked (3w, w) in_proj, so Var =
+        # 2 / (w + 3w) and σ² = 1/2; zero in_proj and out_proj biases; out_proj and the
+        # feed-forward layers are nn.Linear (σ² = 1/3, bias Var = 1/(3 fan_in)).
+        return {
+            "qkv": 0.5, "out": 1.0 / 3.0, "ffn_in": 1.0 / 3.0, "ffn_out": 1.0 / 3.0,
+            "ffn_in_bias": 1.0 / (3.0 * width), "ffn_out_bias": 1.0 / (12.0 * width),
+        }  # fmt: skip
+    spec = INITS[init]
+    square = spec.sigma_w2(width, std)
+    # Non-square layers: Xavier's variance depends on fan_out too; normal's on fan_in.
+    expand = {
+        "xavier_uniform": (2.0 * width / (5.0 * width), 2.0 * 4 * width / (5.0 * width)),
+        "xavier_normal": (2.0 * width / (5.0 * width), 2.0 * 4 * width / (5.0 * width)),
+        "normal": (width * std * std if std else 0.0, 4 * width * std * std if std else 0.0),
+    }.get(init, (square, square))
+    return {
+        "qkv": square, "out": square, "ffn_in": expand[0], "ffn_out": expand[1],
+        "ffn_in_bias": 0.0, "ffn_out_bias": 0.0,
+    }  # fmt: skip
+
+
+# Beyond this predicted std of the attention scores the weights are no longer near uniform
+# and the recursion's error exceeds 0.3 decades at depth 12 (measured; docs/simulator.md).
+TRANSFORMER_SCORE_STD_LIMIT = 0.75
+
+
+def transformer_theory(cfg: dict, layers: list[dict], net: Any) -> dict[str, Any]:
+    """Residual recursion for the stream's variance and the backward signal, sub-layer by
+    sub-layer, with attention at its uniform initial weights (small scores)."""
+    s2 = cfg["residual_scale"] ** 2
+    tokens, act = cfg["seq_len"], cfg["activation"]
+    pre = cfg["norm_position"] == "pre"
+    post = cfg["norm_position"] == "post"
+    sc = _transformer_scales(cfg)
+    v, k = 1.0, 0.0  # per-coordinate variance of a token, covariance between two tokens
+    saved, stream_variance, score_std = [], [], []
+    for _ in range(cfg["depth"]):
+        for part in ("attn", "ffn"):
+            vin, kin = (1.0, k / v) if pre else (v, k)
+            saved.append((part, v, k, vin, kin))
+            if part == "attn":
+                score_std.append(sc["qkv"] * vin)  # std of q·k/√d_head: σ_q σ_k · variance
+                shared = sc["qkv"] * sc["out"] * (kin + (vin - kin) / tokens)
+                out_v = out_k = shared
+            else:
+                q1 = sc["ffn_in"] * vin + sc["ffn_in_bias"]
+                c1 = sc["ffn_in"] * kin + sc["ffn_in_bias"]
+                e_phi2, e_phiphi, _, _ = pair_moments(act, q1, c1)
+                out_v = sc["ffn_out"] * e_phi2 + sc["ffn_out_bias"]
+                out_k = sc["ffn_out"] * e_phiphi + sc["ffn_out_bias"]
+            v, k = v + s2 * out_v, k + s2 * out_k
+            if post:
+                saved[-1] = saved[-1] + (v,)
+                v, k = 1.0, k / v
+            stream_variance.append(v)
+    # Backward: second moment g of a token's gradient and covariance h between tokens,
+    # from the readout's input (the loss sees every token independently: h = 0) down.
+    g, h = 1.0, 0.0
+    for entry in reversed(saved):
+        part, v, k, vin, kin = entry[:5]
+        if post:
+            before_norm = entry[5]
+            g, h = g / before_norm, h / before_norm
+        if part == "attn":
+            value_path = sc["qkv"] * sc["out"] * (g / tokens + (1.0 - 1.0 / tokens) * h)
+            # Through the scores (query and key paths alike): the softmax Jacobian at uniform
+            # weights is (I − 11ᵀ/T)/T, which sees only the part of the values that differs
+            # between tokens.
+            score_path = 2.0 * sc["qkv"] ** 3 * sc["out"] * vin * (vin - kin) * g / tokens
+            bg, bh = value_path + score_path, value_path
+        else:
+            q1 = sc["ffn_in"] * vin + sc["ffn_in_bias"]
+            c1 = sc["ffn_in"] * kin + sc["ffn_in_bias"]
+            _, _, e_d2, e_dd = pair_moments(act, q1, c1)
+            bg = sc["ffn_in"] * sc["ffn_out"] * e_d2 * g
+            bh = sc["ffn_in"] * sc["ffn_out"] * e_dd * h
+        if pre:  # the branch reads LN(x): its Jacobian divides by the stream's std
+            bg, bh = bg / v, bh / v
+        g, h = g + s2 * bg, h + s2 * bh
+    predicted = 0.5 * math.log10(g) if g > 0 else None
+    measured = _measured_decades(layers)
+    measured_variance = [
+        layer["activation_std"] ** 2 if layer["activation_std"] is not None else None
+        for layer in layers[:-1]
+    ]
+    largest_score_std = max(score_std)
+    applies = largest_score_std <= TRANSFORMER_SCORE_STD_LIMIT
+    sublayers = 2 * cfg["depth"]
+    style = {
+        "pre": "pre-LN: each branch reads a layer-normalised copy of the stream, so the "
+        "stream's variance grows about linearly with depth and each sub-layer's Jacobian "
+        "I + ∂F/∂x adds only ~1/variance: the gradient stays near 1 but the branches' share "
+        "shrinks (Xiong et al. 2020)",
+        "post": "post-LN: the stream is normalised after every addition, which divides the "
+        "backward signal by √(1 + branch variance) per sub-layer; near the output the weight "
+        "gradients are not damped by depth, which is why post-LN needs warm-up (Xiong et al. "
+        "2020)",
+        None: "no norm: each sub-layer multiplies the stream's variance by about 1 + "
+        "residual_scale²·(branch gain), so it grows geometrically with depth unless the "
+        "branches are scaled down (~1/√L, or zero-initialised: Fixup, ReZero)",
+    }[cfg["norm_position"]]
+    note = (
+        f"Residual recursion for transformers ({style}). Sub-layer by sub-layer it tracks the "
+        "stream's variance and the correlation between tokens (uniform attention averages the "
+        f"values over {tokens} tokens and gives every token the same output), and predicts "
+        + (f"{predicted:+.2f} decades over {sublayers} sub-layers" if predicted else "")
+        + (f"; measured {measured:+.2f}." if measured is not None else ".")
+    )
+    if not applies:
+        note += (
+            f" It does not apply here: the attention scores' predicted std reaches "
+            f"{largest_score_std:.3g} (> {TRANSFORMER_SCORE_STD_LIMIT:g}), so the softmax is "
+            "far from uniform, which the recursion assumes."
+        )
+    return {
+        "covered": applies,
+        "model": "transformer_residual_recursion",
+        "chi1": None,
+        "predicted_decades": predicted if applies else None,
+        "measured_decades": measured,
+        "predicted_growth_per_layer": (
+            10.0 ** (predicted / sublayers) if applies and predicted is not None else None
+        ),
+        "measured_growth_per_layer": (
+            None if measured is None else 10.0 ** (measured / sublayers)
+        ),
+        "layers_compared": sublayers,
+        "predicted_stream_variance": stream_variance,
+        "measured_stream_variance": measured_variance,
+        "predicted_score_std": score_std,
+        "not_applicable_reason": (
+            None
+            if applies
+            else f"attention scores too large (std > {TRANSFORMER_SCORE_STD_LIMIT:g})"
+        ),
+        "note": note,
+    }
