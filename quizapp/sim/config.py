@@ -361,13 +361,17 @@ def estimate_work(config: dict) -> tuple[float, float]:
         layer_steps = depth * steps
         kept = batch * width * steps * depth * (kind.gates + 3)
     elif kind.name == "transformer":
-        tokens, heads = batch * config["seq_len"], config["heads"]
+        tokens = batch * config["seq_len"]
+        weights = batch * config["heads"] * config["seq_len"] ** 2  # attention weights
         # Per block: q, k, v and output projections (4w²), the 4×-wide feed-forward (8w²),
-        # scores and weighted values (2·T·w per token).
+        # scores and weighted values (2·T·w per token). Measured on one core, these run at
+        # ~1/1.6 of an mlp's multiply-add rate, and each attention weight (softmax forward and
+        # backward, entropy and saturation probes) costs about 200 multiply-adds' time.
         per_token = 12 * width * width + 2 * config["seq_len"] * width
-        macs = tokens * (depth * per_token + width * n_out)
+        macs = 1.6 * tokens * (depth * per_token + width * n_out) + depth * weights * 200.0 / 3.0
         layer_steps = depth * 12  # about a dozen operations per block
-        kept = depth * (tokens * width * 20 + 3 * batch * heads * config["seq_len"] ** 2)
+        # Per block: ~20 width-sized vectors per token and 3 copies of the attention weights.
+        kept = depth * (tokens * width * 20 + 3 * weights)
     else:
         positions = IMAGE_SIZE * IMAGE_SIZE if kind.name == "cnn" else 1
         taps = 9 if kind.name == "cnn" else 1
@@ -425,11 +429,13 @@ def _largest_fitting(config: dict, field: str) -> int | None:
     }[field]
     if not _fits(dict(config, **{field: minimum})):
         return None
-    low, high = minimum, config[field]
+    # Widths a transformer accepts are multiples of its head count: search in those steps.
+    step = config.get("heads") or 1 if field == "width" else 1
+    low, high = minimum // step, config[field] // step
     while low < high:
         mid = (low + high + 1) // 2
-        if _fits(dict(config, **{field: mid})):
+        if _fits(dict(config, **{field: mid * step})):
             low = mid
         else:
             high = mid - 1
-    return low
+    return low * step

@@ -63,9 +63,7 @@ class Network:
     saturation_at: Any = None  # float, or per-unit Tensor for gated cells
     # Probe hooks: name -> fn(trace, backward signals per layer) -> JSON-able measurements,
     # run after the backward pass under no_grad; they land in result["probes"][name].
-    probes: dict[str, Callable[[Trace, list[float]], dict[str, Any]]] = field(
-        default_factory=dict
-    )
+    probes: dict[str, Callable[[Trace, list[float]], dict[str, Any]]] = field(default_factory=dict)
     # The tensors of the hidden stack a Jacobian probe multiplies through (mlp only).
     hidden_affines: list[tuple[Tensor, Tensor]] = field(default_factory=list)
 

@@ -334,7 +334,7 @@ def _transformer_scales(cfg: dict) -> dict[str, float]:
 
 # Beyond this predicted std of the attention scores the weights are no longer near uniform
 # and the recursion's error exceeds 0.3 decades at depth 12 (measured; docs/simulator.md).
-TRANSFORMER_SCORE_STD_LIMIT = 0.75
+TRANSFORMER_SCORE_STD_LIMIT = 1.0
 
 
 def transformer_theory(cfg: dict, layers: list[dict], net: Any) -> dict[str, Any]:
@@ -397,7 +397,7 @@ def transformer_theory(cfg: dict, layers: list[dict], net: Any) -> dict[str, Any
         for layer in layers[:-1]
     ]
     largest_score_std = max(score_std)
-    applies = largest_score_std <= TRANSFORMER_SCORE_STD_LIMIT
+    applies = largest_score_std < TRANSFORMER_SCORE_STD_LIMIT
     sublayers = 2 * cfg["depth"]
     style = {
         "pre": "pre-LN: each branch reads a layer-normalised copy of the stream, so the "
@@ -422,7 +422,7 @@ def transformer_theory(cfg: dict, layers: list[dict], net: Any) -> dict[str, Any
     if not applies:
         note += (
             f" It does not apply here: the attention scores' predicted std reaches "
-            f"{largest_score_std:.3g} (> {TRANSFORMER_SCORE_STD_LIMIT:g}), so the softmax is "
+            f"{largest_score_std:.3g} (≥ {TRANSFORMER_SCORE_STD_LIMIT:g}), so the softmax is "
             "far from uniform, which the recursion assumes."
         )
     return {
@@ -434,9 +434,7 @@ def transformer_theory(cfg: dict, layers: list[dict], net: Any) -> dict[str, Any
         "predicted_growth_per_layer": (
             10.0 ** (predicted / sublayers) if applies and predicted is not None else None
         ),
-        "measured_growth_per_layer": (
-            None if measured is None else 10.0 ** (measured / sublayers)
-        ),
+        "measured_growth_per_layer": (None if measured is None else 10.0 ** (measured / sublayers)),
         "layers_compared": sublayers,
         "predicted_stream_variance": stream_variance,
         "measured_stream_variance": measured_variance,
@@ -444,7 +442,7 @@ def transformer_theory(cfg: dict, layers: list[dict], net: Any) -> dict[str, Any
         "not_applicable_reason": (
             None
             if applies
-            else f"attention scores too large (std > {TRANSFORMER_SCORE_STD_LIMIT:g})"
+            else f"attention scores too large (std ≥ {TRANSFORMER_SCORE_STD_LIMIT:g})"
         ),
         "note": note,
     }

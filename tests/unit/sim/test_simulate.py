@@ -11,6 +11,7 @@ import torch
 
 from quizapp.sim import SIMULATOR_VERSION, SimConfigError, format_result_table, simulate
 from quizapp.sim.activations import ACTIVATIONS
+from quizapp.sim.config import KINDS
 from quizapp.sim.inits import INITS
 
 SMALL = {"depth": 4, "width": 16, "batch_size": 8}
@@ -24,10 +25,12 @@ def strip_timing(result: dict) -> dict:
     return {k: v for k, v in result.items() if k != "elapsed_ms"}
 
 
-@pytest.mark.parametrize("kind", ["mlp", "residual_mlp", "cnn", "rnn", "lstm", "gru"])
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_every_kind_gives_a_complete_json_result(kind):
     config = {"kind": kind, "width": 16, "batch_size": 8}
     config.update({"seq_len": 6, "depth": 2} if kind in ("rnn", "lstm", "gru") else {"depth": 4})
+    if kind == "transformer":  # depth counts blocks of two sub-layers
+        config.update(depth=2, seq_len=6)
     result = simulate(config)
     json.dumps(result, allow_nan=False)
     assert result["schema_version"] == 1
@@ -41,7 +44,8 @@ def test_every_kind_gives_a_complete_json_result(kind):
     for layer in result["layers"]:
         assert set(layer) >= LAYER_KEYS
     recurrent = kind in ("rnn", "lstm", "gru")
-    assert len(result["layers"]) == (3 if recurrent else 4)
+    # Recurrent: 2 layers + readout; transformer: 2 blocks of 2 sub-layers + readout.
+    assert len(result["layers"]) == {"rnn": 3, "lstm": 3, "gru": 3, "transformer": 5}.get(kind, 4)
     if recurrent:
         steps = result["layers"][0]["steps"]
         assert [s["t"] for s in steps] == list(range(1, 7))
