@@ -350,7 +350,7 @@ def transformer_theory(cfg: dict, layers: list[dict], net: Any) -> dict[str, Any
     for _ in range(cfg["depth"]):
         for part in ("attn", "ffn"):
             vin, kin = (1.0, k / v) if pre else (v, k)
-            saved.append((part, v, k, vin, kin))
+            moments = (0.0, 0.0, 0.0, 0.0)
             if part == "attn":
                 score_std.append(sc["qkv"] * vin)  # std of q·k/√d_head: σ_q σ_k · variance
                 shared = sc["qkv"] * sc["out"] * (kin + (vin - kin) / tokens)
@@ -358,9 +358,10 @@ def transformer_theory(cfg: dict, layers: list[dict], net: Any) -> dict[str, Any
             else:
                 q1 = sc["ffn_in"] * vin + sc["ffn_in_bias"]
                 c1 = sc["ffn_in"] * kin + sc["ffn_in_bias"]
-                e_phi2, e_phiphi, _, _ = pair_moments(act, q1, c1)
-                out_v = sc["ffn_out"] * e_phi2 + sc["ffn_out_bias"]
-                out_k = sc["ffn_out"] * e_phiphi + sc["ffn_out_bias"]
+                moments = pair_moments(act, q1, c1)
+                out_v = sc["ffn_out"] * moments[0] + sc["ffn_out_bias"]
+                out_k = sc["ffn_out"] * moments[1] + sc["ffn_out_bias"]
+            saved.append((part, v, k, vin, kin, moments))
             v, k = v + s2 * out_v, k + s2 * out_k
             if post:
                 saved[-1] = saved[-1] + (v,)
@@ -370,9 +371,9 @@ def transformer_theory(cfg: dict, layers: list[dict], net: Any) -> dict[str, Any
     # from the readout's input (the loss sees every token independently: h = 0) down.
     g, h = 1.0, 0.0
     for entry in reversed(saved):
-        part, v, k, vin, kin = entry[:5]
+        part, v, k, vin, kin, moments = entry[:6]
         if post:
-            before_norm = entry[5]
+            before_norm = entry[6]
             g, h = g / before_norm, h / before_norm
         if part == "attn":
             value_path = sc["qkv"] * sc["out"] * (g / tokens + (1.0 - 1.0 / tokens) * h)
@@ -382,9 +383,7 @@ def transformer_theory(cfg: dict, layers: list[dict], net: Any) -> dict[str, Any
             score_path = 2.0 * sc["qkv"] ** 3 * sc["out"] * vin * (vin - kin) * g / tokens
             bg, bh = value_path + score_path, value_path
         else:
-            q1 = sc["ffn_in"] * vin + sc["ffn_in_bias"]
-            c1 = sc["ffn_in"] * kin + sc["ffn_in_bias"]
-            _, _, e_d2, e_dd = pair_moments(act, q1, c1)
+            _, _, e_d2, e_dd = moments
             bg = sc["ffn_in"] * sc["ffn_out"] * e_d2 * g
             bh = sc["ffn_in"] * sc["ffn_out"] * e_dd * h
         if pre:  # the branch reads LN(x): its Jacobian divides by the stream's std
