@@ -153,7 +153,15 @@ def build_mlp(cfg: dict) -> Network:
         return y
 
     names = [f"fc{i + 1}" for i in range(depth - 1)] + ["readout"]
-    return _network(cfg, names, linears, norms, forward)
+    net = _network(cfg, names, linears, norms, forward)
+
+    def spectrum(trace: Trace, signals: list[float]) -> dict[str, Any]:
+        from quizapp.sim.spectrum import jacobian_spectrum
+
+        return jacobian_spectrum(cfg, linears, norms, trace)
+
+    net.probes["jacobian_spectrum"] = spectrum
+    return net
 
 
 def build_residual_mlp(cfg: dict) -> Network:

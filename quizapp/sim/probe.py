@@ -33,6 +33,7 @@ class LayerMeasurement:
     dead_fraction: float | None
     saturated_fraction: float | None
     steps: list[float] | None = None  # recurrent: ‖∂L/∂h_t‖ for t = 1..T
+    saturation_of: str | None = None  # "softmax" where saturation is of attention weights
 
 
 @dataclass
@@ -141,6 +142,7 @@ def run_gradient_probe(net: Network, x: Tensor, target: Tensor, loss_name: str) 
                 dead_fraction=dead,
                 saturated_fraction=saturated,
                 steps=layer_steps,
+                saturation_of="softmax" if i in trace.saturated else None,
             )
         )
     return ProbeMeasurement(
