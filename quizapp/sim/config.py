@@ -45,6 +45,9 @@ NORMS = ("none", "batchnorm", "layernorm")
 # The transformer's own vocabulary (Xiong et al. 2020): layer norm or none, before or after.
 TRANSFORMER_NORMS = ("layer", "none")
 NORM_POSITIONS = ("pre", "post")
+# "auto": computed when it costs at most a quarter of the probe itself; "exact": always
+# (within the width limit); "off": never.
+JACOBIAN_SPECTRUM = ("auto", "exact", "off")
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,7 @@ _APPLIES_TO: dict[str, tuple[str, ...] | None] = {
     "skip_every": ("residual_mlp",),
     "residual_scale": ("residual_mlp", "transformer"),
     "forget_bias": ("lstm",),
+    "jacobian_spectrum": ("mlp",),
     "batch_size": None,
     "seq_len": ("rnn", "lstm", "gru", "transformer"),
     "loss": None,
@@ -298,6 +302,11 @@ def validate_config(config: dict) -> dict:
         if "forget_bias" in given
         else None
     )
+    out["jacobian_spectrum"] = (
+        _read_choice("jacobian_spectrum", get("jacobian_spectrum", "auto"), JACOBIAN_SPECTRUM)
+        if _applies("jacobian_spectrum", kind)
+        else None
+    )
     out["batch_size"] = _read_int("batch_size", get("batch_size", 64), 1, LIMITS["batch_size"])
     if out["norm"] == "batchnorm" and out["batch_size"] < 2:
         raise SimConfigError("batch_size", "batch norm needs at least 2 examples per batch, got 1")
@@ -380,6 +389,8 @@ def estimate_work(config: dict) -> tuple[float, float]:
         layer_steps = depth
         kept = batch * width * positions * depth * 5
     work = passes * (3.0 * macs + layer_steps * _OVERHEAD_PER_LAYER_STEP[kind.recurrent])
+    if config.get("jacobian_spectrum") == "exact":
+        work += 4.0 * (depth - 1) * width**3  # float64 products: ~4× a float32 multiply-add
     return work, float(kept)
 
 

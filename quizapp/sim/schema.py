@@ -15,6 +15,7 @@ from quizapp.sim.activations import ACTIVATIONS
 from quizapp.sim.config import (
     _APPLIES_TO,
     FIELDS,
+    JACOBIAN_SPECTRUM,
     KINDS,
     LIMITS,
     LOSSES,
@@ -87,6 +88,12 @@ FIELD_INFO: dict[str, FieldInfo] = {
         "Forget-gate bias", "lstm: the forget gate's total bias (blank: PyTorch's).", "float",
         -20.0, 20.0,
     ),
+    "jacobian_spectrum": FieldInfo(
+        "Jacobian spectrum",
+        "mlp: singular values of the input–output Jacobian, exact in float64. auto computes "
+        "them when they cost at most a quarter of the probe; exact always (width ≤ 256).",
+        "choice",
+    ),
     "batch_size": FieldInfo("Batch size", "Examples per batch (sequences for transformer).",
                             "int", 1, LIMITS["batch_size"]),
     "seq_len": FieldInfo(
@@ -113,6 +120,7 @@ def _choices(field: str, kind: str) -> list[str] | None:
         "init": list(INITS),
         "norm": list(spec.norms),
         "norm_position": list(NORM_POSITIONS),
+        "jacobian_spectrum": list(JACOBIAN_SPECTRUM),
         "loss": list(LOSSES),
         "task": ["teacher", "spirals"] if kind in ("mlp", "residual_mlp") else ["teacher"],
         "optimizer": list(OPTIMIZERS),

@@ -16,7 +16,7 @@ import torch
 
 from quizapp.sim.activations import activation_fn
 
-SPECTRUM_EXAMPLES = 2
+SPECTRUM_EXAMPLES = 1
 SPECTRUM_MAX_WIDTH = 256
 # Multiply-adds of the exact product (examples · (depth − 1) · width³) above which it is
 # skipped: ~1 s on one core.
@@ -24,10 +24,18 @@ SPECTRUM_MAX_WORK = 2.0e9
 HISTOGRAM_BINS = 24
 
 
+# "auto" computes the spectrum when its products cost at most this share of the probe's
+# forward and backward pass (the exact product is depth · width³; the probe depth · batch ·
+# width² · 3), so that the spectrum never dominates an ordinary run.
+AUTO_SHARE = 0.25
+
+
 def spectrum_applies(cfg: dict) -> str | None:
     """None if the spectrum is computed for this config, else the reason it is not."""
     if cfg["kind"] != "mlp":
         return "computed for mlp only"
+    if cfg.get("jacobian_spectrum") == "off":
+        return "switched off (jacobian_spectrum: off)"
     if cfg["norm"] == "batchnorm":
         return "batch norm couples the examples, so there is no per-example Jacobian"
     if cfg["width"] > SPECTRUM_MAX_WIDTH:
@@ -35,6 +43,12 @@ def spectrum_applies(cfg: dict) -> str | None:
     work = SPECTRUM_EXAMPLES * (cfg["depth"] - 1) * cfg["width"] ** 3
     if work > SPECTRUM_MAX_WORK:
         return "too large to compute exactly within the time budget"
+    probe = 3.0 * cfg["depth"] * cfg["batch_size"] * cfg["width"] ** 2
+    if cfg.get("jacobian_spectrum", "auto") == "auto" and 4.0 * work > AUTO_SHARE * probe:
+        return (
+            "it would cost more than the probe itself at this batch size; ask for it with "
+            "jacobian_spectrum: exact"
+        )
     return None
 
 
@@ -56,23 +70,26 @@ def jacobian_spectrum(cfg: dict, linears: list, norms: list, trace: Any) -> dict
         return {"computed": False, "reason": reason}
     examples = min(SPECTRUM_EXAMPLES, trace.inputs[0].shape[0])
     phi = activation_fn(cfg["activation"])
+    hidden = len(norms)  # the readout has no norm
+    # Every layer's slopes in one autograd call: per-layer calls would cost more than the
+    # products themselves at small widths.
     with torch.enable_grad():
-        jac = None
-        # zip stops at the hidden layers: the readout has no norm.
-        for (weight, bias), norm, layer_input, pre in zip(
-            linears, norms, trace.inputs, trace.pre, strict=False
-        ):
-            w = weight.detach().double()
-            step = w.expand(examples, *w.shape)
-            if norm is not None:  # layer norm: its own per-example Jacobian
-                raw = torch.nn.functional.linear(
-                    layer_input[:examples].detach().double(), w, bias.detach().double()
-                )
-                step = _layer_norm_jacobian(raw, norm.weight.detach().double()) @ step
-            h = pre[:examples].detach().double().requires_grad_(True)
-            (slope,) = torch.autograd.grad(phi(h).sum(), h)
-            step = slope[:, :, None] * step
+        pre = torch.stack([p[:examples] for p in trace.pre[:hidden]]).detach().double()
+        pre.requires_grad_(True)
+        (slopes,) = torch.autograd.grad(phi(pre).sum(), pre)
+    jac = None
+    for index, ((weight, bias), norm) in enumerate(zip(linears, norms, strict=False)):
+        w = weight.detach().double()
+        if norm is not None:  # layer norm: its own per-example Jacobian
+            raw = torch.nn.functional.linear(
+                trace.inputs[index][:examples].detach().double(), w, bias.detach().double()
+            )
+            step = _layer_norm_jacobian(raw, norm.weight.detach().double()) @ w
+            step = slopes[index][:, :, None] * step
             jac = step if jac is None else step @ jac
+        else:  # D·W·J without forming D·W: scale the rows of W·J
+            jac = w.expand(examples, *w.shape) if jac is None else w @ jac
+            jac = slopes[index][:, :, None] * jac
     singular = torch.linalg.svdvals(jac).flatten()
     values = sorted(singular.tolist(), reverse=True)
     positive = singular[singular > 0]

@@ -13,6 +13,7 @@ from quizapp.services.errors import InvalidInput
 from quizapp.sim import LIMITS
 from quizapp.sim.activations import ACTIVATIONS
 from quizapp.sim.config import (
+    JACOBIAN_SPECTRUM,
     KINDS,
     LOSSES,
     NORM_POSITIONS,
@@ -37,6 +38,7 @@ LAB_FIELDS: dict[str, tuple[type, tuple[str, ...] | None]] = {
     "norm": (str, NORMS + tuple(n for n in TRANSFORMER_NORMS if n not in NORMS)),
     "norm_position": (str, NORM_POSITIONS),
     "heads": (int, None),
+    "jacobian_spectrum": (str, JACOBIAN_SPECTRUM),
     "skip_every": (int, None),
     "residual_scale": (float, None),
     "forget_bias": (float, None),
@@ -194,7 +196,8 @@ LAB_PRESETS = [
         {"kind": "transformer", "depth": 12, "init": "xavier_normal", "norm": "layer"},
     ),
     ("Orthogonal tanh, width 16", {"kind": "mlp", "depth": 30, "width": 16,
-                                   "activation": "tanh", "init": "orthogonal"}),
+                                   "activation": "tanh", "init": "orthogonal",
+                                   "jacobian_spectrum": "exact"}),
 ]  # fmt: skip
 
 

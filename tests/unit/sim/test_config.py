@@ -27,7 +27,8 @@ def test_defaults_fill_every_field():
         "kind": "mlp", "depth": 10, "width": 64, "activation": "relu", "init": "default",
         "init_std": None, "norm": "none", "norm_position": None, "heads": None,
         "skip_every": None, "residual_scale": None,
-        "forget_bias": None, "batch_size": 64, "seq_len": None, "loss": "mse", "seed": 0,
+        "forget_bias": None, "jacobian_spectrum": "auto", "batch_size": 64, "seq_len": None,
+        "loss": "mse", "seed": 0,
         "task": "teacher", "train_steps": 0, "optimizer": "sgd", "lr": 0.01,
     }  # fmt: skip
 
