@@ -366,7 +366,7 @@ def test_transformer_and_spectrum_results_show_their_probes_and_theory(app, clie
     assert "Theory beside the measurement" in page
     spectrum = run_id_from(client.post(
         "/lab/runs", data={"kind": "mlp", "depth": "6", "width": "16", "activation": "tanh",
-                           "init": "orthogonal", "batch_size": "4"},
+                           "init": "orthogonal", "batch_size": "4", "jacobian_spectrum": "exact"},
     ))  # fmt: skip
     assert wait_done(client, spectrum)["status"] == "done"
     page = client.get(f"/runs/{spectrum}").get_data(as_text=True)
