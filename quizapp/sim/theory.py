@@ -855,7 +855,10 @@ def transformer_theory(cfg: dict, layers: list[dict], net: Any) -> dict[str, Any
         "model": "transformer_residual_recursion",
         "chi1": None,
         "predicted_decades": predicted if applies else None,
+        "theory_decades": predicted,
         "measured_decades": measured,
+        "predicted_log10_signal": None,
+        "finite_width_band": None,
         "predicted_growth_per_layer": (
             10.0 ** (predicted / sublayers) if applies and predicted is not None else None
         ),
