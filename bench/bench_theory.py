@@ -56,6 +56,9 @@ GRID: list[tuple[str, dict]] = [
     ("rnn tanh/default, 30 steps", {"kind": "rnn", "activation": "tanh", "init": "default", "seq_len": 30}),  # noqa: E501
     ("rnn tanh, σ_hh² = 2.25, 30 steps", {"kind": "rnn", "activation": "tanh", "init": "normal", "init_std": "1.5/sqrt(width)", "seq_len": 30}),  # noqa: E501
     ("rnn tanh/orthogonal, 30 steps", {"kind": "rnn", "activation": "tanh", "init": "orthogonal", "seq_len": 30}),  # noqa: E501
+    ("lstm default, 30 steps", {"kind": "lstm", "seq_len": 30}),
+    ("lstm forget bias 3, 30 steps", {"kind": "lstm", "seq_len": 30, "forget_bias": 3.0}),
+    ("gru default, 30 steps", {"kind": "gru", "seq_len": 30}),
     ("transformer pre-LN, 12 blocks", {"kind": "transformer", "depth": 12, "seq_len": 32, "batch_size": 8}),  # noqa: E501
     ("transformer post-LN, 12 blocks", {"kind": "transformer", "depth": 12, "seq_len": 32, "batch_size": 8, "norm_position": "post"}),  # noqa: E501
     ("transformer no norm, 12 blocks", {"kind": "transformer", "depth": 12, "seq_len": 32, "batch_size": 8, "norm": "none"}),  # noqa: E501

@@ -662,16 +662,112 @@ def not_covered(cfg: dict, reason: str) -> dict[str, Any]:
     }
 
 
-_GATED = {
-    "lstm": "gated cells have no simple closed form; the cell state's gradient shrinks by about "
-    "the forget gate's value per step, σ(forget bias) at initialisation (Gers et al. 2000).",
-    "gru": "gated cells have no simple closed form; the state's gradient shrinks by about the "
-    "update gate's value per step.",
-}
+# --- gated recurrent cells, annealed ------------------------------------------------------
+
+_GATED_SAMPLES = 8192
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
 
 
 def gated_theory(cfg: dict, layers: list[dict], net: Any, input_square: float) -> dict:
-    return not_covered(cfg, _GATED[cfg["kind"]])
+    """Annealed mean field for LSTM and GRU cells (fresh weights at every step).
+
+    Forward: each gate's pre-activation is Gaussian with variance σ_ih²·E[x²] + σ_hh²·E[h²]
+    (+ bias variance) around its bias (the LSTM forget gate's `forget_bias`); E[h²], E[c²]
+    follow step by step. Backward: the second moments of ∂L/∂h_t (and ∂L/∂c_t) go back
+    through the cell's own paths — the LSTM's cell path f_t, the GRU's z_t·h_{t−1}, and the
+    paths through W_hh into every gate — with expectations taken by sampling (a fixed
+    generator, so results are reproducible).
+    """
+    kind, width, steps = cfg["kind"], cfg["width"], cfg["seq_len"]
+    init = INITS[cfg["init"]]
+    sigma_hh = 1.0 / 3.0 if cfg["init"] == "default" else init.sigma_w2(width, cfg["init_std"])
+    sigma_ih = 1.0 / 3.0
+    bias_var = 2.0 / (3.0 * width) if cfg["init"] == "default" else 0.0
+    forget = cfg["forget_bias"] if cfg["forget_bias"] is not None else 0.0
+    z = np.random.default_rng(0).standard_normal((4, _GATED_SAMPLES))
+    h2, c2 = 0.0, 0.0
+    per_step = []  # expectations each step needs for the backward pass
+    for _ in range(steps):
+        var = sigma_ih * input_square + sigma_hh * h2 + bias_var
+        sd = math.sqrt(max(var, 1e-300))
+        if kind == "lstm":
+            i, f, g, o = (
+                _sigmoid(sd * z[0]),
+                _sigmoid(forget + sd * z[1]),
+                np.tanh(sd * z[2]),
+                (_sigmoid(sd * z[3])),
+            )
+            c_prev2 = c2
+            c2 = float(np.mean(f**2)) * c_prev2 + float(np.mean((i * g) ** 2))
+            c = math.sqrt(c2) * z[0]  # a Gaussian stand-in for the cell state's spread
+            tc = np.tanh(c)
+            h2 = float(np.mean((o * tc) ** 2))
+            ds = lambda s: s * (1.0 - s)  # noqa: E731
+            per_step.append({
+                "f2": float(np.mean(f**2)),
+                "o_dtanh2": float(np.mean((o * (1.0 - tc**2)) ** 2)),
+                "gates_from_c": float(np.mean(ds(f) ** 2)) * c_prev2
+                + float(np.mean((g * ds(i)) ** 2)) + float(np.mean((i * (1.0 - g**2)) ** 2)),
+                "gate_from_h": float(np.mean((tc * ds(o)) ** 2)),
+            })  # fmt: skip
+        else:
+            r, u = _sigmoid(sd * z[0]), _sigmoid(sd * z[1])
+            hn = math.sqrt(sigma_hh * h2 + bias_var / 2.0) * z[2]
+            n = np.tanh(math.sqrt(sigma_ih * input_square + bias_var / 2.0) * z[3] + r * hn)
+            h_prev = math.sqrt(h2) * z[2]
+            h2 = float(np.mean(((1.0 - u) * n + u * h_prev) ** 2))
+            dn = (1.0 - u) * (1.0 - n**2)
+            per_step.append({
+                "z2": float(np.mean(u**2)),
+                "through_w": float(np.mean(((h_prev - n) * u * (1.0 - u)) ** 2))
+                + float(np.mean((dn * r) ** 2))
+                + float(np.mean((dn * hn * r * (1.0 - r)) ** 2)),
+            })  # fmt: skip
+    # Backward from the last step: H = E[(∂L/∂h_t)²], C = E[(∂L/∂c_t)²] (relative).
+    h_moment = 1.0
+    c_moment = per_step[-1]["o_dtanh2"] if kind == "lstm" else 0.0
+    factors = []
+    for step in reversed(per_step[1:]):
+        if kind == "lstm":
+            previous_h = sigma_hh * (
+                step["gates_from_c"] * c_moment + step["gate_from_h"] * h_moment
+            )
+            c_moment = step["f2"] * c_moment + step["o_dtanh2"] * previous_h
+        else:
+            previous_h = (step["z2"] + sigma_hh * step["through_w"]) * h_moment
+        factors.append(previous_h / h_moment if h_moment > 0 else 0.0)
+        h_moment = previous_h
+    factors.reverse()
+    steps_layers = [{"backward_signal": s["backward_signal"]} for s in layers[0]["steps"]]
+    gate = "forget gate f_t (cell path)" if kind == "lstm" else "update gate z_t (z·h_{t−1})"
+    note = (
+        f"Annealed mean field for the {kind.upper()} cell (fresh weights at every step): the "
+        f"gradient keeps the {gate} plus what flows through W_hh into the gates; over "
+        f"{steps - 1} steps {0.5 * sum(math.log10(f) for f in factors if f > 0):+.2f} decades"
+    )
+    measured = _measured_decades(steps_layers)
+    note += f"; measured {measured:+.2f}." if measured is not None else "."
+    # Stated as an estimate, never as a claim: measured over LSTM/GRU with default, Xavier
+    # and orthogonal weights and forget bias 0 or 3, it overstates the decay by 5–40 % of
+    # the decades (gates and state are correlated in a real cell; the estimate samples them
+    # independently).
+    reason = (
+        "this is an annealed estimate for gated cells, which treats the gates and the state as "
+        "independent; measured, it overstates the decay by 5–40 % of the decades, so it is "
+        "shown as an estimate, not claimed."
+    )
+    return covered_theory(
+        f"annealed_{kind}",
+        steps_layers,
+        factors,
+        note,
+        not_applicable=reason,
+        input_mean_square=input_square,
+        over="time steps of the first layer",
+    )
 
 
 def transformer_entry(cfg: dict, layers: list[dict], net: Any, input_square: float) -> dict:

@@ -168,3 +168,14 @@ def test_spectrum_says_why_it_is_not_computed():
     assert spectrum(depth=4, width=16, batch_size=64, jacobian_spectrum="auto")["computed"]
     costly = spectrum(depth=30, width=128, batch_size=8, jacobian_spectrum="auto")
     assert costly["computed"] is False and "jacobian_spectrum: exact" in costly["reason"]
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_gated_cells_get_an_annealed_estimate_that_is_not_claimed(kind):
+    result = simulate({"kind": kind, "width": 64, "seq_len": 8, "batch_size": 16})
+    theory = result["theory"]
+    assert theory["model"] == f"annealed_{kind}"
+    assert theory["covered"] is False and "estimate" in theory["not_applicable_reason"]
+    # Same sign and within a factor of 1.5 of the measured decades.
+    assert theory["theory_decades"] < 0 and theory["measured_decades"] < 0
+    assert 1 / 1.5 < theory["theory_decades"] / theory["measured_decades"] < 1.5
