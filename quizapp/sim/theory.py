@@ -891,11 +891,16 @@ def transformer_theory(cfg: dict, layers: list[dict], net: Any) -> dict[str, Any
     # Backward: second moment g of a token's gradient and covariance h between tokens,
     # from the readout's input (the loss sees every token independently: h = 0) down.
     g, h = 1.0, 0.0
+    ffn_weight_grad = []  # predicted ‖∇W‖² of each feed-forward layer, top block first
     for entry in reversed(saved):
         part, v, k, vin, kin, moments = entry[:6]
         if post:
             before_norm = entry[6]
             g, h = g / before_norm, h / before_norm
+        if part == "ffn":
+            # ∇W_out ∝ δ ⊗ φ(h) and ∇W_in ∝ (W_outᵀδ ⊙ φ') ⊗ input: both scale with the
+            # gradient g arriving at the sub-layer's output.
+            ffn_weight_grad.append(s2 * g * (moments[0] + sc["ffn_out"] * moments[2] * vin))
         if part == "attn":
             value_path = sc["qkv"] * sc["out"] * (g / tokens + (1.0 - 1.0 / tokens) * h)
             # Through the scores (query and key paths alike): the softmax Jacobian at uniform
@@ -918,6 +923,16 @@ def transformer_theory(cfg: dict, layers: list[dict], net: Any) -> dict[str, Any
     ]
     largest_score_std = max(score_std)
     applies = largest_score_std < TRANSFORMER_SCORE_STD_LIMIT
+    # Xiong et al. 2020: where the weight gradients sit, from the first block to the last.
+    ffn_weight_grad.reverse()
+    top = ffn_weight_grad[-1]
+    predicted_profile = [math.sqrt(w / top) if top > 0 else None for w in ffn_weight_grad]
+    ffn_layers = [layer for layer in layers if layer["name"].endswith(".ffn")]
+    last = ffn_layers[-1]["weight_grad_norm"] if ffn_layers else None
+    measured_profile = [
+        layer["weight_grad_norm"] / last if last and layer["weight_grad_norm"] else None
+        for layer in ffn_layers
+    ]
     sublayers = 2 * cfg["depth"]
     style = {
         "pre": "pre-LN: each branch reads a layer-normalised copy of the stream, so the "
@@ -939,6 +954,12 @@ def transformer_theory(cfg: dict, layers: list[dict], net: Any) -> dict[str, Any
         + (f"{predicted:+.2f} decades over {sublayers} sub-layers" if predicted else "")
         + (f"; measured {measured:+.2f}." if measured is not None else ".")
     )
+    if predicted_profile and measured_profile and measured_profile[0] is not None:
+        note += (
+            f" Feed-forward weight gradients, first block over last: predicted "
+            f"×{predicted_profile[0]:.2f}, measured ×{measured_profile[0]:.2f} (Xiong et al. "
+            "2020: where they sit decides how a learning rate acts on each block)."
+        )
     if not applies:
         note += (
             f" It does not apply here: the attention scores' predicted std reaches "
@@ -963,6 +984,8 @@ def transformer_theory(cfg: dict, layers: list[dict], net: Any) -> dict[str, Any
         "predicted_stream_variance": stream_variance,
         "measured_stream_variance": measured_variance,
         "predicted_score_std": score_std,
+        "predicted_ffn_weight_grad_profile": predicted_profile,
+        "measured_ffn_weight_grad_profile": measured_profile,
         "not_applicable_reason": (
             None
             if applies

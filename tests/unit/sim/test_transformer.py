@@ -150,3 +150,14 @@ def test_cross_entropy_and_training_run_on_a_transformer():
     result = run(depth=2, loss="cross_entropy", train_steps=3, optimizer="adam")
     assert result["training"]["steps_completed"] == 3
     assert len(result["training"]["update_ratio_per_layer"]) == len(result["layers"])
+
+
+@pytest.mark.parametrize("seed", SEEDS[:3])
+def test_pre_ln_weight_gradients_are_largest_near_the_input_as_predicted(seed):
+    # Xiong et al. 2020: in pre-LN the stream grows with depth, so the gradient reaching a
+    # block's branch, and its weight gradient, shrink towards the output.
+    theory = run(depth=24, width=128, seq_len=32, seed=seed)["theory"]
+    predicted = theory["predicted_ffn_weight_grad_profile"]
+    measured = theory["measured_ffn_weight_grad_profile"]
+    assert predicted[0] > 1.3 and measured[0] > 1.3
+    assert 1 / 1.5 < measured[0] / predicted[0] < 1.5
