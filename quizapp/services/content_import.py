@@ -5,13 +5,27 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import select
 
-from quizapp.content.loader import Bank, ContentError, SourceDocument, load_bank
-from quizapp.content.rendering import RenderFailed, render_exercise, render_question
+from quizapp.content.loader import (
+    Bank,
+    ContentError,
+    SourceDocument,
+    exercise_markdown_fields,
+    load_bank,
+    markdown_fields,
+    texts_that_parse,
+)
+from quizapp.content.rendering import (
+    RenderFailed,
+    render_exercise,
+    render_problems,
+    render_question,
+)
 from quizapp.extensions import db
 from quizapp.models import Exercise, Question, Topic
 from quizapp.models.base import utcnow
@@ -52,23 +66,25 @@ def _no_progress(items: list[T]) -> Iterable[T]:
 
 
 def check_content(root: Path, simulate: Callable[[dict], dict] | None = None) -> Bank:
-    """Validate the folder, render every text (bad math is found before import) and, given
-    a simulator, check that each exercise can be solved but not by every choice."""
+    """Every problem of every file in one pass: parse, schema, links, every text that would
+    not render and, given a simulator, whether each otherwise valid exercise can be solved
+    but not by every choice. Sorted by file and line."""
     bank = load_bank(root)
-    for render, documents in (
-        (render_question, bank.documents),
-        (render_exercise, bank.exercise_documents),
+    for texts, documents, invalid in (
+        (markdown_fields, bank.documents, bank.invalid_documents),
+        (exercise_markdown_fields, bank.exercise_documents, bank.invalid_exercises),
     ):
         for document in documents.values():
-            try:
-                render(document)
-            except RenderFailed as failure:
-                bank.errors.append(failure.error)
-    if simulate is not None and not bank.errors:
+            bank.errors.extend(render_problems(document, texts))
+        for document in invalid.values():
+            bank.errors.extend(render_problems(document, partial(texts_that_parse, texts)))
+    if simulate is not None:
         from quizapp.services.exercise_lint import lint_exercises
 
-        bank.errors.extend(lint_exercises(bank.exercise_documents.values(), simulate))
-    bank.errors.sort()
+        with_problems = {error.path for error in bank.errors}
+        clean = [doc for doc in bank.exercise_documents.values() if doc.path not in with_problems]
+        bank.errors.extend(lint_exercises(clean, simulate))
+    bank.errors = sorted(set(bank.errors))  # a text can fail the lint and the renderer alike
     return bank
 
 
