@@ -1,6 +1,7 @@
 """SQLAlchemy models; importing this package registers every table on the metadata."""
 
 from quizapp.models.accounts import ROLES, ApiToken, Attempt, ReviewCard, User
+from quizapp.models.authoring import REPORT_CATEGORIES, REPORT_STATUSES, ProblemReport
 from quizapp.models.base import Base
 from quizapp.models.content import Question, Topic, question_topics
 from quizapp.models.exercises import RUN_STATUSES, Exercise, SimResult, SimRun
@@ -15,6 +16,9 @@ __all__ = [
     "SimResult",
     "SimRun",
     "Question",
+    "ProblemReport",
+    "REPORT_CATEGORIES",
+    "REPORT_STATUSES",
     "ReviewCard",
     "Topic",
     "User",

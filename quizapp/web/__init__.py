@@ -10,6 +10,7 @@ def register_web(app: Flask) -> None:
     from quizapp.web import errors, security
     from quizapp.web.api import register_api
     from quizapp.web.auth import auth, init_auth
+    from quizapp.web.authoring import authoring, init_authoring
     from quizapp.web.exercises import exercises, init_exercises
     from quizapp.web.learning import init_learning, learning
     from quizapp.web.observability import register_observability
@@ -19,10 +20,12 @@ def register_web(app: Flask) -> None:
     init_auth(app)
     init_learning(app)
     init_exercises(app)
+    init_authoring(app)
     app.register_blueprint(pages)
     app.register_blueprint(auth)
     app.register_blueprint(learning)
     app.register_blueprint(exercises)
+    app.register_blueprint(authoring)
     register_api(app)
     errors.register_error_handlers(app)
     security.register_security_headers(app)

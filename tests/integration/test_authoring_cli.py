@@ -6,7 +6,7 @@ import sqlite3
 import zipfile
 from pathlib import Path
 
-from tests.conftest import write_question
+from conftest import write_question
 
 
 def _check(runner, root: Path):

@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import write_question
 
 from quizapp.services.content_import import check_content
 from quizapp.services.exercise_lint import DiskCachedSimulator
-from tests.conftest import write_question
 
 EXERCISE = """\
 slug: {slug}

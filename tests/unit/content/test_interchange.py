@@ -8,12 +8,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import CONTENT_DIR
 
 from quizapp.content.interchange import CONVERTERS, EXPORTERS, ConversionRefused, write_cards
 from quizapp.content.interchange.anki import MERMAID_MEDIA_NAME, note_guid
 from quizapp.content.interchange.cards import math_from_mathjax, math_to_mathjax
 from quizapp.content.loader import load_bank
-from tests.conftest import CONTENT_DIR
 
 
 @pytest.fixture(scope="module")
