@@ -1,4 +1,4 @@
-"""problem reports from learners, and an index for item statistics
+"""problem reports from learners, item-statistics snapshots and an index for them
 
 Revision ID: 0012
 Revises: 0003
@@ -37,6 +37,14 @@ def upgrade():
     with op.batch_alter_table('problem_reports', schema=None) as batch_op:
         batch_op.create_index('ix_problem_reports_status_created', ['status', 'created_at'], unique=False)
         batch_op.create_index('ix_problem_reports_user_created', ['user_id', 'created_at'], unique=False)
+    op.create_table('stat_snapshots',
+    sa.Column('name', sa.String(length=40), nullable=False),
+    sa.Column('attempt_watermark', sa.Integer(), nullable=False),
+    sa.Column('attempt_count', sa.Integer(), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('computed_at', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('name', name=op.f('pk_stat_snapshots'))
+    )
     with op.batch_alter_table('attempts', schema=None) as batch_op:
         batch_op.create_index('ix_attempts_item_user', ['question_id', 'check_index', 'user_id', 'id'], unique=False)
 
@@ -44,6 +52,7 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table('attempts', schema=None) as batch_op:
         batch_op.drop_index('ix_attempts_item_user')
+    op.drop_table('stat_snapshots')
     with op.batch_alter_table('problem_reports', schema=None) as batch_op:
         batch_op.drop_index('ix_problem_reports_user_created')
         batch_op.drop_index('ix_problem_reports_status_created')

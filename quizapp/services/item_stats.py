@@ -13,12 +13,14 @@ import json
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, String, and_, case, cast, func, literal_column, select
 
 from quizapp.extensions import db
-from quizapp.models import Attempt, Exercise, Question, SimRun
+from quizapp.models import Attempt, Exercise, Question, SimRun, StatSnapshot
+from quizapp.models.base import utcnow
 
 # Below these sample sizes a figure is shown but not flagged: noise, not a verdict.
 MIN_LEARNERS_TO_FLAG = 10
@@ -247,10 +249,8 @@ SORT_KEYS = {
 }
 
 
-def item_statistics(sort: str = "question", descending: bool = False) -> list[ItemStat]:
-    """Statistics for every check of every active question, sorted by `sort`."""
-    if sort not in SORT_KEYS:
-        sort = "question"
+def compute_item_statistics() -> list[ItemStat]:
+    """Statistics for every check of every active question, from every attempt (slow)."""
     questions = db.session.execute(
         select(Question.id, Question.slug, Question.title, Question.checks)
         .where(Question.retired_at.is_(None))
@@ -288,8 +288,65 @@ def item_statistics(sort: str = "question", descending: bool = False) -> list[It
                 ]
             item.flags = _flags(item)
             items.append(item)
-    items.sort(key=SORT_KEYS[sort], reverse=descending)
     return items
+
+
+SNAPSHOT_NAME = "items"
+SNAPSHOT_MAX_AGE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    computed_at: datetime
+    attempt_count: int
+    fresh: bool  # recomputed for this request
+
+
+def _item_from_dict(data: dict[str, Any]) -> ItemStat:
+    item = ItemStat(data["question"], data["title"], data["check"], data["kind"], data["prompt"])
+    for name in ("attempts", "learners", "facility", "discrimination", "median_seconds",
+                 "first_score", "later_score", "later_attempts", "flags"):  # fmt: skip
+        setattr(item, name, data[name])
+    item.options = [OptionStat(**option) for option in data["options"]]
+    return item
+
+
+def item_statistics(
+    sort: str = "question",
+    descending: bool = False,
+    refresh: bool = False,
+    now: datetime | None = None,
+) -> tuple[list[ItemStat], SnapshotInfo]:
+    """Item statistics sorted by `sort`, from the snapshot unless attempts have arrived since
+    and it is older than SNAPSHOT_MAX_AGE (or `refresh`): then recomputed and stored."""
+    now = now or utcnow()
+    watermark = db.session.scalar(select(func.max(Attempt.id))) or 0
+    snapshot = db.session.get(StatSnapshot, SNAPSHOT_NAME)
+    stale = (
+        snapshot is None
+        or refresh
+        or (
+            snapshot.attempt_watermark != watermark
+            and now - snapshot.computed_at > SNAPSHOT_MAX_AGE
+        )
+    )
+    if stale:
+        items = compute_item_statistics()
+        count = db.session.scalar(select(func.count()).select_from(Attempt)) or 0
+        if snapshot is None:
+            snapshot = StatSnapshot(name=SNAPSHOT_NAME)
+            db.session.add(snapshot)
+        snapshot.attempt_watermark = watermark
+        snapshot.attempt_count = count
+        snapshot.payload = [item.as_dict() for item in items]
+        snapshot.computed_at = now
+        db.session.commit()
+    else:
+        items = [_item_from_dict(data) for data in snapshot.payload]
+    if sort not in SORT_KEYS:
+        sort = "question"
+    items.sort(key=SORT_KEYS[sort], reverse=descending)
+    return items, SnapshotInfo(snapshot.computed_at, snapshot.attempt_count, stale)
 
 
 CSV_COLUMNS = (

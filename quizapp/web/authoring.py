@@ -105,7 +105,7 @@ def _sort_arguments() -> tuple[str, bool]:
 @author_required
 def items():
     sort, descending = _sort_arguments()
-    statistics = item_stats.item_statistics(sort, descending)
+    statistics, snapshot = item_stats.item_statistics(sort, descending)
     flagged_only = request.args.get("flagged") == "1"
     shown = [item for item in statistics if item.flags] if flagged_only else statistics
     return render_template(
@@ -116,6 +116,7 @@ def items():
         flagged_only=flagged_only,
         sort=sort,
         descending=descending,
+        snapshot=snapshot,
         flag_labels=item_stats.FLAG_LABELS,
         counts=report_service.report_counts(current_user),
         thresholds=item_stats,
@@ -129,12 +130,22 @@ def items_csv():
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(item_stats.CSV_COLUMNS)
-    writer.writerows(item_stats.item_rows_for_csv(item_stats.item_statistics(sort, descending)))
+    items, _ = item_stats.item_statistics(sort, descending)
+    writer.writerows(item_stats.item_rows_for_csv(items))
     return Response(
         buffer.getvalue(),
         mimetype="text/csv",
         headers={"Content-Disposition": 'attachment; filename="quizapp-item-statistics.csv"'},
     )
+
+
+@authoring.post("/author/recompute")
+@author_required
+def recompute():
+    """Recalculate the item statistics now instead of waiting for the snapshot to age."""
+    item_stats.item_statistics(refresh=True)
+    flash("Item statistics recalculated from every attempt.", "success")
+    return redirect(url_for("authoring.items"), 303)
 
 
 @authoring.get("/author/exercises")

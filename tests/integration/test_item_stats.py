@@ -51,7 +51,8 @@ def answered(any_db_app, tmp_path):
 
 def _by_item(app) -> dict[tuple[str, int], object]:
     with app.app_context():
-        return {(item.question_slug, item.check_index): item for item in item_statistics()}
+        items, _ = item_statistics()
+        return {(item.question_slug, item.check_index): item for item in items}
 
 
 def test_facility_is_the_mean_of_first_attempts_and_later_ones_are_apart(answered):
@@ -91,10 +92,34 @@ def test_option_picks_median_time_and_distractor_flags(answered):
 
 def test_sorting_and_csv_rows(answered):
     with answered.app_context():
-        items = item_statistics("discrimination", descending=False)
+        items, _ = item_statistics("discrimination", descending=False)
         rows = item_rows_for_csv(items)
     known = [item for item in items if item.discrimination is not None]
     assert known[0].question_slug == "beta" and known[0].check_index == 0
     row = next(r for r in rows if r[0] == "alpha" and r[1] == 0)
     assert row[3:6] == [STRONG + WEAK, STRONG + WEAK, f"{STRONG / 12:.4f}"]
     assert row[11] == f"0:{WEAK} 1:{STRONG}"
+
+
+def test_the_snapshot_is_reused_until_answers_arrive_and_a_minute_passes(answered):
+    from datetime import timedelta
+
+    from quizapp.models.base import utcnow
+
+    with answered.app_context():
+        first, info = item_statistics()
+        assert info.fresh and info.attempt_count == 5 * (STRONG + WEAK)
+        again, info = item_statistics()
+        assert not info.fresh  # nothing new: the snapshot serves
+
+        late = add_user(answered, "late")
+        submit_answer(db.session.get(User, late), "alpha", 0, RIGHT_OPTION)
+        now = utcnow()
+        _, info = item_statistics(now=now + timedelta(seconds=30))
+        assert not info.fresh and info.attempt_count == 5 * (STRONG + WEAK)
+        items, info = item_statistics(now=now + timedelta(seconds=61))
+        assert info.fresh and info.attempt_count == 5 * (STRONG + WEAK) + 1
+        alpha = next(i for i in items if (i.question_slug, i.check_index) == ("alpha", 0))
+        assert alpha.learners == STRONG + WEAK + 1
+        _, info = item_statistics(refresh=True, now=now + timedelta(seconds=62))
+        assert info.fresh

@@ -191,7 +191,7 @@ def answer_report(body: dict, report_id: int):
 def author_items(query: dict):
     """Item statistics per question and check: facility, discrimination, option picks, flags."""
     _require_author()
-    items = item_stats.item_statistics(query["sort"], query["order"] == "desc")
+    items, _ = item_stats.item_statistics(query["sort"], query["order"] == "desc")
     if query["flagged"]:
         items = [item for item in items if item.flags]
     return [item.as_dict() for item in items]
