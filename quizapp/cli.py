@@ -107,6 +107,30 @@ def _valid_bank_or_exit(directory: str | None):
     return bank
 
 
+@content_cli.command("serve")
+@click.argument("directory", required=False)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5001, show_default=True, type=int)
+def serve_command(directory: str | None, host: str, port: int) -> None:
+    """Preview a content folder: the site on a scratch database, reloading on every save."""
+    from quizapp.web.preview import create_preview_app, watch
+
+    root = _content_dir(directory)
+    if not root.is_dir():
+        raise click.BadParameter(f"{root} is not a folder", param_hint="DIRECTORY")
+    app = create_preview_app(root)
+    watch(app)
+    state = app.extensions["quizapp_preview"]
+    click.echo(
+        f"Previewing {root.resolve()} on http://{host}:{port}/ "
+        f"({len(state.problems)} problem(s) now; the learners' database is not used). Ctrl+C stops."
+    )
+    # app.run() refuses to block inside the `flask` command; the server it would start, directly:
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
 @content_cli.command("export")
 @click.option("--format", "format_name", required=True, type=click.Choice(["apkg", "moodle-xml"]))
 @click.option("--output", required=True, type=click.Path(dir_okay=False, writable=True))

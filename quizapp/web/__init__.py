@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask
 
 
@@ -15,12 +17,14 @@ def register_web(app: Flask) -> None:
     from quizapp.web.learning import init_learning, learning
     from quizapp.web.observability import register_observability
     from quizapp.web.pages import pages
+    from quizapp.web.preview import init_preview
 
     register_observability(app)
     init_auth(app)
     init_learning(app)
     init_exercises(app)
     init_authoring(app)
+    init_preview(app)
     app.register_blueprint(pages)
     app.register_blueprint(auth)
     app.register_blueprint(learning)
@@ -29,6 +33,7 @@ def register_web(app: Flask) -> None:
     register_api(app)
     errors.register_error_handlers(app)
     security.register_security_headers(app)
+    app.jinja_env.filters["resolve_path"] = lambda path: str(Path(path).resolve())
     app.jinja_env.globals["difficulty_labels"] = {
         "easy": "Easy",
         "medium": "Medium",
