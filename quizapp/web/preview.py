@@ -24,7 +24,7 @@ from quizapp.content.loader import ContentError
 preview = Blueprint("preview", __name__)
 
 # Editors write a file in several steps (truncate, write, rename): wait until they are done.
-SETTLE_SECONDS = 0.15
+SETTLE_SECONDS = 0.1
 HEARTBEAT_SECONDS = 15.0
 
 
