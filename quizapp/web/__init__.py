@@ -13,6 +13,7 @@ def register_web(app: Flask) -> None:
     from quizapp.web.api import register_api
     from quizapp.web.auth import auth, init_auth
     from quizapp.web.authoring import authoring, init_authoring
+    from quizapp.web.decks import decks
     from quizapp.web.exercises import exercises, init_exercises
     from quizapp.web.learning import init_learning, learning
     from quizapp.web.observability import register_observability
@@ -30,6 +31,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(learning)
     app.register_blueprint(exercises)
     app.register_blueprint(authoring)
+    app.register_blueprint(decks)
     register_api(app)
     errors.register_error_handlers(app)
     security.register_security_headers(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import pytest
 from conftest import add_user, make_app, sign_in
@@ -155,3 +156,29 @@ def test_reports_are_rate_limited_per_learner(tmp_path, content_dir):
     assert codes[10] == 429
     with app.app_context():
         assert db.session.query(ProblemReport).count() == 10
+
+
+def test_a_topic_downloads_as_an_anki_deck_built_once_per_content_version(bank, client, tmp_path):
+    import sqlite3
+    import zipfile
+
+    from quizapp.content.interchange.anki import note_guid
+
+    bank.instance_path = str(tmp_path / "instance")  # decks are cached there
+    page = client.get("/topics/gradient-flow").get_data(as_text=True)
+    assert 'href="/topics/gradient-flow/deck.apkg"' in page
+    response = client.get("/topics/gradient-flow/deck.apkg")
+    assert response.status_code == 200
+    assert "quizapp-gradient-flow.apkg" in response.headers["Content-Disposition"]
+    (tmp_path / "deck.apkg").write_bytes(response.data)
+    with zipfile.ZipFile(tmp_path / "deck.apkg") as archive:
+        (tmp_path / "c.anki2").write_bytes(archive.read("collection.anki2"))
+    with sqlite3.connect(tmp_path / "c.anki2") as connection:
+        guids = {row[0] for row in connection.execute("SELECT guid FROM notes")}
+    assert guids == {note_guid("alpha"), note_guid("beta")}
+    cached = list((Path(bank.instance_path) / "decks").glob("gradient-flow-*.apkg"))
+    assert len(cached) == 1
+    assert client.get("/api/v1/topics/gradient-flow/deck").data == response.data  # same file
+    assert client.get("/api/v1/deck").status_code == 200
+    assert client.get("/topics/nope/deck.apkg").status_code == 404
+    assert client.get("/api/v1/topics/nope/deck").status_code == 404

@@ -12,8 +12,11 @@ from quizapp.models import REPORT_CATEGORIES, REPORT_STATUSES
 from quizapp.services import item_stats
 from quizapp.services import reports as report_service
 from quizapp.web.authoring import REPORT_LIMIT, reporter_key
+from quizapp.web.decks import APKG_MIMETYPE, send_deck
 
-blp = Blueprint("api_authoring", __name__, description="Problem reports and item statistics")
+blp = Blueprint(
+    "api_authoring", __name__, description="Problem reports, item statistics and Anki decks"
+)
 
 API_SECURITY = [{"bearerAuth": []}, {"cookieAuth": []}]
 
@@ -207,3 +210,18 @@ def author_exercises():
     """Per exercise and choice: picks, predictions right, failure rate, common wrong guess."""
     _require_author()
     return item_stats.exercise_choice_statistics()
+
+
+@blp.get("/topics/<slug>/deck")
+@blp.response(200, description="The topic's cards as an Anki deck", content_type=APKG_MIMETYPE)
+@blp.alt_response(404, description="No such topic")
+def topic_deck(slug: str):
+    """A topic's cards as an Anki deck (.apkg); stable note ids, so a newer deck updates."""
+    return send_deck(slug)
+
+
+@blp.get("/deck")
+@blp.response(200, description="Every card as an Anki deck", content_type=APKG_MIMETYPE)
+def bank_deck():
+    """The whole bank as an Anki deck (.apkg)."""
+    return send_deck(None)
