@@ -173,7 +173,7 @@ def reports():
     )
 
 
-@authoring.post("/author/reports/<int:report_id>")
+@authoring.post("/author/reports/<int(max=2147483647):report_id>")
 @author_required
 def answer_report(report_id: int):
     report_service.answer_report(

@@ -29,6 +29,16 @@ class ReportIn(Schema):
     )
 
 
+class FieldErrorOut(Schema):
+    """A refused request that names the field at fault."""
+
+    code = fields.Integer()
+    status = fields.String()
+    message = fields.String()
+    field = fields.String()
+    errors = fields.Dict()
+
+
 class ReportAnswerIn(Schema):
     status = fields.String(required=True, validate=validate.OneOf(list(REPORT_STATUSES)))
     reply = fields.String(
@@ -123,6 +133,7 @@ def _file_report(target_kind: str, slug: str, body: dict):
 @blp.doc(security=API_SECURITY)
 @blp.arguments(ReportIn)
 @blp.response(201, ReportOut)
+@blp.alt_response(400, schema=FieldErrorOut, description="No category or no message")
 @blp.alt_response(401, description="Not signed in")
 @blp.alt_response(404, description="No such question")
 @blp.alt_response(429, description="Too many reports")
@@ -137,6 +148,7 @@ def report_question(body: dict, slug: str):
 @blp.doc(security=API_SECURITY)
 @blp.arguments(ReportIn)
 @blp.response(201, ReportOut)
+@blp.alt_response(400, schema=FieldErrorOut, description="No category or no message")
 @blp.alt_response(401, description="Not signed in")
 @blp.alt_response(404, description="No such exercise")
 @blp.alt_response(429, description="Too many reports")
@@ -170,11 +182,12 @@ def author_reports(query: dict):
     return report_service.list_reports(current_user, query.get("status"))
 
 
-@blp.patch("/author/reports/<int:report_id>")
+@blp.patch("/author/reports/<int(max=2147483647):report_id>")
 @blp.doc(security=API_SECURITY)
 @blp.arguments(ReportAnswerIn)
 @blp.response(200, ReportOut)
 @blp.alt_response(401, description="Not signed in")
+@blp.alt_response(400, schema=FieldErrorOut, description="Bad status or reply")
 @blp.alt_response(403, description="Not an author")
 @blp.alt_response(404, description="No such report")
 @login_required
