@@ -119,7 +119,8 @@ def spectrum_seconds(repeats: int) -> float:
     from quizapp.sim.networks import Trace, build_network
 
     cfg = validate_config({"kind": "mlp", "depth": 50, "width": 128, "activation": "tanh",
-                           "init": "orthogonal", "batch_size": BATCH})  # fmt: skip
+                           "init": "orthogonal", "batch_size": BATCH,
+                           "jacobian_spectrum": "exact"})  # fmt: skip
     net = build_network(cfg)
     x, _ = make_task(cfg).sample()
     trace = Trace()
