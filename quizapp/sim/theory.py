@@ -1,16 +1,22 @@
-"""Theory beside measurement. Imports torch (float64, for the activation and its derivative).
+"""Theory beside measurement, one entry per network kind (`THEORIES`). Imports torch
+(float64, for the activation and its derivative).
 
 - Plain MLP (no norm): mean-field signal propagation (Poole et al. 2016; Schoenholz et al.
-  2017). Pre-activation variance q_{l+1} = σ_w² E[φ(√q_l z)²] + σ_b², z ~ N(0, 1); the
-  backward signal's squared norm changes by χ_l = σ_w² E[φ'(√q_l z)²] per layer. χ₁ is χ at
-  the fixed point q*. The predicted decades follow q_l from the input variance (1), which
-  equals (depth − 1) · ½·log10 χ₁ once the network sits at q*: the depth − 1 hidden
-  layers each contribute one factor; the readout is not part of the product.
-- MLP with batch norm and ReLU: gradient explosion at rate π/(π−1) per layer in squared norm
-  (Yang et al. 2019), asymptotically for large batch and width, for any weight scale.
-- Vanilla RNN: Pascanu et al. (2013)'s sufficient condition for vanishing: the largest
-  singular value of W_hh below 1/γ, γ the largest |φ'|.
-- Everything else: stated as not covered.
+  2017). Pre-activation variance q_{l+1} = σ_w² E[φ(√q_l z)²] + σ_b², z ~ N(0, 1), from the
+  input's measured mean square; the backward signal's squared norm changes by
+  χ_l = σ_w² E[φ'(√q_l z)²] per layer. χ₁ is χ at the fixed point q*. The predicted decades
+  equal (depth − 1) · ½·log10 χ₁ once the network sits at q*: the depth − 1 hidden
+  layers each contribute one factor; the readout is not part of the product. Around it a
+  finite-width band (Hanin 2018), and flags where it does not apply (small width, broken
+  gradient independence).
+- MLP with batch or layer norm: E[φ'²]/Var φ or E[φ'²]/E[φ²] per layer, the first layer
+  E[φ'²]/E[x²] (Yang et al. 2019 for batch norm with ReLU: π/(π−1)).
+- Residual MLP: the mean-field residual recursion (Yang & Schoenholz 2017).
+- CNN: mean field per pixel with zero padding.
+- Vanilla RNN: annealed mean field through time, beside Pascanu et al. (2013)'s bound;
+  LSTM/GRU: an annealed estimate, shown but not claimed.
+- Transformer: a residual recursion for the stream's variance, the token correlation and
+  the backward signal, sub-layer by sub-layer (uniform attention at initialisation).
 """
 
 from __future__ import annotations
@@ -34,7 +40,6 @@ _LOG10_Q_GRID = np.linspace(-10.0, 12.0, 441)
 # φ') has it at its midpoint, where the trapezoid rule is exact.
 _SPREAD_POINTS = 600
 _FINE_GRID = np.linspace(-20.0, 20.0, 2000)
-YANG_BN_RELU_RATE = math.pi / (math.pi - 1.0)
 RELU_KURTOSIS_EXCESS = 5.0  # 3·E[φ'⁴]/E[φ'²]² − 1 for ReLU (Hanin 2018's constant)
 
 
