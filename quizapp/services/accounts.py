@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from quizapp.extensions import db
 from quizapp.models import ROLES, ApiToken, User
+from quizapp.models.accounts import new_session_token
 from quizapp.models.base import utcnow
 from quizapp.services.errors import Conflict, InvalidInput, NotFound
 
@@ -97,26 +98,31 @@ def authenticate(username: str, password: str) -> User | None:
     return user
 
 
-def load_session_user(session_id: str) -> User | None:
-    """The user for a Flask-Login id `<user id>:<session version>`; None if stale."""
-    user_id, _, version = session_id.partition(":")
-    if not user_id.isdigit() or not version.isdigit():
+def load_session_user(session_token: str) -> User | None:
+    """The user whose current session token this is; None for a stale, foreign or forged one."""
+    if not session_token or len(session_token) > 64:
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or user.session_version != int(version):
-        return None
-    return user
+    return db.session.scalar(select(User).where(User.session_token == session_token))
+
+
+def end_all_sessions(user: User) -> None:
+    """Sign the user out everywhere: every session and remember-me cookie issued so far stops
+    working, because the token they name is replaced (a log-out is enforced by the server, not
+    by the browser forgetting its cookie)."""
+    user.session_token = new_session_token()
+    db.session.commit()
 
 
 def change_password(user: User, current_password: str, new_password: str) -> None:
-    """Set a new password after checking the current one; other sessions are signed out."""
+    """Set a new password after checking the current one; every session is signed out (the
+    caller signs the current device in again with the new session token)."""
     try:
         _hasher.verify(user.password_hash, current_password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         raise InvalidInput("The current password is wrong.", field="current_password") from None
     check_password_strength(new_password, user.username)
     user.password_hash = _hasher.hash(new_password)
-    user.session_version += 1
+    user.session_token = new_session_token()
     db.session.commit()
 
 

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Flask,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -150,8 +151,11 @@ def login():
 
 @auth.post("/logout")
 def logout():
+    if current_user.is_authenticated:
+        # Ends the session on the server: a copy of the cookies kept anywhere stops working.
+        accounts.end_all_sessions(current_user)
     logout_user()
-    flash("You are signed out.", "info")
+    flash("You are signed out on every device.", "info")
     return redirect(url_for("pages.catalog"))
 
 
@@ -177,8 +181,10 @@ def account():
             accounts.change_password(
                 current_user, password_form.current_password.data, password_form.new_password.data
             )
-            # The user object, not the proxy: a proxy stored as the user would point at itself.
-            login_user(current_user._get_current_object())  # cookie with the new session version
+            # This device stays signed in with the new session token (and keeps remember-me if
+            # it had it). The user object, not the proxy: a proxy would point at itself.
+            remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+            login_user(current_user._get_current_object(), remember=remembered in request.cookies)
             flash("Password changed. Other devices have been signed out.", "success")
             return redirect(url_for("auth.account"))
         if action == "retention" and retention_form.validate_on_submit():

@@ -112,9 +112,25 @@ def test_changing_the_password_needs_the_current_one_and_ends_other_sessions(ctx
 
 def test_malformed_or_unknown_session_ids_load_no_one(ctx):
     (user,) = make_users("ada")
-    assert accounts.load_session_user(f"{user.id}:1") == user
-    for session_id in ("", "abc", "1", f"{user.id}:", ":1", "x:1", f"{user.id}:x", "99:1"):
+    assert accounts.load_session_user(user.session_token) == user
+    # The old `<id>:<version>` form and anything else that is not the current token: nobody.
+    for session_id in ("", "abc", "1", f"{user.id}:1", ":1", "x:1", user.session_token[:-1],
+                       user.session_token + "x", "x" * 5000):  # fmt: skip
         assert accounts.load_session_user(session_id) is None, session_id
+
+
+def test_ending_all_sessions_replaces_the_token_and_ids_are_never_reused(ctx):
+    first, second = make_users("ada", "bob")
+    token = first.session_token
+    accounts.end_all_sessions(first)
+    assert first.session_token != token and len(first.session_token) >= 43
+    assert accounts.load_session_user(token) is None
+    assert accounts.load_session_user(first.session_token) == first
+    assert second.session_token not in (token, first.session_token)
+    highest = second.id
+    accounts.delete_account(second)
+    (third,) = make_users("cyd")
+    assert third.id > highest
 
 
 def test_desired_retention_is_a_setting_within_bounds(ctx):

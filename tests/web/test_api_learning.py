@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import sign_in
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
@@ -59,12 +60,6 @@ def token_for(app, user_id: int, name: str = "script") -> str:
 
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
-
-
-def sign_in(client, user_id: int) -> None:
-    with client.session_transaction() as session:
-        session["_user_id"] = f"{user_id}:1"
-        session["_fresh"] = True
 
 
 def post_attempt(client, slug: str = "alpha", headers=None, **body):

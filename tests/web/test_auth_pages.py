@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
-from conftest import make_app
+from conftest import make_app, sign_in
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
@@ -30,13 +30,6 @@ def add_user(app, username: str = "ada") -> int:
         db.session.add(user)
         db.session.commit()
         return user.id
-
-
-def sign_in(client, user_id: int, version: int = 1) -> None:
-    """What a successful log-in leaves in the session (the form itself is tested below)."""
-    with client.session_transaction() as session:
-        session["_user_id"] = f"{user_id}:{version}"
-        session["_fresh"] = True
 
 
 def log_in(client, username: str = "ada", password: str = PASSWORD, **extra):
@@ -206,7 +199,7 @@ def test_logging_out_asks_first_then_signs_out_and_forgets_remember_me(app, clie
 
     response = client.post("/logout")
     assert response.status_code == 302
-    assert "You are signed out." in client.get("/").text
+    assert "You are signed out on every device." in client.get("/").text
     assert client.get_cookie("remember_token") is None
     assert not is_signed_in(client)
 
