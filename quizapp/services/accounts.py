@@ -175,7 +175,7 @@ def list_users() -> list[User]:
 
 def delete_account(user: User) -> None:
     """Delete the account and everything about it (attempts, cards, tokens, runs)."""
-    from quizapp.services.deletion import delete_user_data
+    from quizapp.services.personal_data import delete_user_data
 
     delete_user_data(user.id)
     db.session.delete(user)

@@ -16,9 +16,9 @@ from quizapp.models import Attempt, Question, ReviewCard, User
 from quizapp.services.accounts import create_api_token, revoke_api_token
 from quizapp.services.content_import import import_content
 from quizapp.services.learning import submit_answer
+from quizapp.services.personal_data import export_user_data
 from quizapp.services.progress import (
     HISTORY_LENGTH,
-    export_user_data,
     learner_progress,
     recent_mistakes,
 )

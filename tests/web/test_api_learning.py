@@ -223,9 +223,13 @@ def test_my_endpoints_need_a_session_or_a_token(reader, reading):
                         {"Authorization": "Bearer"}):  # fmt: skip
             response = reader.get(path, headers=headers)
             assert response.status_code == 401, (path, headers)
-            assert response.get_json()["message"] == (
-                "Sign in, or send an API token as 'Authorization: Bearer'."
+            expected = (
+                "The Authorization header does not authenticate: send 'Authorization: Bearer "
+                "<token>' with an active, unexpired API token, or no Authorization header at all."
+                if headers
+                else "Sign in, or send an API token as 'Authorization: Bearer'."
             )
+            assert response.get_json()["message"] == expected
 
 
 def answer_in_the_past(app, user_id: int, slug: str, check: int, response, days: float):
