@@ -169,6 +169,14 @@ def set_role(username: str, role: str) -> User:
     return user
 
 
+def find_user(username: str) -> User:
+    """The account with this username (any case); NotFound otherwise."""
+    user = db.session.scalar(select(User).where(User.username_key == username.strip().lower()))
+    if user is None:
+        raise NotFound(f"No user '{username}'.")
+    return user
+
+
 def list_users() -> list[User]:
     return list(db.session.scalars(select(User).order_by(User.username_key)))
 

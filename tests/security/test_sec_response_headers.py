@@ -47,6 +47,7 @@ GET_URLS = {
     "api_learning.my_progress": "/api/v1/me/progress",
     "api_learning.my_due_reviews": "/api/v1/me/reviews/due",
     "api_learning.my_export": "/api/v1/me/export",
+    "api_tokens.my_tokens": "/api/v1/me/tokens",
     "api_exercises.list_exercises": "/api/v1/exercises",
     "api_exercises.get_exercise": f"/api/v1/exercises/{EXERCISE_SLUG}",
     "api_exercises.get_run": "/api/v1/runs/{run}",
@@ -177,6 +178,7 @@ PERSONAL = {
     "api_learning.my_progress",
     "api_learning.my_due_reviews",
     "api_learning.my_export",
+    "api_tokens.my_tokens",
     "api_exercises.get_run",
 }
 # Served alike to everybody: a cache may keep them.

@@ -314,3 +314,24 @@ def test_the_api_is_documented_with_both_ways_to_sign_in(reader):
     ):
         assert path in spec["paths"], path
     assert set(spec["components"]["securitySchemes"]) >= {"bearerAuth", "cookieAuth"}
+
+
+def test_my_tokens_lists_the_working_ones_with_their_expiry(reader, reading):
+    user_id = add_user(reading)
+    with reading.app_context():
+        user = db.session.get(User, user_id)
+        script = create_api_token(user, "script", expires_in_days=7)
+        create_api_token(user, "forever", expires_in_days=None)
+        revoke_api_token(user, create_api_token(user, "gone").token.id)
+    response = reader.get("/api/v1/me/tokens", headers=bearer(script.secret))
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    listed = {token["name"]: token for token in response.get_json()}
+    assert set(listed) == {"script", "forever"}
+    assert listed["forever"]["expires_at"] is None
+    expires = datetime.fromisoformat(listed["script"]["expires_at"])
+    assert timedelta(days=6) < expires - datetime.now(UTC) <= timedelta(days=7)
+    assert listed["script"]["prefix"] == script.secret[:10]
+    assert script.secret not in response.text
+    spec = reader.get("/api/openapi.json").get_json()
+    assert "/api/v1/me/tokens" in spec["paths"]
