@@ -191,7 +191,12 @@ def logout_page():
 @auth.route("/account", methods=["GET", "POST"])
 @login_required
 def account():
-    password_form = ChangePasswordForm(prefix="pw")
+    action = request.form.get("action")
+    # Only the submitted form reads the request: the others keep their defaults (the ticked
+    # "revoke all my tokens" box would otherwise come back unticked after any other action).
+    password_form = ChangePasswordForm(
+        prefix="pw", **({} if action == "password" else {"formdata": None})
+    )
     retention_form = RetentionForm(
         prefix="ret", desired_retention=round(current_user.desired_retention, 2)
     )
@@ -199,7 +204,6 @@ def account():
     delete_form = DeleteAccountForm(prefix="del")
     new_token = None
     status = 200
-    action = request.form.get("action")
     try:
         if action == "password" and password_form.validate_on_submit():
             revoked = accounts.change_password(
