@@ -357,6 +357,10 @@ def test_changing_the_password_offers_to_revoke_every_token(app, client):
     assert "2 API tokens revoked." in client.get("/account").text
     with app.app_context():
         assert db.session.scalar(select(func.count()).where(ApiToken.revoked_at.is_(None))) == 0
+    # After another action re-renders the page, the offer is still ticked.
+    other = client.post("/account", data={"action": "token", "tok-name": "tablet"})
+    assert other.status_code == 200
+    assert re.search(r'<input checked id="pw-revoke_tokens" name="pw-revoke_tokens"', other.text)
 
 
 def test_a_token_needs_a_name(app, client):
