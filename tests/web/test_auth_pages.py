@@ -287,6 +287,7 @@ def test_an_api_token_is_shown_once_and_can_be_revoked(app, client):
     created = client.post("/account", data={"action": "token", "tok-name": "laptop"})
     assert created.status_code == 200
     assert "Copy your new token now; it will not be shown again" in created.text
+    assert created.headers["Cache-Control"] == "no-store"  # no copy of the secret on disk
     secret = re.search(r'<code class="token">(qz_[^<]+)</code>', created.text).group(1)
     auth = {"Authorization": f"Bearer {secret}"}
     assert client.get("/api/v1/me/progress", headers=auth).status_code == 200
