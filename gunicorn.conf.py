@@ -2,6 +2,8 @@
 
 import multiprocessing
 import os
+import sys
+from pathlib import Path
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Requests are short but CPU-bound in Python (templates, JSON): processes beat threads under
@@ -22,3 +24,18 @@ accesslog = None  # the app writes one JSON line per request itself, with its re
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def _refuse_unsafe_settings() -> None:
+    """Check the app's settings once, in the master, before any worker starts: an unsafe
+    production setting stops gunicorn with one line instead of a traceback per worker."""
+    from quizapp.config import ConfigurationError, load_settings
+
+    try:
+        load_settings(str(Path(__file__).resolve().parent / "instance"))
+    except ConfigurationError as error:
+        print(f"quizapp: refusing to start: {error}", file=sys.stderr, flush=True)
+        sys.exit(1)
+
+
+_refuse_unsafe_settings()

@@ -12,7 +12,9 @@ from flask.cli import AppGroup
 
 content_cli = AppGroup("content", help="Check and import the question bank.")
 sim_cli = AppGroup("sim", help="Run gradient-flow simulations.")
-users_cli = AppGroup("users", help="Create accounts, change roles, list users.")
+users_cli = AppGroup(
+    "users", help="Create accounts, change roles, list users, sign them out everywhere."
+)
 
 PROGRESS_THRESHOLD = 20  # files; fewer finish before a bar would be worth drawing
 
@@ -259,6 +261,27 @@ def users_list_command() -> None:
     for user in users:
         created = user.created_at.strftime("%Y-%m-%d %H:%M UTC")
         click.echo(f"{user.username:<{width}}  {user.role:<7}  {created}")
+
+
+@users_cli.command("sign-out")
+@click.argument("username")
+@click.option("--revoke-tokens", is_flag=True, help="Also revoke every API token of the account.")
+def users_sign_out_command(username: str, revoke_tokens: bool) -> None:
+    """End every session of USERNAME on every device (a lost laptop, a shared computer)."""
+    from quizapp.services.accounts import end_all_sessions, find_user, revoke_all_api_tokens
+    from quizapp.services.errors import ServiceError
+
+    try:
+        user = find_user(username)
+    except ServiceError as error:
+        click.echo(f"Error: {error.message}", err=True)
+        sys.exit(1)
+    end_all_sessions(user)
+    message = f"'{user.username}' is signed out everywhere."
+    if revoke_tokens:
+        revoked = revoke_all_api_tokens(user)
+        message += f" {revoked} API token{'' if revoked == 1 else 's'} revoked."
+    click.echo(message)
 
 
 @sim_cli.command("warm")
