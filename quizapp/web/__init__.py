@@ -11,11 +11,13 @@ def register_web(app: Flask) -> None:
     from quizapp.web.api import register_api
     from quizapp.web.auth import auth, init_auth
     from quizapp.web.exercises import exercises, init_exercises
+    from quizapp.web.input_guard import register_input_guard
     from quizapp.web.learning import init_learning, learning
     from quizapp.web.observability import register_observability
     from quizapp.web.pages import pages
 
     register_observability(app)
+    register_input_guard(app)  # before CSRF, log-in or any view reads the request
     init_auth(app)
     init_learning(app)
     init_exercises(app)

@@ -83,7 +83,9 @@ def init_auth(app: Flask) -> None:
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths: an open redirect would let a link send the learner elsewhere."""
-    if target:
+    # Control characters too: CR/LF would split the Location header, and browsers drop tab
+    # and newline from URLs, so "/\t/evil.example" would leave the site as "//evil.example".
+    if target and target.isprintable():
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target:
             return target
