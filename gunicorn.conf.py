@@ -22,3 +22,19 @@ accesslog = None  # the app writes one JSON line per request itself, with its re
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def on_starting(server):
+    """Before any worker starts: tell the app how many processes serve it, and refuse to start
+    (one line, no traceback) when they would each count rate limits in their own memory."""
+    import sys
+
+    os.environ["QUIZAPP_WEB_WORKERS"] = str(server.cfg.workers)
+    if os.environ.get("QUIZAPP_ENV") != "production":
+        return
+    from quizapp.config import ConfigurationError, limiter_storage_uri
+
+    try:
+        limiter_storage_uri(production=True)
+    except ConfigurationError as error:
+        sys.exit(f"quizapp will not start: {error}")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_SECRET_KEY = "dev-secret-key-change-me"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 class ConfigurationError(RuntimeError):
@@ -24,6 +25,25 @@ def _database_url(instance_path: str) -> str:
         return url
     Path(instance_path).mkdir(parents=True, exist_ok=True)
     return "sqlite:///" + str(Path(instance_path) / "quizapp.sqlite")
+
+
+def limiter_storage_uri(production: bool) -> str:
+    """Where rate-limit counters live: RATELIMIT_STORAGE_URI, else Redis (REDIS_URL) in
+    production and process memory elsewhere. Refuses per-process memory in production unless
+    the server runs exactly one process (QUIZAPP_WEB_WORKERS=1, which gunicorn.conf.py sets
+    from its worker count): each gunicorn worker would count on its own, multiplying every
+    limit by the number of workers."""
+    default = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL) if production else "memory://"
+    uri = os.environ.get("RATELIMIT_STORAGE_URI") or default
+    workers = os.environ.get("QUIZAPP_WEB_WORKERS", "")
+    if production and uri.startswith("memory://") and workers != "1":
+        count = f"{workers} web workers" if workers else "an unknown number of web workers"
+        raise ConfigurationError(
+            f"RATELIMIT_STORAGE_URI=memory:// with {count}: each process would count rate "
+            "limits on its own; use a shared store (unset it to use REDIS_URL, or "
+            "redis://host:6379/1), or run one worker (GUNICORN_WORKERS=1)"
+        )
+    return uri
 
 
 def load_settings(instance_path: str) -> dict[str, Any]:
@@ -62,9 +82,16 @@ def load_settings(instance_path: str) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_ENABLED": os.environ.get("QUIZAPP_CSRF", "1") != "0",
         "RATELIMIT_ENABLED": os.environ.get("QUIZAPP_RATELIMIT", "1") != "0",
-        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_STORAGE_URI": limiter_storage_uri(production),
         "RATELIMIT_HEADERS_ENABLED": True,
-        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+        # A shared store (Redis) is reached over the network: a short timeout, so an outage
+        # answers 503 quickly instead of holding a web worker.
+        "RATELIMIT_STORAGE_OPTIONS": {
+            "socket_timeout": 2,
+            "socket_connect_timeout": 2,
+            "wrap_exceptions": True,  # one StorageError type, answered 503 (web/errors.py)
+        },
+        "REDIS_URL": os.environ.get("REDIS_URL", DEFAULT_REDIS_URL),
         "QUIZAPP_JOBS": os.environ.get("QUIZAPP_JOBS", "local"),
         "QUIZAPP_LOG_REQUESTS": os.environ.get("QUIZAPP_LOG_REQUESTS", "1" if production else "0")
         == "1",

@@ -17,7 +17,10 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+# Moving window: "5 per minute" holds for any 60 seconds, not per calendar minute (a fixed
+# window lets 10 through around a minute boundary). Limits count a request before its view
+# runs, with an atomic increment in the store, so parallel requests cannot all slip through.
+limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="moving-window")
 
 
 def register_extensions(app: Flask) -> None:

@@ -28,11 +28,11 @@ from quizapp.web.forms import (
     RetentionForm,
     TokenForm,
 )
+from quizapp.web.login_throttle import claim_password_check, password_check_passed
 from quizapp.web.question_page import has_session_cookie
 
 auth = Blueprint("auth", __name__)
 
-LOGIN_FAILURE_LIMIT = "5 per minute"
 REGISTRATION_LIMIT = "10 per hour"
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 COOKIELESS_ENDPOINTS = {"learning.answer"}
@@ -92,14 +92,6 @@ def _safe_next(target: str | None) -> str:
     return url_for("pages.catalog")
 
 
-def _login_failed(response) -> bool:
-    return response.status_code == 401
-
-
-def _account_key() -> str:
-    return "login-account:" + request.form.get("username", "").strip().lower()[:40]
-
-
 @auth.route("/register", methods=["GET", "POST"])
 @limiter.limit(REGISTRATION_LIMIT, methods=["POST"])
 def register():
@@ -125,21 +117,17 @@ def register():
 
 
 @auth.route("/login", methods=["GET", "POST"])
-@limiter.limit(LOGIN_FAILURE_LIMIT, methods=["POST"], deduct_when=_login_failed)
-@limiter.limit(
-    LOGIN_FAILURE_LIMIT,
-    methods=["POST"],
-    key_func=_account_key,
-    deduct_when=_login_failed,
-)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("pages.catalog"))
     form = LoginForm(next=request.args.get("next", ""))
     status = 200
     if form.validate_on_submit():
+        # Counted before the (slow) password check, atomically, per account and per address.
+        claim_password_check(form.username.data)
         user = accounts.authenticate(form.username.data, form.password.data)
         if user is not None:
+            password_check_passed(form.username.data)
             login_user(user, remember=bool(form.remember.data))
             return redirect(_safe_next(form.next.data))
         # One message whether the username exists or not: no account enumeration.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, g, jsonify, render_template, request
+from limits.errors import StorageError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -78,6 +79,17 @@ def register_error_handlers(app: Flask) -> None:
                 503,
                 "The database is not answering right now. Please try again in a few seconds.",
             )
+        )
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+        return response
+
+    @app.errorhandler(StorageError)
+    def handle_limiter_outage(error: StorageError):
+        # The shared rate-limit store is down. Failing open would lift every limit (log-in
+        # guessing included), so the limited routes wait for it instead.
+        log.warning("rate-limit store down on %s %s: %s", request.method, request.path, error)
+        response = app.make_response(
+            error_response(503, "Please try again in a few seconds: a service we need is down.")
         )
         response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
         return response
