@@ -92,6 +92,14 @@ def load_settings(instance_path: str) -> dict[str, Any]:
             "wrap_exceptions": True,  # one StorageError type, answered 503 (web/errors.py)
         },
         "REDIS_URL": os.environ.get("REDIS_URL", DEFAULT_REDIS_URL),
+        # Simulation runs one may start, cached or not (Flask-Limiter notation, ";" between).
+        "QUIZAPP_RUN_LIMIT_PER_ACCOUNT": os.environ.get(
+            "QUIZAPP_RUN_LIMIT_PER_ACCOUNT", "20 per minute; 300 per hour"
+        ),
+        # Higher: a classroom shares one address behind its router.
+        "QUIZAPP_RUN_LIMIT_PER_ADDRESS": os.environ.get(
+            "QUIZAPP_RUN_LIMIT_PER_ADDRESS", "60 per minute; 1000 per hour"
+        ),
         "QUIZAPP_JOBS": os.environ.get("QUIZAPP_JOBS", "local"),
         "QUIZAPP_LOG_REQUESTS": os.environ.get("QUIZAPP_LOG_REQUESTS", "1" if production else "0")
         == "1",

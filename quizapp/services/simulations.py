@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -104,7 +104,21 @@ def start_lab_run(user: User | None, config: Any) -> SimRun:
     return _start(user, _normalise(config), None, None, None)
 
 
+# Checks every run submission passes first, cached or not (the web layer registers its
+# per-account and per-address rate limits here): one place, whichever page or API starts it.
+SubmissionCheck = Callable[[User | None], None]
+SUBMISSION_CHECKS: list[SubmissionCheck] = []
+
+
+def register_submission_check(check: SubmissionCheck) -> None:
+    """Run `check(user)` before every run submission; it raises to refuse one."""
+    if check not in SUBMISSION_CHECKS:
+        SUBMISSION_CHECKS.append(check)
+
+
 def _start(user, config, exercise, choices, prediction) -> SimRun:
+    for check in SUBMISSION_CHECKS:
+        check(user)
     key = cache_key(config, SIMULATOR_VERSION)
     run = SimRun(
         id=uuid.uuid4().hex,

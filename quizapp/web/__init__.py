@@ -15,12 +15,14 @@ def register_web(app: Flask) -> None:
     from quizapp.web.learning import init_learning, learning
     from quizapp.web.observability import register_observability
     from quizapp.web.pages import pages
+    from quizapp.web.run_limits import register_run_limits
 
     register_observability(app)
     register_input_guard(app)  # before CSRF, log-in or any view reads the request
     init_auth(app)
     init_learning(app)
     init_exercises(app)
+    register_run_limits(app)
     app.register_blueprint(pages)
     app.register_blueprint(auth)
     app.register_blueprint(learning)

@@ -7,7 +7,7 @@ import logging
 from flask import Flask, Response, g, jsonify, render_template, request
 from limits.errors import StorageError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, TooManyRequests
 
 from quizapp.services.errors import Busy, ServiceError
 
@@ -121,6 +121,10 @@ def _http_message(error: HTTPException) -> str:
     if error.code == 413:
         return "The request body is too large."
     if error.code == 429:
+        # Our own limits say what was limited and for how long; Flask-Limiter's describe the
+        # limit in its notation ("5 per 1 minute"), so those get a plain sentence.
+        if type(error) is TooManyRequests and error.description != TooManyRequests.description:
+            return error.description
         return "Too many requests. Please wait a minute and try again."
     return error.description or TITLES.get(error.code or 500, "Error")
 

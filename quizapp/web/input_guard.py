@@ -113,7 +113,7 @@ def _problem_in_body() -> str | None:
         try:
             parsed = json.loads(body, parse_int=_bounded_int) if body.strip() else None
         except ValueError as error:
-            return f"The JSON body is not valid JSON: {str(error)[:120]}"
+            return f"Invalid JSON in the body: {str(error)[:120]}"
         return _problem_in_json(parsed)
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
         for key, value in request.form.items(multi=True):

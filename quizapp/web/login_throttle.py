@@ -49,11 +49,8 @@ def claim_password_check(username: str) -> None:
             # window keeps the end set by its first failure.
             _give_back(claimed)
             retry_after = max(1, math.ceil(storage.get_expiry(key) - time.time()))
-            raise TooManyRequests(
-                "Too many failed log-ins for this account or from this address. "
-                f"Please wait {retry_after} seconds and try again.",
-                retry_after=retry_after,
-            )
+            # The generic 429 message: it must not tell a guesser which limit was hit.
+            raise TooManyRequests(retry_after=retry_after)
 
 
 def password_check_passed(username: str) -> None:
