@@ -96,6 +96,8 @@ def load_settings(instance_path: str) -> dict[str, Any]:
         "QUIZAPP_RUN_LIMIT_PER_ACCOUNT": os.environ.get(
             "QUIZAPP_RUN_LIMIT_PER_ACCOUNT", "20 per minute; 300 per hour"
         ),
+        # Days an anonymous run is kept (`flask runs prune`, run daily in production).
+        "QUIZAPP_RUN_RETENTION_DAYS": int(os.environ.get("QUIZAPP_RUN_RETENTION_DAYS", "30")),
         # Higher: a classroom shares one address behind its router.
         "QUIZAPP_RUN_LIMIT_PER_ADDRESS": os.environ.get(
             "QUIZAPP_RUN_LIMIT_PER_ADDRESS", "60 per minute; 1000 per hour"
