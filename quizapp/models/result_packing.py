@@ -4,8 +4,8 @@ A result is mostly long lists of small records (a recurrent network's backward s
 layer and time step: {"t": 1, "backward_signal": 1.1e-27}, 37,000 of them for the largest
 accepted rnn), which as JSON repeat every key name. Stored, each such list becomes columns
 (one list per key), and the JSON is deflated: the largest result went from 1.87 MB of JSON
-to 0.30 MB (bench/bench_result_storage.py), every number intact: `unpack_result(pack_result(r)) == r` for any JSON object
-(no key may be named `__columns__`).
+to 0.30 MB (bench/bench_result_storage.py), every number intact:
+`unpack_result(pack_result(r)) == r` for any JSON object (no key may be `__columns__`).
 """
 
 from __future__ import annotations
