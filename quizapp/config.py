@@ -36,7 +36,8 @@ def limiter_storage_uri(production: bool) -> str:
     default = os.environ.get("REDIS_URL", DEFAULT_REDIS_URL) if production else "memory://"
     uri = os.environ.get("RATELIMIT_STORAGE_URI") or default
     workers = os.environ.get("QUIZAPP_WEB_WORKERS", "")
-    if production and uri.startswith("memory://") and workers != "1":
+    limits_on = os.environ.get("QUIZAPP_RATELIMIT", "1") != "0"
+    if production and limits_on and uri.startswith("memory://") and workers != "1":
         count = f"{workers} web workers" if workers else "an unknown number of web workers"
         raise ConfigurationError(
             f"RATELIMIT_STORAGE_URI=memory:// with {count}: each process would count rate "
@@ -44,6 +45,21 @@ def limiter_storage_uri(production: bool) -> str:
             "redis://host:6379/1), or run one worker (GUNICORN_WORKERS=1)"
         )
     return uri
+
+
+def trusted_proxies() -> int:
+    """How many proxies in front of the app may set X-Forwarded-For/-Proto (QUIZAPP_TRUST_PROXY).
+
+    0 unless set, in production too: trusting the header from anyone lets any client claim any
+    address and step around every per-address limit.
+    """
+    raw = os.environ.get("QUIZAPP_TRUST_PROXY", "0").strip() or "0"
+    if not raw.isdigit() or int(raw) > 5:
+        raise ConfigurationError(
+            f"QUIZAPP_TRUST_PROXY must be the number of proxies in front of the app (0-5), "
+            f"not {raw[:20]!r}"
+        )
+    return int(raw)
 
 
 def load_settings(instance_path: str) -> dict[str, Any]:
@@ -75,8 +91,7 @@ def load_settings(instance_path: str) -> dict[str, Any]:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": secure_cookies,
         "PREFERRED_URL_SCHEME": "https" if production else "http",
-        "QUIZAPP_TRUST_PROXY": os.environ.get("QUIZAPP_TRUST_PROXY", "1" if production else "0")
-        == "1",
+        "QUIZAPP_TRUST_PROXY": trusted_proxies(),
         # CSRF is checked in one before_request hook (web/auth.py); token-auth API calls skip it.
         "WTF_CSRF_CHECK_DEFAULT": False,
         "WTF_CSRF_TIME_LIMIT": None,

@@ -35,10 +35,13 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
-    if app.config.get("QUIZAPP_TRUST_PROXY"):
+    proxies = int(app.config.get("QUIZAPP_TRUST_PROXY") or 0)
+    if proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+        # The client address is the one the n-th proxy from us saw; Host passes through the
+        # proxy unchanged (docs/deploy/nginx-quizapp.conf), so X-Forwarded-Host is not read.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
 
 def _tune_sqlite(connection, _record) -> None:
