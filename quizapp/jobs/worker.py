@@ -23,6 +23,7 @@ def serve_simulations(connection: Connection) -> None:
             return
         if config is None:
             return
+        connection.send(("received", None))  # the job reached this worker (pool.py retries if not)
         try:
             reply = ("done", simulate(config))
         except SimConfigError as error:
