@@ -38,3 +38,17 @@ def on_starting(server):
         limiter_storage_uri(production=True)
     except ConfigurationError as error:
         sys.exit(f"quizapp will not start: {error}")
+
+
+def post_worker_init(worker):
+    """A new worker (after a restart, a crash, or gunicorn recycling one) runs again the
+    simulation runs whose web process is gone: they lived in that process's pool."""
+    from quizapp.services.simulations import requeue_orphaned_runs
+
+    try:
+        requeued = requeue_orphaned_runs(worker.wsgi)
+    except Exception:  # the database may not be up yet: the runs are requeued when read
+        worker.log.exception("could not requeue simulation runs lost with their process")
+    else:
+        if requeued:
+            worker.log.info("requeued %d simulation run(s) lost with their process", requeued)

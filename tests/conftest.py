@@ -344,6 +344,11 @@ class GunicornServer:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
 
+    def kill(self) -> None:
+        """SIGKILL to gunicorn and every process it started: a crash, not a shutdown."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(20)
+
     def __enter__(self) -> GunicornServer:
         return self.start()
 

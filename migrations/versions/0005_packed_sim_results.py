@@ -1,4 +1,5 @@
-"""simulation results stored packed (columns, deflated) instead of as JSON
+"""simulation results stored packed (columns, deflated) instead of as JSON; runs record
+the process that will finish them, so a run lost with its process can be requeued
 
 Revision ID: 0005
 Revises: 0003
@@ -32,6 +33,9 @@ def _value(raw):
 
 
 def upgrade():
+    with op.batch_alter_table('sim_runs', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('owner', sa.String(length=120), nullable=True))
+        batch_op.add_column(sa.Column('submitted_at', sa.DateTime(), nullable=True))
     with op.batch_alter_table('sim_results', schema=None) as batch_op:
         batch_op.add_column(sa.Column('packed', sa.LargeBinary(), nullable=True))
     connection = op.get_bind()
@@ -64,3 +68,6 @@ def downgrade():
     with op.batch_alter_table('sim_results', schema=None) as batch_op:
         batch_op.alter_column('result', existing_type=sa.JSON(), nullable=False)
         batch_op.drop_column('packed')
+    with op.batch_alter_table('sim_runs', schema=None) as batch_op:
+        batch_op.drop_column('submitted_at')
+        batch_op.drop_column('owner')

@@ -80,3 +80,7 @@ class SimRun(Base):
     from_cache: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Who will finish a queued run (jobs/owners.py) and when it was last handed to them: a
+    # run whose owner process is gone is handed to another one (services/simulations.py).
+    owner: Mapped[str | None] = mapped_column(String(120), default=None)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
