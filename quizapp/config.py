@@ -47,6 +47,25 @@ def limiter_storage_uri(production: bool) -> str:
     return uri
 
 
+def default_sim_memory_mb() -> int:
+    """A quarter of this machine's memory: the web processes, the database and the page
+    cache keep the rest."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # no sysconf: assume a small 4 GiB host
+        total = 4 * 1024**3
+    return max(256, total // 4 // 1024**2)
+
+
+def _positive_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ConfigurationError(f"{name} must be a whole number above 0, not {raw[:20]!r}")
+    return int(raw)
+
+
 def trusted_proxies() -> int:
     """How many proxies in front of the app may set X-Forwarded-For/-Proto (QUIZAPP_TRUST_PROXY).
 
@@ -123,6 +142,10 @@ def load_settings(instance_path: str) -> dict[str, Any]:
         "QUIZAPP_SIM_WORKERS": int(os.environ.get("QUIZAPP_SIM_WORKERS", "2")),
         "QUIZAPP_SIM_QUEUE_LIMIT": int(os.environ.get("QUIZAPP_SIM_QUEUE_LIMIT", "16")),
         "QUIZAPP_SIM_TIMEOUT": float(os.environ.get("QUIZAPP_SIM_TIMEOUT", "20")),
+        # Memory every simulation process of this host may use together, beyond what each
+        # needs to start (MiB); shared out over web workers x simulation workers.
+        "QUIZAPP_SIM_MEMORY_MB": _positive_int("QUIZAPP_SIM_MEMORY_MB", default_sim_memory_mb()),
+        "QUIZAPP_WEB_WORKERS": _positive_int("QUIZAPP_WEB_WORKERS", 1),
         "API_TITLE": "quizapp API",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",

@@ -37,8 +37,15 @@ class _Job:
 class SimulationPool:
     """Runs simulations in `workers` processes; at most `queue_limit` jobs wait for a worker."""
 
-    def __init__(self, workers: int = 2, queue_limit: int = 16, timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        workers: int = 2,
+        queue_limit: int = 16,
+        timeout: float = 20.0,
+        memory_mb: int | None = None,
+    ) -> None:
         self.workers = max(1, workers)
+        self.memory_mb = memory_mb  # each worker's cap beyond its own start-up (worker.py)
         self.queue_limit = max(1, queue_limit)
         self.timeout = timeout
         self._jobs: queue.Queue[_Job | None] = queue.Queue(maxsize=self.queue_limit)
@@ -109,7 +116,9 @@ class SimulationPool:
         from quizapp.jobs.worker import serve_simulations
 
         parent, child = self._context.Pipe()
-        process = self._context.Process(target=serve_simulations, args=(child,), daemon=True)
+        process = self._context.Process(
+            target=serve_simulations, args=(child, self.memory_mb), daemon=True
+        )
         process.start()
         child.close()
         if not parent.poll(STARTUP_TIMEOUT):
@@ -207,17 +216,22 @@ class SimulationPool:
             )
         if status == "done":
             return JobOutcome("done", result=payload), True
+        if status == "out_of_memory":
+            # A fresh worker gives back what the allocator kept from the failed job.
+            return JobOutcome("failed", message=str(payload)), False
         return JobOutcome(status, message=str(payload)), True
 
 
-_pools: dict[tuple[int, int, float], SimulationPool] = {}
+_pools: dict[tuple[int, int, float, int | None], SimulationPool] = {}
 _pools_lock = threading.Lock()
 
 
-def shared_pool(workers: int, queue_limit: int, timeout: float) -> SimulationPool:
+def shared_pool(
+    workers: int, queue_limit: int, timeout: float, memory_mb: int | None = None
+) -> SimulationPool:
     """One pool per setting in a process, shared by every app (tests create many apps)."""
-    key = (workers, queue_limit, timeout)
+    key = (workers, queue_limit, timeout, memory_mb)
     with _pools_lock:
         if key not in _pools:
-            _pools[key] = SimulationPool(workers, queue_limit, timeout)
+            _pools[key] = SimulationPool(workers, queue_limit, timeout, memory_mb)
         return _pools[key]
