@@ -65,8 +65,11 @@ def largest_accepted(config: dict, field: str) -> dict:
 def largest_configs() -> list:
     found = []
     for kind, spec in KINDS.items():
+        # A transformer's width must be a multiple of its heads: one head accepts every width.
+        heads = {"heads": 1} if kind == "transformer" else {}
         deepest = largest_accepted(
-            {"kind": kind, "width": 64, "batch_size": 1, "train_steps": 2, "optimizer": "adam"},
+            {"kind": kind, "width": 64, "batch_size": 1, "train_steps": 2, "optimizer": "adam"}
+            | heads,
             "depth",
         )
         weights = largest_accepted(dict(deepest, width=None), "width")
