@@ -8,12 +8,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from quizapp.content.loader import Bank, ContentError, SourceDocument, load_bank
 from quizapp.content.rendering import RenderFailed, render_exercise, render_question
 from quizapp.extensions import db
-from quizapp.models import Exercise, Question, Topic
+from quizapp.models import Attempt, Exercise, Question, Topic
 from quizapp.models.base import utcnow
 
 T = TypeVar("T")
@@ -35,6 +35,7 @@ class ImportReport:
     unchanged: list[str] = field(default_factory=list)
     retired: list[str] = field(default_factory=list)
     restored: list[str] = field(default_factory=list)
+    renamed: list[str] = field(default_factory=list)  # "old -> new"
     topics_changed: int = 0
 
     def summary(self) -> str:
@@ -44,6 +45,8 @@ class ImportReport:
         )
         if self.restored:
             text += f", {len(self.restored)} restored"
+        if self.renamed:
+            text += f", {len(self.renamed)} renamed"
         return text
 
 
@@ -85,6 +88,10 @@ def import_content(root: Path, progress: Progress | None = None) -> ImportReport
     ]
     existing = {model: {row.slug: row for row in db.session.scalars(select(model))}
                 for model, _, _ in kinds}  # fmt: skip
+    renames = {model: _plan_renames(existing[model], documents) for model, documents, _ in kinds}
+    for model, planned in renames.items():
+        for old, new in planned.items():
+            existing[model][new] = existing[model].pop(old)
     work = [
         (model, render, document)
         for model, documents, render in kinds
@@ -104,6 +111,15 @@ def import_content(root: Path, progress: Progress | None = None) -> ImportReport
 
     report = ImportReport()
     try:
+        for model, planned in renames.items():
+            for old, new in planned.items():
+                report.renamed.append(f"{old} -> {new}")
+                if model is Exercise:
+                    db.session.execute(
+                        update(Attempt)
+                        .where(Attempt.exercise_slug == old)
+                        .values(exercise_slug=new)
+                    )
         topics = _sync_topics(bank.topics, report)
         now = utcnow()
         for model, documents, _ in kinds:
@@ -116,6 +132,22 @@ def import_content(root: Path, progress: Progress | None = None) -> ImportReport
         db.session.rollback()
         raise
     return report
+
+
+def _plan_renames(
+    existing: dict[str, Question | Exercise], documents: dict[str, SourceDocument]
+) -> dict[str, str]:
+    """Old slug -> new slug for each file that lists a stored row's slug among its aliases:
+    that row is renamed (keeping its attempts and history) rather than retired and replaced."""
+    planned: dict[str, str] = {}
+    for slug, document in documents.items():
+        if slug in existing:
+            continue
+        for alias in document.data["aliases"]:
+            if alias in existing and alias not in documents and alias not in planned:
+                planned[alias] = slug
+                break
+    return planned
 
 
 def _sync_rows(

@@ -32,8 +32,8 @@ SIMULATION_PATHS = ("/api/v1/lab/runs", "/api/v1/exercises/{slug}/runs")
 SLUGS = {
     "/api/v1/questions/{slug}": "vanishing-gradient-problem",
     "/api/v1/questions/{slug}/attempts": "vanishing-gradient-problem",
-    "/api/v1/exercises/{slug}": "sigmoid-depth-30-init",
-    "/api/v1/exercises/{slug}/runs": "sigmoid-depth-30-init",
+    "/api/v1/exercises/{slug}": "tanh-depth-30-init",
+    "/api/v1/exercises/{slug}/runs": "tanh-depth-30-init",
 }
 TINY_LAB = {"kind": "mlp", "depth": 4, "width": 8, "batch_size": 16}
 # Bodies the API accepts, so the success paths are checked against the schema too.
