@@ -13,11 +13,14 @@ from quizapp.content.loader import Bank, load_bank
 REPO_ROOT = Path(__file__).parents[3]
 CONTENT_DIR = REPO_ROOT / "content"
 
-MIN_QUESTIONS = 40
-MIN_TOPICS_USED = 8
-MIN_PER_DIFFICULTY = {"easy": 10, "medium": 15, "hard": 8}
+MIN_QUESTIONS = 80
+MIN_TOPICS_USED = 16
+MIN_QUESTIONS_PER_TOPIC = 5
+MIN_PER_DIFFICULTY = {"easy": 15, "medium": 30, "hard": 15}
 RELATED_RANGE = (2, 5)
-MIN_DIAGRAM_CARDS = 6
+MIN_DIAGRAM_CARDS = 20
+# A quiz whose key is nearly always the first option teaches guessing, not the material.
+MAX_SHARE_OF_KEYS_IN_ONE_POSITION = 0.7
 AUTOMATIC_KINDS = {"single_choice", "multiple_choice", "numeric"}
 CHOICE_KINDS = {"single_choice", "multiple_choice"}
 
@@ -69,6 +72,45 @@ def test_questions_cover_enough_topics(bank: Bank, questions: list[dict[str, Any
         f"questions use {len(used)} topics ({', '.join(sorted(used))}), "
         f"at least {MIN_TOPICS_USED} are required; unused: {', '.join(sorted(declared - used))}"
     )
+
+
+def test_every_declared_topic_has_enough_questions(
+    bank: Bank, questions: list[dict[str, Any]]
+) -> None:
+    counts = Counter(topic for question in questions for topic in question["topics"])
+    thin = [
+        f"content/topics.yaml: topic '{topic['slug']}' has {counts[topic['slug']]} question(s), "
+        f"at least {MIN_QUESTIONS_PER_TOPIC} are required"
+        for topic in bank.topics
+        if counts[topic["slug"]] < MIN_QUESTIONS_PER_TOPIC
+    ]
+    assert not thin, report(thin)
+
+
+def test_single_choice_keys_are_not_all_in_one_position(
+    questions: list[dict[str, Any]],
+) -> None:
+    keys = Counter(
+        check["correct"]
+        for question in questions
+        for check in question["checks"]
+        if check["kind"] == "single_choice"
+    )
+    position, count = keys.most_common(1)[0]
+    share = count / sum(keys.values())
+    assert share <= MAX_SHARE_OF_KEYS_IN_ONE_POSITION, (
+        f"{share:.0%} of single-choice keys are option {position} "
+        f"({dict(sorted(keys.items()))}); vary the key's position in new cards"
+    )
+
+
+def test_every_exercise_is_linked_from_a_question(bank: Bank) -> None:
+    linked = {slug for question in bank.questions for slug in question["exercises"]}
+    orphans = [
+        f"{bank.exercise_documents[slug].path}: no question lists it under exercises:"
+        for slug in sorted(bank.exercise_slugs - linked)
+    ]
+    assert not orphans, report(orphans)
 
 
 def test_difficulty_spread(questions: list[dict[str, Any]]) -> None:
