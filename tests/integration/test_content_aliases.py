@@ -37,6 +37,7 @@ def test_a_renamed_question_keeps_its_row_and_history(app, content_dir: Path) ->
 
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == "0 added, 1 updated, 2 unchanged, 0 retired, 1 renamed"
+    assert "renamed gamma -> delta (the old address redirects)" in result.stderr
     with app.app_context():
         rows = {q.slug: q for q in db.session.scalars(select(Question))}
         assert set(rows) == {"alpha", "beta", "delta"}
@@ -101,3 +102,9 @@ def test_the_renamed_exercise_answers_its_old_slug(imported_app) -> None:
     assert api.status_code == 301
     assert api.headers["Location"] == "/api/v1/exercises/tanh-depth-30-init"
     assert client.get(api.headers["Location"]).get_json()["aliases"] == ["sigmoid-depth-30-init"]
+
+    run = client.post(
+        "/api/v1/exercises/sigmoid-depth-30-init/runs", json={"choices": {"init": "default"}}
+    )
+    assert run.status_code == 308
+    assert run.headers["Location"] == "/api/v1/exercises/tanh-depth-30-init/runs"
