@@ -298,6 +298,13 @@ def standardised_first_weight() -> float:
     return ((weight - weight.mean()) / weight.std(unbiased=False))[0].item()
 
 
+def kaiming_fan_out_std() -> float:
+    torch.manual_seed(0)
+    weight = nn.Conv2d(64, 128, kernel_size=3).weight
+    nn.init.kaiming_normal_(weight, mode="fan_out", nonlinearity="relu")
+    return weight.std().item()
+
+
 def pytorch_default_linear_bound() -> float:
     torch.manual_seed(0)
     return nn.Linear(256, 20_000).weight.abs().max().item()
@@ -393,6 +400,7 @@ RECOMPUTE: dict[CheckKey, Callable[[], float]] = {
     ("weight-standardization", 0): standardised_first_weight,
     ("pytorch-default-init", 0): pytorch_default_linear_bound,
     ("init-gains", 0): lambda: nn.init.calculate_gain("tanh"),
+    ("kaiming-fan-mode", 0): kaiming_fan_out_std,
 }
 
 
