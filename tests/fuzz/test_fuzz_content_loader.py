@@ -3,6 +3,7 @@ written to files all come back as errors that name the file and a line inside it
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -16,10 +17,12 @@ from hypothesis import strategies as st
 from quizapp.content.loader import ContentError, load_bank
 
 VALID_QUESTION = QUESTION_TEMPLATE.format(slug="fuzzed", difficulty="medium", related="alpha")
-VALID_EXERCISE = (
-    (CONTENT_DIR / "exercises" / "tanh-depth-30-init.yaml")
-    .read_text()
-    .replace("questions: [vanishing-gradient-problem]", "questions: [fuzzed]")
+# The real exercise, linked to the fuzzed question instead of whatever cards it lists.
+VALID_EXERCISE = re.sub(
+    r"^questions: \[.*\]$",
+    "questions: [fuzzed]",
+    (CONTENT_DIR / "exercises" / "tanh-depth-30-init.yaml").read_text(),
+    flags=re.MULTILINE,
 )
 VALID_TOPICS = """\
 - slug: gradient-flow
