@@ -370,7 +370,7 @@ RECOMPUTE: dict[CheckKey, Callable[[], float]] = {
     ("tanh-critical-line", 0): lambda: tanh_critical_weight_variance(0.05),
     ("dynamical-isometry", 0): gaussian_jacobian_spectrum_variance,
     ("finite-width-effects", 0): lambda: sum(1 / 80 for _ in range(40)),
-    ("shattered-gradients", 0): lambda: 2.0**-10,
+    ("shattered-gradients", 0): lambda: 2.0**-10 * 1e4,
     ("transformer-warmup-schedule", 0): lambda: noam_rate(4000) * 1e4,
     ("gpt2-residual-scaling", 0): lambda: 0.02 / math.sqrt(2 * 12),
     ("residual-variance-growth", 0): lambda: 2**10,
