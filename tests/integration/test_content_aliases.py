@@ -26,7 +26,8 @@ def rename_gamma(root: Path) -> None:
     )
 
 
-def test_a_renamed_question_keeps_its_row_and_history(app, content_dir: Path) -> None:
+def test_a_renamed_question_keeps_its_row_and_history(any_db_app, content_dir: Path) -> None:
+    app = any_db_app
     write_question(content_dir, "gamma", related=["alpha"])
     assert run_import(app, content_dir).exit_code == 0
     with app.app_context():
@@ -45,7 +46,8 @@ def test_a_renamed_question_keeps_its_row_and_history(app, content_dir: Path) ->
         assert rows["delta"].aliases == ["gamma"] and rows["delta"].retired_at is None
 
 
-def test_old_question_addresses_redirect_permanently(app, content_dir: Path) -> None:
+def test_old_question_addresses_redirect_permanently(any_db_app, content_dir: Path) -> None:
+    app = any_db_app
     write_question(content_dir, "gamma", related=["alpha"])
     run_import(app, content_dir)
     rename_gamma(content_dir)
