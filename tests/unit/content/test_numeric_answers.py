@@ -298,6 +298,12 @@ def standardised_first_weight() -> float:
     return ((weight - weight.mean()) / weight.std(unbiased=False))[0].item()
 
 
+def double_softmax_loss_floor() -> float:
+    """The loss when the first softmax is certain of the right class, as low as it can go."""
+    confident = torch.tensor([[100.0] + [0.0] * 9], dtype=torch.float64)
+    return F.cross_entropy(F.softmax(confident, dim=1), torch.tensor([0])).item()
+
+
 def kaiming_fan_out_std() -> float:
     torch.manual_seed(0)
     weight = nn.Conv2d(64, 128, kernel_size=3).weight
@@ -401,6 +407,8 @@ RECOMPUTE: dict[CheckKey, Callable[[], float]] = {
     ("pytorch-default-init", 0): pytorch_default_linear_bound,
     ("init-gains", 0): lambda: nn.init.calculate_gain("tanh"),
     ("kaiming-fan-mode", 0): kaiming_fan_out_std,
+    ("overfit-one-batch", 0): double_softmax_loss_floor,
+    ("nan-loss-debugging", 0): lambda: math.log(torch.finfo(torch.float32).max),
 }
 
 
