@@ -141,3 +141,27 @@ def test_migrations_round_trip_on_postgres() -> None:
     engine.dispose()
 
     upgrade_downgrade_upgrade(POSTGRES_URL)
+
+
+def test_aliases_migration_keeps_an_imported_bank(tmp_path: Path) -> None:
+    """0009 adds `aliases` to tables that already hold rows: they get an empty list."""
+    url = f"sqlite:///{tmp_path / 'aliases.sqlite'}"
+    app = migrated_app(url)
+    engine = create_engine(url)
+    try:
+        flask_db(app, "upgrade")
+        with app.app_context():
+            import_content(CONTENT_DIR)
+        flask_db(app, "downgrade", "0003")
+        flask_db(app, "upgrade")
+        with engine.connect() as connection:
+            stored = connection.execute(text("SELECT aliases FROM questions")).scalars().all()
+            exercises = connection.execute(text("SELECT aliases FROM exercises")).scalars().all()
+        assert stored and set(stored) == {"[]"}
+        assert exercises and set(exercises) == {"[]"}
+        client = app.test_client()
+        assert client.get(f"/questions/{SEED}").status_code == 200
+    finally:
+        engine.dispose()
+        with app.app_context():
+            db.engine.dispose()
