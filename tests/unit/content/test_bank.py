@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,30 @@ def test_single_choice_keys_are_not_all_in_one_position(
         f"{share:.0%} of single-choice keys are option {position} "
         f"({dict(sorted(keys.items()))}); vary the key's position in new cards"
     )
+
+
+DECIMALS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+
+
+def test_a_numeric_answer_rounded_as_asked_is_accepted(questions: list[dict[str, Any]]) -> None:
+    """ "Give three decimals" must not ask for a rounding that the tolerance then rejects."""
+    problems = []
+    for question in questions:
+        for index, check in enumerate(question["checks"]):
+            asked = re.search(r"\b(one|two|three|four|five) decimals?\b", check["prompt"])
+            if check["kind"] != "numeric" or not asked:
+                continue
+            answer = check["answer"]
+            allowed = max(
+                check.get("tolerance", 0.0), check.get("relative_tolerance", 0.0) * abs(answer)
+            )
+            rounded = round(answer, DECIMALS[asked.group(1)])
+            if abs(rounded - answer) > allowed + 1e-12:
+                problems.append(
+                    f"{file_of(question)}: checks.{index}: the answer rounded as asked, {rounded}, "
+                    f"is outside the tolerance ±{allowed} around {answer}"
+                )
+    assert not problems, report(problems)
 
 
 def test_difficulty_spread(questions: list[dict[str, Any]]) -> None:
