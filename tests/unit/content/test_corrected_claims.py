@@ -182,3 +182,17 @@ def test_ten_sigmoid_layers_shrink_the_gradient_at_least_a_millionfold() -> None
     h.sum().backward()
     assert a.grad.abs().max().item() <= 1e-6
     assert "at least" in card("sigmoid-depth-gradient-bound")["answer"]
+
+
+def test_a_gaussian_matrix_has_eigenvalues_inside_the_unit_disk_and_singular_values_to_two() -> (
+    None
+):
+    generator = torch.Generator().manual_seed(0)
+    n = 400
+    weight = torch.randn(n, n, dtype=torch.float64, generator=generator) / math.sqrt(n)
+    moduli = torch.linalg.eigvals(weight).abs()
+    singular = torch.linalg.svdvals(weight)
+    assert (moduli < 1).double().mean().item() > 0.97
+    assert 1.8 < singular.max().item() < 2.1 and singular.min().item() < 0.05
+    text = card("orthogonal-initialization")["explanation"]
+    assert "circular law" in text and "some $|\\lambda| > 1$" not in text
