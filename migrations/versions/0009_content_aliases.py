@@ -1,7 +1,7 @@
 """former slugs (aliases) of questions and exercises
 
 Revision ID: 0009
-Revises: 0003
+Revises: 0012
 Create Date: 2026-12-01 09:40:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0009'
-down_revision = '0003'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 
