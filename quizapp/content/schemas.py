@@ -36,6 +36,11 @@ def _text(required: bool = True, max_length: int = 50_000) -> fields.String:
     )
 
 
+def _former_slugs() -> fields.List:
+    """Slugs a question or exercise had before a rename: their URLs redirect to the new one."""
+    return fields.List(fields.String(validate=[SLUG, validate.Length(max=120)]), load_default=list)
+
+
 class OptionSchema(StrictSchema):
     text = _text(max_length=1_000)
     feedback = _text(max_length=2_000)
@@ -172,6 +177,7 @@ class QuestionSchema(StrictSchema):
         required=True,
         validate=validate.Length(min=1, error="needs at least one reference"),
     )
+    aliases = _former_slugs()
     related = fields.List(fields.String(validate=SLUG), load_default=list)
     exercises = fields.List(fields.String(validate=SLUG), load_default=list)
     checks = fields.List(
@@ -230,6 +236,7 @@ class ExerciseSchema(StrictSchema):
         required=True,
         validate=validate.Length(min=1, max=5, error="link 1 to 5 questions"),
     )
+    aliases = _former_slugs()
     prompt = _text()
     network = fields.Dict(required=True, keys=fields.String(), values=fields.Raw())
     choices = fields.Dict(

@@ -66,6 +66,9 @@ class QuestionOut(QuestionSummaryOut):
     references = fields.List(fields.Nested(ReferenceOut))
     related = fields.List(fields.Nested(RelatedOut))
     exercises = fields.List(fields.String(), attribute="exercise_slugs")
+    aliases = fields.List(
+        fields.String(), metadata={"description": "Former slugs; their URLs redirect here."}
+    )
     checks = fields.Method("public_checks")
 
     def public_checks(self, question) -> list[dict]:
