@@ -18,6 +18,7 @@ from quizapp.content.markdown import RENDERER_VERSION, lint_markdown
 from quizapp.content.schemas import ExerciseSchema, QuestionSchema, TopicSchema, shared_schema
 from quizapp.content.yaml_source import FieldPath, ParsedYaml, YamlSyntaxError, parse_yaml
 from quizapp.domain.exercises import METRICS, VERDICTS, all_selections, choice_values
+from quizapp.domain.grading import check_kind
 from quizapp.sim import SimConfigError, validate_config
 
 MAX_FILE_BYTES = 512 * 1024
@@ -246,16 +247,13 @@ def _lint_texts(
 
 
 def markdown_fields(data: dict[str, Any]) -> Iterator[tuple[FieldPath, str]]:
-    """Every markdown text of a question, with its field path."""
+    """Every markdown text of a question, with its field path: the one walk shared by the
+    linter and the renderer, each check's texts named by its kind."""
     for name in ("question", "answer", "explanation"):
         yield (name,), data[name]
     for check_index, check in enumerate(data["checks"]):
-        for name in ("prompt", "feedback", "model_answer"):
-            if check.get(name):
-                yield ("checks", check_index, name), check[name]
-        for option_index, option in enumerate(check.get("options", [])):
-            for name in ("text", "feedback"):
-                yield ("checks", check_index, "options", option_index, name), option[name]
+        for path, text in check_kind(check).markdown_fields(check):
+            yield ("checks", check_index, *path), text
 
 
 def _check_links(bank: Bank) -> None:

@@ -10,7 +10,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from quizapp.domain.grading import Grade, InvalidResponse, grade_response
+from quizapp.domain.grading import (
+    Grade,
+    InvalidResponse,
+    ResolvedCheck,
+    account_key,
+    check_id,
+    grade_response,
+    resolve_check,
+    stored_check,
+)
 from quizapp.domain.scheduling import RATINGS, rating_for_grade, schedule_review
 from quizapp.extensions import db
 from quizapp.models import Attempt, Question, ReviewCard, User
@@ -22,6 +31,8 @@ MAX_IDEMPOTENCY_KEY = 64
 MAX_ELAPSED_MS = 24 * 3600 * 1000
 # A lost race on the same card (two tabs) is retried; more than this is a real conflict.
 UPDATE_RETRIES = 5
+# Visitors with no session share one layout (their page is cached for all of them).
+ANONYMOUS_LEARNER = "anonymous"
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,7 @@ class AnswerResult:
     check: dict[str, Any]
     grade: Grade
     stored: bool
+    resolved: ResolvedCheck
     attempt_id: int | None = None
     next_review_at: datetime | None = None
     duplicate: bool = False
@@ -46,21 +58,28 @@ def submit_answer(
     elapsed_ms: Any = None,
     idempotency_key: str | None = None,
     now: datetime | None = None,
+    learner_key: str | None = None,
 ) -> AnswerResult:
-    """Grade `response`; for a signed-in learner also record it and update the review card."""
+    """Grade `response`, given in the order the learner saw; for a signed-in learner also
+    record it and update the review card.
+
+    `learner_key` names an anonymous visitor's layout (a signed-in learner's is their own).
+    """
     question = get_question(slug)
     index = _check_index(question, check_index)
     check = question.checks[index]
     if rating is not None and (not isinstance(rating, str) or rating.lower() not in RATINGS):
         raise InvalidInput(f"rating must be one of {', '.join(RATINGS)}", field="rating")
+    learner = account_key(user.id) if user is not None else (learner_key or ANONYMOUS_LEARNER)
+    resolved = resolve_check(check, learner, check_id(slug, index))
     try:
-        grade = grade_response(check, response, rating)
+        grade = resolved.grade(response, rating)
     except InvalidResponse as error:
         raise InvalidInput(str(error), field="response") from None
-    if grade.rating is not None and check.get("kind") == "self_rated" and grade.expected is None:
+    if grade.rating is not None and not resolved.kind.automatic and grade.expected is None:
         grade = _with_expected(grade, question.answer_md)
     if user is None:
-        return AnswerResult(question, index, check, grade, stored=False)
+        return AnswerResult(question, index, check, grade, stored=False, resolved=resolved)
 
     elapsed = _elapsed(elapsed_ms)
     key = _idempotency_key(idempotency_key)
@@ -78,6 +97,7 @@ def submit_answer(
                 check_index=index,
                 kind=check["kind"],
                 response=grade.normalized_response,
+                layout=resolved.layout or None,
                 score=grade.score,
                 correct=grade.correct,
                 rating=grade.rating,
@@ -88,7 +108,9 @@ def submit_answer(
             db.session.add(attempt)
             card = reschedule_card(user, question, grade, elapsed, now)
             db.session.commit()
-            return AnswerResult(question, index, check, grade, True, attempt.id, card.due_at, False)
+            return AnswerResult(
+                question, index, check, grade, True, resolved, attempt.id, card.due_at, False
+            )
         except (StaleDataError, IntegrityError):
             db.session.rollback()
             if key is not None:
@@ -173,6 +195,7 @@ def _replay(question: Question, index: int, check: dict, attempt: Attempt) -> An
             "That idempotency key was already used for another answer; send a new key.",
             field="idempotency_key",
         )
+    resolved = stored_check(check, attempt.layout)
     grade = grade_response(check, attempt.response, attempt.rating)
     card = db.session.scalar(
         select(ReviewCard).where(
@@ -185,6 +208,7 @@ def _replay(question: Question, index: int, check: dict, attempt: Attempt) -> An
         check,
         grade,
         stored=True,
+        resolved=resolved,
         attempt_id=attempt.id,
         next_review_at=card.due_at if card else None,
         duplicate=True,

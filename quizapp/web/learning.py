@@ -9,12 +9,13 @@ import uuid
 from flask import Blueprint, Flask, Response, render_template, request
 from flask_login import current_user, login_required
 
-from quizapp.domain.grading import MAX_ANSWER_CHARS
+from quizapp.domain.grading import MAX_ANSWER_CHARS, InvalidResponse, check_kind
 from quizapp.services import learning as learning_service
 from quizapp.services import progress as progress_service
 from quizapp.services import questions as question_service
 from quizapp.services.errors import InvalidInput
 from quizapp.web.charts import accuracy_chart
+from quizapp.web.check_views import ANONYMOUS, check_views, learner_key
 from quizapp.web.question_page import render_question_page
 
 learning = Blueprint("learning", __name__)
@@ -28,23 +29,25 @@ def init_learning(app: Flask) -> None:
         return {"due_count": 0}
 
     @app.context_processor
+    def inject_check_views():
+        def views_of(question, result=None, pending=None, problem=None, personal=True):
+            # A page cached for every cookie-less visitor must not read or start a session.
+            key = learner_key() if personal else ANONYMOUS
+            return check_views(question, key, result, pending, problem)
+
+        return {"check_views": views_of}
+
+    @app.context_processor
     def inject_form_helpers():
         return {"new_form_key": lambda: uuid.uuid4().hex, "now_ms": lambda: int(time.time() * 1000)}
 
 
 def _form_response(check: dict) -> object:
     """Read the learner's answer from the form in the shape the check kind expects."""
-    kind = check["kind"]
-    if kind == "multiple_choice":
-        return request.form.getlist("response")
-    value = request.form.get("response")
-    if value is None or not value.strip():
-        if kind == "single_choice":
-            raise InvalidInput("Choose one of the options.", field="response")
-        if kind == "numeric":
-            raise InvalidInput("Enter a number.", field="response")
-        raise InvalidInput("Write your answer first.", field="response")
-    return value
+    try:
+        return check_kind(check).parse_form(check, request.form)
+    except InvalidResponse as error:
+        raise InvalidInput(str(error), field="response") from None
 
 
 def _elapsed_ms() -> int | None:
@@ -64,7 +67,7 @@ def answer(slug: str):
     check = question.checks[check_index]
     rating = request.form.get("rating") or None
     # A self-rated answer is graded only once the learner has seen the model answer and rated.
-    if check["kind"] == "self_rated" and rating is None:
+    if not check_kind(check).automatic and rating is None:
         text = _form_response(check)
         if len(text.strip()) > MAX_ANSWER_CHARS:
             raise InvalidInput(
@@ -83,6 +86,7 @@ def answer(slug: str):
         rating=rating,
         elapsed_ms=_elapsed_ms(),
         idempotency_key=request.form.get("form_key") or None,
+        learner_key=learner_key(remember=True),
     )
     if request.form.get("return_to") == "review":
         return render_template("learning/review_result.html", result=result)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quizapp.content.loader import load_bank
-from quizapp.domain.grading import CHECKERS, SELF_RATINGS, Grade, InvalidResponse, grade_response
+from quizapp.domain.grading import CHECK_KINDS, SELF_RATINGS, Grade, InvalidResponse, grade_response
 
 REAL_CHECKS = [
     check for question in load_bank(CONTENT_DIR).questions for check in question["checks"]
@@ -88,7 +88,7 @@ ratings = st.one_of(st.none(), st.sampled_from(SELF_RATINGS), st.text(max_size=8
 
 def test_every_checker_is_fuzzed():
     kinds = {check["kind"] for check in REAL_CHECKS}
-    assert kinds == set(CHECKERS), kinds
+    assert kinds == set(CHECK_KINDS), kinds
 
 
 @settings(max_examples=examples(4.0))

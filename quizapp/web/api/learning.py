@@ -9,6 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from quizapp.services import learning as learning_service
 from quizapp.services import progress as progress_service
+from quizapp.web.check_views import learner_key
 
 blp = Blueprint("api_learning", __name__, description="Answering questions and your progress")
 
@@ -92,6 +93,7 @@ def create_attempt(body: dict, slug: str):
         rating=body.get("rating"),
         elapsed_ms=body.get("elapsed_ms"),
         idempotency_key=key,
+        learner_key=learner_key(),
     )
     grade = result.grade
     return {
@@ -102,7 +104,8 @@ def create_attempt(body: dict, slug: str):
         "correct": grade.correct,
         "rating": grade.rating,
         "feedback": grade.feedback,
-        "expected": grade.expected,
+        # In the positions this learner was shown, like the response they sent.
+        "expected": result.resolved.to_display(grade.expected),
         "stored": result.stored,
         "duplicate": result.duplicate,
         "attempt_id": result.attempt_id,

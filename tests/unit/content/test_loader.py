@@ -10,6 +10,7 @@ import pytest
 from conftest import QUESTION_TEMPLATE, make_app, write_question
 
 from quizapp.content.loader import load_bank
+from quizapp.content.rendering import render_question
 
 # A case writes one broken file into a valid content folder and says where the problem is:
 # (file, marker) where the marker is a text whose first line in that file is the expected line.
@@ -120,12 +121,6 @@ CASES = [
             "- title: Deep Learning, chapter 6",
         ),
         "references.0.url",
-        "required field is missing",
-    ),
-    (
-        "missing-option-feedback",
-        broken({"        feedback: Right, at $z = 0$.\n": ""}, '- text: "1/4"'),
-        "checks.0.options.1.feedback",
         "required field is missing",
     ),
     (
@@ -507,3 +502,20 @@ def test_valid_files_are_loaded_beside_broken_ones(content_dir: Path) -> None:
     assert not bank.ok
     assert sorted(bank.documents) == ["alpha", "beta"]
     assert bank.files_read == 4  # topics.yaml and three questions
+
+
+def test_an_option_without_feedback_is_linted_and_rendered(runner, content_dir: Path) -> None:
+    """Regression: the linter and the renderer walked two lists of markdown fields, and the
+    renderer's crashed on an option with no feedback; both now share one walk."""
+    write_question(
+        content_dir,
+        "plain",
+        related=["alpha"],
+        replace={"        feedback: Right, at $z = 0$.\n": ""},
+    )
+    result = run_check(runner, content_dir)
+    assert result.exit_code == 0, result.output
+    rendered = render_question(load_bank(content_dir).documents["plain"])
+    option = rendered["checks"][0]["options"][1]
+    assert option["text_html"].strip() == "<p>1/4</p>"
+    assert "feedback" not in option and "feedback_html" not in option
