@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from random import Random
 from typing import Any
 
@@ -25,6 +25,8 @@ from quizapp.domain.check_kinds.base import (
     Grade,
     InvalidResponse,
     Layout,
+    allowed_tries,
+    hint_penalty,
 )
 from quizapp.domain.check_kinds.self_rated import SELF_RATING_SCORES, SELF_RATINGS
 
@@ -95,13 +97,66 @@ class ResolvedCheck:
         """An authored value (a stored response, the key) in displayed positions."""
         return self.kind.to_display(self.check, self.layout, value)
 
-    def grade(self, response: object, rating: str | None = None) -> Grade:
-        """Grade a response given in displayed positions."""
-        return grade_response(self.check, self.from_display(response), rating)
+    def grade(
+        self,
+        response: object,
+        rating: str | None = None,
+        *,
+        hints_used: int = 0,
+        tries_used: int = 1,
+    ) -> Grade:
+        """Grade a response given in displayed positions, as the `tries_used`-th try after
+        `hints_used` hints were revealed."""
+        grade = grade_response(self.check, self.from_display(response), rating)
+        return apply_hints_and_tries(self.check, self.kind, grade, hints_used, tries_used)
+
+    def display_verdicts(self, grade: Grade) -> list[str]:
+        """The grade's per-item verdicts in the order this learner saw the items."""
+        if not grade.verdicts:
+            return []
+        name = self.kind.verdicts_follow
+        order = self.order(name) if name else range(len(grade.verdicts))
+        return [grade.verdicts[i] for i in order]
+
+    @property
+    def hints_html(self) -> list[str]:
+        return list(self.check.get("hints_html") or self.check.get("hints") or [])
+
+    @property
+    def tries(self) -> int:
+        return allowed_tries(self.check, self.kind)
+
+    @property
+    def hint_penalty(self) -> float:
+        return hint_penalty(self.check)
 
     def public(self) -> dict[str, Any]:
         """The check as the learner's client may see it (no key), in displayed order."""
         return self.kind.public(self.check, self.layout)
+
+
+def apply_hints_and_tries(
+    check: Mapping[str, Any], kind: CheckKind, grade: Grade, hints_used: int, tries_used: int
+) -> Grade:
+    """Take each revealed hint's penalty off the score, and decide whether the learner may
+    try again (a wrong answer with tries left is not final: its key stays hidden)."""
+    hints = max(0, min(int(hints_used or 0), len(check.get("hints") or ())))
+    allowed = allowed_tries(check, kind)
+    tries = max(1, min(int(tries_used or 1), allowed))
+    final = grade.correct or tries >= allowed or not kind.automatic
+    score = grade.score
+    if hints:
+        score = max(0.0, round(score - hints * hint_penalty(check), 6))
+    return replace(
+        grade,
+        score=score,
+        raw_score=grade.score if hints else None,
+        hints_used=hints,
+        tries_used=tries,
+        tries_left=0 if final else allowed - tries,
+        final=final,
+        expected=grade.expected if final else None,
+    )
 
 
 def account_key(user_id: int) -> str:

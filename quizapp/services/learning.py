@@ -15,8 +15,8 @@ from quizapp.domain.grading import (
     InvalidResponse,
     ResolvedCheck,
     account_key,
+    apply_hints_and_tries,
     check_id,
-    grade_response,
     resolve_check,
     stored_check,
 )
@@ -59,11 +59,15 @@ def submit_answer(
     idempotency_key: str | None = None,
     now: datetime | None = None,
     learner_key: str | None = None,
+    hints_used: Any = 0,
+    tries_used: Any = 1,
 ) -> AnswerResult:
     """Grade `response`, given in the order the learner saw; for a signed-in learner also
     record it and update the review card.
 
     `learner_key` names an anonymous visitor's layout (a signed-in learner's is their own).
+    `tries_used` counts this try; a wrong answer with tries left is graded but not stored
+    (`grade.final` is False). `hints_used` hints each take the check's penalty off the score.
     """
     question = get_question(slug)
     index = _check_index(question, check_index)
@@ -73,12 +77,17 @@ def submit_answer(
     learner = account_key(user.id) if user is not None else (learner_key or ANONYMOUS_LEARNER)
     resolved = resolve_check(check, learner, check_id(slug, index))
     try:
-        grade = resolved.grade(response, rating)
+        grade = resolved.grade(
+            response,
+            rating,
+            hints_used=_count(hints_used, "hints_used", 0),
+            tries_used=_count(tries_used, "tries_used", 1),
+        )
     except InvalidResponse as error:
         raise InvalidInput(str(error), field="response") from None
     if grade.rating is not None and not resolved.kind.automatic and grade.expected is None:
         grade = _with_expected(grade, question.answer_md)
-    if user is None:
+    if user is None or not grade.final:
         return AnswerResult(question, index, check, grade, stored=False, resolved=resolved)
 
     elapsed = _elapsed(elapsed_ms)
@@ -98,6 +107,8 @@ def submit_answer(
                 kind=check["kind"],
                 response=grade.normalized_response,
                 layout=resolved.layout or None,
+                hints_used=grade.hints_used,
+                tries_used=grade.tries_used,
                 score=grade.score,
                 correct=grade.correct,
                 rating=grade.rating,
@@ -160,6 +171,14 @@ def _check_index(question: Question, raw: Any) -> int:
     return raw
 
 
+def _count(raw: Any, name: str, least: int) -> int:
+    if raw is None or raw == "":
+        return least
+    if isinstance(raw, bool) or not (isinstance(raw, int) or str(raw).strip().isdigit()):
+        raise InvalidInput(f"{name} must be a whole number", field=name)
+    return max(least, min(int(raw), 100))
+
+
 def _elapsed(raw: Any) -> int | None:
     if raw is None or raw == "":
         return None
@@ -196,7 +215,10 @@ def _replay(question: Question, index: int, check: dict, attempt: Attempt) -> An
             field="idempotency_key",
         )
     resolved = stored_check(check, attempt.layout)
-    grade = grade_response(check, attempt.response, attempt.rating)
+    grade = resolved.kind.grade(check, attempt.response, attempt.rating)
+    grade = apply_hints_and_tries(
+        check, resolved.kind, grade, attempt.hints_used or 0, attempt.tries_used or 1
+    )
     card = db.session.scalar(
         select(ReviewCard).where(
             ReviewCard.user_id == attempt.user_id, ReviewCard.question_id == question.id

@@ -162,7 +162,11 @@ def export_user_data(user: User) -> dict[str, Any]:
                 "question": slugs.get(a.question_id),
                 "check": a.check_index,
                 "kind": a.kind,
+                # Authored option/item indexes; `layout` is the order the learner saw them in.
                 "response": a.response,
+                "layout": a.layout,
+                "hints_used": a.hints_used,
+                "tries_used": a.tries_used,
                 "score": a.score,
                 "correct": a.correct,
                 "rating": a.rating,

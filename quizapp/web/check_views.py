@@ -45,10 +45,13 @@ def learner_key(*, remember: bool = False) -> str:
 class CheckView:
     index: int
     resolved: ResolvedCheck
-    graded: Any = None  # the AnswerResult of this check, once answered
+    graded: Any = None  # the final AnswerResult of this check, once answered
+    retry: Any = None  # a wrong AnswerResult with tries left: the form stays open
     waiting: dict | None = None  # a self-rated answer waiting for its rating
     problem: str | None = None  # why the last submission could not be graded
-    entered: Any = None  # what the learner sent, to fill the form in again
+    entered: Any = None  # what the learner sent (form field -> values), to fill in again
+    hints_shown: int = 0
+    tries_used: int = 0  # answers already given to this check on this page
 
     @property
     def check(self) -> dict:
@@ -58,26 +61,33 @@ class CheckView:
     def kind(self):
         return self.resolved.kind
 
+    @property
+    def tries_left(self) -> int:
+        return max(0, self.resolved.tries - self.tries_used)
+
 
 def check_views(question, key: str, result=None, pending=None, problem=None) -> list[CheckView]:
     """One view per check of `question` for the learner `key`."""
     views = []
     for index, check in enumerate(question.checks):
-        graded = result if result is not None and result.check_index == index else None
-        if graded is not None:
-            resolved = graded.resolved  # the layout the answer was graded in
+        answered = result if result is not None and result.check_index == index else None
+        mine = problem if problem and problem.get("check") == index else {}
+        if answered is not None:
+            resolved = answered.resolved  # the layout the answer was graded in
         else:
             resolved = resolve_check(check, key, check_id(question.slug, index))
-        waiting = pending if pending and pending.get("check") == index else None
-        mine = problem if problem and problem.get("check") == index else None
+        final = answered is not None and answered.grade.final
         views.append(
             CheckView(
                 index=index,
                 resolved=resolved,
-                graded=graded,
-                waiting=waiting,
-                problem=mine["message"] if mine else None,
-                entered=mine.get("entered") if mine else None,
+                graded=answered if final else None,
+                retry=answered if answered is not None and not final else None,
+                waiting=pending if pending and pending.get("check") == index else None,
+                problem=mine.get("message"),
+                entered=mine.get("entered"),
+                hints_shown=answered.grade.hints_used if answered else mine.get("hints_used", 0),
+                tries_used=answered.grade.tries_used if answered else mine.get("tries_used", 0),
             )
         )
     return views

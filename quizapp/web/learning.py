@@ -65,39 +65,77 @@ def answer(slug: str):
         raise InvalidInput("That check does not exist on this question.", field="check")
     check_index = int(raw_index)
     check = question.checks[check_index]
-    rating = request.form.get("rating") or None
-    # A self-rated answer is graded only once the learner has seen the model answer and rated.
-    if not check_kind(check).automatic and rating is None:
-        text = _form_response(check)
-        if len(text.strip()) > MAX_ANSWER_CHARS:
-            raise InvalidInput(
-                f"answer too long: at most {MAX_ANSWER_CHARS:,} characters", field="response"
-            )
+    return_to = request.form.get("return_to")
+    progress = {"hints_used": _form_count("hints_used"), "tries_used": _form_count("tries_used")}
+    if request.form.get("action") == "hint":
+        # Reveal one more hint and give the learner the form back as they left it.
+        progress["hints_used"] = min(progress["hints_used"] + 1, len(check.get("hints") or ()))
         return _render_question(
+            slug, problem={"check": check_index, "entered": _entered(), **progress},
+            return_to=return_to,
+        )  # fmt: skip
+    rating = request.form.get("rating") or None
+    try:
+        # A self-rated answer is graded once the learner has seen the model answer and rated.
+        if not check_kind(check).automatic and rating is None:
+            text = _form_response(check)
+            if len(text.strip()) > MAX_ANSWER_CHARS:
+                raise InvalidInput(
+                    f"answer too long: at most {MAX_ANSWER_CHARS:,} characters", field="response"
+                )
+            return _render_question(
+                slug, pending={"check": check_index, "text": text}, return_to=return_to
+            )
+        result = learning_service.submit_answer(
+            current_user if current_user.is_authenticated else None,
             slug,
-            pending={"check": check_index, "text": text},
-            return_to=request.form.get("return_to"),
+            check_index,
+            _form_response(check),
+            rating=rating,
+            elapsed_ms=_elapsed_ms(),
+            idempotency_key=request.form.get("form_key") or None,
+            learner_key=learner_key(remember=True),
+            hints_used=progress["hints_used"],
+            tries_used=progress["tries_used"] + 1,
         )
-    result = learning_service.submit_answer(
-        current_user if current_user.is_authenticated else None,
-        slug,
-        check_index,
-        _form_response(check),
-        rating=rating,
-        elapsed_ms=_elapsed_ms(),
-        idempotency_key=request.form.get("form_key") or None,
-        learner_key=learner_key(remember=True),
-    )
-    if request.form.get("return_to") == "review":
+    except InvalidInput as error:
+        if error.field not in ("response", "rating"):
+            raise
+        # The same question again, with what the learner entered and the problem beside it.
+        problem = {"check": check_index, "message": _sentence(error.message),
+                   "entered": _entered(), **progress}  # fmt: skip
+        return _render_question(slug, problem=problem, return_to=return_to), 422
+    if not result.grade.final:
+        # Wrong with tries left: the same form again, filled in, the answer still hidden.
+        retry = {"check": check_index, "entered": _entered()}
+        return _render_question(slug, result=result, problem=retry, return_to=return_to)
+    if return_to == "review":
         return render_template("learning/review_result.html", result=result)
-    return _render_question(slug, result=result)
+    return _render_question(slug, result=result, return_to=return_to)
 
 
-def _render_question(slug: str, result=None, pending=None, return_to=None):
+def _form_count(name: str) -> int:
+    value = request.form.get(name, "")
+    return min(int(value), 100) if value.isdigit() else 0
+
+
+def _entered() -> dict[str, list[str]]:
+    """The learner's own fields, to put back in the form (not tokens or bookkeeping)."""
+    skip = {"csrf_token", "form_key", "started_ms", "check", "return_to", "action"}
+    return {key: values for key, values in request.form.lists() if key not in skip}
+
+
+def _sentence(message: str) -> str:
+    message = message.strip()
+    return (message[:1].upper() + message[1:]).rstrip(".") + "."
+
+
+def _render_question(slug: str, result=None, pending=None, problem=None, return_to=None):
     # The self-rating step of a card reviewed on /review must return there once rated.
     extra = {"return_to": return_to} if return_to == "review" else {}
+    finished = result is not None and result.grade.final
     return render_question_page(
-        slug, reveal=result is not None, result=result, pending=pending, **extra
+        slug, reveal=finished, result=result, pending=pending, problem=problem, **extra
     )
 
 

@@ -12,7 +12,7 @@ from collections import Counter
 
 import pytest
 import schemathesis
-from conftest import CONTENT_DIR, make_app
+from conftest import CONTENT_DIR, make_app, submit_authored
 from fuzz_profiles import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -25,7 +25,6 @@ from quizapp.jobs.backends import backend_for
 from quizapp.models import SimRun
 from quizapp.services.accounts import create_api_token, register_user
 from quizapp.services.content_import import import_content
-from quizapp.services.learning import submit_answer
 from quizapp.services.simulations import start_lab_run
 
 SIMULATION_PATHS = ("/api/v1/lab/runs", "/api/v1/exercises/{slug}/runs")
@@ -72,7 +71,7 @@ def api_app(tmp_path_factory):
     with app.app_context():
         import_content(CONTENT_DIR)
         user = register_user("fuzzer", "a long fuzzing passphrase")
-        submit_answer(user, "vanishing-gradient-problem", 1, 0)
+        submit_authored(user, "vanishing-gradient-problem", 1, 0)
         app.config["FUZZ_TOKEN"] = create_api_token(user, "schemathesis").secret
         app.config["FUZZ_RUN"] = _finished_run(user)
     yield app

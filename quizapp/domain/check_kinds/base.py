@@ -81,11 +81,26 @@ def text_field(required: bool = True, max_length: int = 50_000) -> fields.String
 
 
 class CheckBaseSchema(StrictSchema):
-    """Fields every check has: a prompt and optional feedback."""
+    """Fields every check has: a prompt, optional feedback and optional hints."""
 
     kind = fields.String(required=True)
     prompt = text_field(max_length=5_000)
     feedback = text_field(required=False, max_length=5_000)
+    # Revealed one at a time on request; each one revealed takes `hint_penalty` off the score.
+    hints = fields.List(
+        text_field(max_length=2_000), validate=validate.Length(max=5, error="at most 5 hints")
+    )
+    hint_penalty = fields.Float(
+        allow_nan=False, validate=validate.Range(min=0, max=1, error="must be between 0 and 1")
+    )
+
+
+class RetriesSchema(CheckBaseSchema):
+    """A check a learner may answer several times before the answer is revealed."""
+
+    tries = fields.Integer(
+        strict=True, validate=validate.Range(min=1, max=10, error="must be from 1 to 10")
+    )
 
 
 DEFAULT_TRIES = 2
@@ -150,6 +165,8 @@ class CheckKind:
     allows_retries: ClassVar[bool] = False
     # Lists that are shown to each learner in their own order (names of layout entries).
     shuffled: ClassVar[tuple[str, ...]] = ()
+    # The shuffled list that a grade's `verdicts` are indexed by (None: not shuffled).
+    verdicts_follow: ClassVar[str | None] = None
     # What the learner is asked to enter, shown beside the field.
     format_hint: ClassVar[str] = ""
 
@@ -204,11 +221,18 @@ class CheckKind:
             "prompt": check.get("prompt", ""),
             "prompt_html": check.get("prompt_html", ""),
             "format": self.format_hint,
+            "tries": allowed_tries(check, self),
+            "hints_html": list(check.get("hints_html") or check.get("hints") or []),
+            "hint_penalty": hint_penalty(check),
             **self.public_extra(check, layout),
         }
 
     def public_extra(self, check: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
         return {}
+
+    def key_response(self, check: Mapping[str, Any]) -> object:
+        """A response (authored terms) that scores full marks; None if there is none."""
+        return None
 
 
 def allowed_tries(check: Mapping[str, Any], kind: CheckKind) -> int:

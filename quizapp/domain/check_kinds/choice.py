@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from random import Random
 from typing import Any, ClassVar
 
 from marshmallow import ValidationError, fields, validate, validates_schema
@@ -18,13 +19,17 @@ from quizapp.domain.check_kinds.base import (
     StrictSchema,
     check_feedback,
     integer_choice,
+    shuffled_positions,
     text_field,
+    valid_layout,
 )
 
 
 class OptionSchema(StrictSchema):
     text = text_field(max_length=1_000)
     feedback = text_field(required=False, max_length=2_000)
+    # Keeps its written place when the options are shuffled (e.g. "None of the above").
+    fixed = fields.Boolean()
 
 
 def _options_field() -> fields.List:
@@ -82,6 +87,38 @@ def option_feedback(check: Mapping[str, Any], index: int) -> list[str]:
 class ChoiceKind(CheckKind):
     """What both choice kinds share: options, their markdown and their order."""
 
+    verdicts_follow = "options"
+    shuffled = ("options",)
+
+    def present(self, check: Mapping[str, Any], rng: Random) -> Layout:
+        options = options_of(check)
+        pinned = [i for i, option in enumerate(options) if option.get("fixed")]
+        return {"options": shuffled_positions(len(options), rng, pinned)}
+
+    def _shown(self, check: Mapping[str, Any], layout: Layout) -> list[int]:
+        return valid_layout(layout, "options", len(options_of(check)))
+
+    def from_display(self, check: Mapping[str, Any], layout: Layout, response: object) -> object:
+        order = self._shown(check, layout)
+        count = len(order)
+        if isinstance(response, (list, tuple)):
+            return [order[integer_choice(value, count)] for value in response]
+        if response is None:
+            return None
+        return order[integer_choice(response, count)]
+
+    def to_display(self, check: Mapping[str, Any], layout: Layout, value: object) -> object:
+        order = self._shown(check, layout)
+
+        def shown(index: object) -> object:
+            valid = isinstance(index, int) and not isinstance(index, bool)
+            return order.index(index) if valid and 0 <= index < len(order) else index
+
+        if isinstance(value, list):
+            positions = [shown(i) for i in value]
+            return sorted(positions) if all(isinstance(p, int) for p in positions) else positions
+        return shown(value)
+
     public_fields: ClassVar[dict[str, fields.Field]] = {
         "options": fields.List(
             fields.Dict(),
@@ -101,7 +138,7 @@ class ChoiceKind(CheckKind):
         return {
             "options": [
                 {"text": options[i]["text"], "text_html": options[i].get("text_html", "")}
-                for i in range(len(options))
+                for i in self._shown(check, layout)
             ]
         }
 
@@ -130,6 +167,9 @@ class SingleChoice(ChoiceKind):
             normalized_response=chosen,
             verdicts=_verdicts(count, {chosen}, {expected}),
         )
+
+    def key_response(self, check: Mapping[str, Any]) -> object:
+        return int(check["correct"])
 
 
 class MultipleChoice(ChoiceKind):
@@ -180,6 +220,9 @@ class MultipleChoice(ChoiceKind):
             normalized_response=chosen,
             verdicts=_verdicts(count, set(chosen), correct_set),
         )
+
+    def key_response(self, check: Mapping[str, Any]) -> object:
+        return sorted(int(i) for i in check["correct"])
 
 
 def _verdicts(count: int, chosen: set[int], correct: set[int]) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from conftest import QUESTION_TEMPLATE, make_app, write_question
 
 from quizapp.content.loader import load_bank
 from quizapp.content.rendering import render_question
+from quizapp.domain.check_kinds import CHECK_KINDS
 
 # A case writes one broken file into a valid content folder and says where the problem is:
 # (file, marker) where the marker is a text whose first line in that file is the expected line.
@@ -267,7 +268,7 @@ CASES = [
         "unknown-check-kind",
         broken({"kind: self_rated": "kind: essay"}, "kind: essay"),
         "checks.2.kind",
-        "must be one of single_choice, multiple_choice, numeric, self_rated (got 'essay')",
+        f"must be one of {', '.join(CHECK_KINDS)} (got 'essay')",
     ),
     (
         "no-references",
