@@ -14,6 +14,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError
 
+from quizapp.content.key_bias import bank_key_warnings
 from quizapp.content.markdown import RENDERER_VERSION, lint_markdown
 from quizapp.content.schemas import ExerciseSchema, QuestionSchema, TopicSchema, shared_schema
 from quizapp.content.yaml_source import FieldPath, ParsedYaml, YamlSyntaxError, parse_yaml
@@ -69,6 +70,8 @@ class Bank:
     exercises: list[dict[str, Any]] = field(default_factory=list)
     exercise_documents: dict[str, SourceDocument] = field(default_factory=dict)
     errors: list[ContentError] = field(default_factory=list)
+    # Problems that do not stop an import (bank-wide answer-key bias), same format.
+    warnings: list[ContentError] = field(default_factory=list)
     files_read: int = 0
 
     @property
@@ -100,6 +103,11 @@ def load_bank(root: Path) -> Bank:
     _check_links(bank)
     _check_exercise_links(bank)
     bank.errors.sort()
+    questions_dir = str(root / "questions")
+    bank.warnings = [
+        ContentError(questions_dir, 1, "checks", message)
+        for message in bank_key_warnings(bank.questions)
+    ]
     return bank
 
 
