@@ -139,6 +139,14 @@ def _render_question(slug: str, result=None, pending=None, problem=None, return_
     )
 
 
+@learning.get("/questions/<slug>/worksheet")
+def worksheet(slug: str):
+    """The question's checks on paper, in the order this learner sees them on screen."""
+    question = question_service.get_question(slug)
+    views = check_views(question, learner_key())
+    return render_template("learning/worksheet.html", question=question, views=views)
+
+
 @learning.get("/review")
 @login_required
 def review():

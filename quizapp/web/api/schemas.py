@@ -44,6 +44,14 @@ def _check_fields() -> dict[str, fields.Field]:
         "prompt": fields.String(),
         "prompt_html": fields.String(),
         "format": fields.String(metadata={"description": "What to enter, in words"}),
+        "tries": fields.Integer(
+            metadata={"description": "Answers allowed before the answer is revealed"}
+        ),
+        "hints_html": fields.List(
+            fields.String(),
+            metadata={"description": "Hints, to reveal one at a time; send hints_used"},
+        ),
+        "hint_penalty": fields.Float(metadata={"description": "Score taken off per hint used"}),
     }
     for kind in CHECK_KINDS.values():
         for name, field in kind.public_fields.items():

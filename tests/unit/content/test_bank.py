@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from quizapp.content.loader import Bank, load_bank
+from quizapp.domain.check_kinds import AUTOMATIC_KINDS as REGISTERED_AUTOMATIC_KINDS
+from quizapp.domain.check_kinds import CHECK_KINDS
 
 REPO_ROOT = Path(__file__).parents[3]
 CONTENT_DIR = REPO_ROOT / "content"
@@ -18,8 +20,8 @@ MIN_TOPICS_USED = 8
 MIN_PER_DIFFICULTY = {"easy": 10, "medium": 15, "hard": 8}
 RELATED_RANGE = (2, 5)
 MIN_DIAGRAM_CARDS = 6
-AUTOMATIC_KINDS = {"single_choice", "multiple_choice", "numeric"}
-CHOICE_KINDS = {"single_choice", "multiple_choice"}
+AUTOMATIC_KINDS = set(REGISTERED_AUTOMATIC_KINDS)
+CHOICE_KINDS = {name for name, kind in CHECK_KINDS.items() if "options" in kind.shuffled}
 
 SEED_SLUG = "vanishing-gradient-problem"
 SEED_RELATED = [
