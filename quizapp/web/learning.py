@@ -16,7 +16,7 @@ from quizapp.services import questions as question_service
 from quizapp.services.errors import InvalidInput
 from quizapp.web.charts import accuracy_chart
 from quizapp.web.check_views import ANONYMOUS, check_views, learner_key
-from quizapp.web.question_page import render_question_page
+from quizapp.web.question_page import question_parts, render_question_page
 
 learning = Blueprint("learning", __name__)
 
@@ -59,7 +59,8 @@ def _elapsed_ms() -> int | None:
 
 @learning.post("/questions/<slug>/answer")
 def answer(slug: str):
-    question = question_service.get_question(slug)
+    # The cached, read-only copy: the service loads its own to record the answer.
+    question = question_parts(slug).question
     raw_index = request.form.get("check", "")
     if not raw_index.isdigit() or int(raw_index) >= len(question.checks):
         raise InvalidInput("That check does not exist on this question.", field="check")

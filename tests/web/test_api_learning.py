@@ -309,6 +309,8 @@ def test_my_export_has_my_data_and_no_secrets(reader, reading):
         0.3,
         False,
     )
+    # Nothing shuffled on a numeric check; its last try, no hint.
+    assert (attempt["layout"], attempt["tries_used"], attempt["hints_used"]) == (None, 2, 0)
     (card,) = data["review_cards"]
     assert (card["question"], card["reviews"]) == ("alpha", 1)
     (token,) = data["api_tokens"]

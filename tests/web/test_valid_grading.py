@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from statistics import mean
 
-from conftest import CONTENT_DIR, add_user, sign_in
+from conftest import CONTENT_DIR, add_user, shown, sign_in
 
 from quizapp.content.loader import load_bank
 from quizapp.domain.check_kinds import CHECK_KINDS
@@ -98,3 +98,17 @@ def test_a_signed_in_learner_sees_the_same_order_on_reload_review_and_feedback(r
         sign_in(someone, add_user(real_bank_app))
         orders.add(tuple(option_texts(someone.get(f"/questions/{slug}").text)))
     assert len(orders | {tuple(first)}) > 1  # learners see different orders
+
+
+def test_the_export_records_the_order_each_answer_was_given_in(real_bank_app):
+    client = real_bank_app.test_client()
+    user_id = add_user(real_bank_app)
+    sign_in(client, user_id)
+    slug = "vanishing-gradient-problem"
+    client.post(f"/questions/{slug}/answer", data={"check": "1", "response": "0"})
+    (attempt,) = client.get("/api/v1/me/export").get_json()["attempts"]
+    with real_bank_app.app_context():
+        layout = attempt["layout"]["options"]
+        # The first shown option, stored by its written index, with the order it was shown in.
+        assert attempt["response"] == layout[0]
+        assert shown(slug, 1, attempt["response"], user_id) == 0
