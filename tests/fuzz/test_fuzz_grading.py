@@ -61,6 +61,10 @@ numeric = st.fixed_dictionaries(
         "relative_tolerance": st.floats(min_value=0, max_value=1),
         "unit": texts,
         "feedback": texts,
+        "percent": st.booleans(),
+        "tries": st.integers(1, 10),
+        "hints": st.lists(texts, max_size=5),
+        "hint_penalty": st.floats(0, 1),
     },
 )
 self_rated = st.fixed_dictionaries(
@@ -169,11 +173,11 @@ def test_the_key_in_the_learners_order_scores_full_marks(check, learner, data):
 
 
 @settings(max_examples=examples(1.0))
-@given(check=checks, learner=st.text(max_size=12), response=responses)
-def test_any_displayed_response_is_graded_in_range_or_refused(check, learner, response):
+@given(check=checks, learner=st.text(max_size=12), response=responses, hints=st.integers(0, 9))
+def test_any_displayed_response_is_graded_in_range_or_refused(check, learner, response, hints):
     resolved = resolve_check(check, learner, "fuzz#0")
     try:
-        grade = resolved.grade(response, None, hints_used=1, tries_used=1)
+        grade = resolved.grade(response, None, hints_used=hints, tries_used=1)
     except InvalidResponse as error:
         assert str(error)
         return
