@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from random import Random
 from typing import Any, ClassVar, Protocol
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 MAX_ANSWER_CHARS = 10_000
 MAX_ANSWER_ITEMS = 100
@@ -182,10 +182,6 @@ class CheckKind:
         for index, hint in enumerate(check.get("hints") or ()):
             yield ("hints", index), hint
 
-    def lint(self, check: Mapping[str, Any]) -> Iterator[tuple[FieldPath, str]]:
-        """Author mistakes the schema cannot see, as (path inside the check, message)."""
-        return iter(())
-
     def present(self, check: Mapping[str, Any], rng: Random) -> Layout:
         """This learner's layout of the check (empty when nothing is shuffled)."""
         return {}
@@ -246,8 +242,3 @@ def hint_penalty(check: Mapping[str, Any]) -> float:
     """The score each revealed hint takes off."""
     value = check.get("hint_penalty")
     return DEFAULT_HINT_PENALTY if value is None else float(value)
-
-
-def no_duplicates(values: Sequence[Any], field_name: str) -> None:
-    if len(set(values)) != len(values):
-        raise ValidationError("an entry is listed twice", field_name)
