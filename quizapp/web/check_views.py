@@ -41,6 +41,33 @@ def learner_key(*, remember: bool = False) -> str:
     return key
 
 
+# Hints revealed and tries used on checks not answered for good yet, kept in the session
+# (signed, so it cannot be edited) so a reload neither hides a hint's cost nor resets tries.
+PROGRESS = "check_progress"
+MAX_CHECKS_IN_PROGRESS = 20
+
+
+def saved_progress(slug: str, index: int) -> dict[str, int]:
+    """{"hints_used", "tries_used"} this session has on record for a check (zeros if none)."""
+    entry = session.get(PROGRESS, {}).get(check_id(slug, index), {})
+    return {"hints_used": int(entry.get("h", 0)), "tries_used": int(entry.get("t", 0))}
+
+
+def save_progress(slug: str, index: int, hints_used: int, tries_used: int) -> None:
+    progress = dict(session.get(PROGRESS, {}))
+    progress.pop(check_id(slug, index), None)
+    progress[check_id(slug, index)] = {"h": hints_used, "t": tries_used}
+    # Oldest first: a learner who leaves many checks half done keeps the cookie small.
+    session[PROGRESS] = dict(list(progress.items())[-MAX_CHECKS_IN_PROGRESS:])
+
+
+def clear_progress(slug: str, index: int) -> None:
+    if check_id(slug, index) in session.get(PROGRESS, {}):
+        progress = dict(session[PROGRESS])
+        del progress[check_id(slug, index)]
+        session[PROGRESS] = progress
+
+
 @dataclass(frozen=True)
 class CheckView:
     index: int
@@ -66,12 +93,16 @@ class CheckView:
         return max(0, self.resolved.tries - self.tries_used)
 
 
-def check_views(question, key: str, result=None, pending=None, problem=None) -> list[CheckView]:
+def check_views(
+    question, key: str, result=None, pending=None, problem=None, personal: bool = True
+) -> list[CheckView]:
     """One view per check of `question` for the learner `key`."""
     views = []
     for index, check in enumerate(question.checks):
         answered = result if result is not None and result.check_index == index else None
         mine = problem if problem and problem.get("check") == index else {}
+        if not mine and answered is None and personal:
+            mine = saved_progress(question.slug, index)
         if answered is not None:
             resolved = answered.resolved  # the layout the answer was graded in
         else:

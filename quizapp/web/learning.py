@@ -15,7 +15,14 @@ from quizapp.services import progress as progress_service
 from quizapp.services import questions as question_service
 from quizapp.services.errors import InvalidInput
 from quizapp.web.charts import accuracy_chart
-from quizapp.web.check_views import ANONYMOUS, check_views, learner_key
+from quizapp.web.check_views import (
+    ANONYMOUS,
+    check_views,
+    clear_progress,
+    learner_key,
+    save_progress,
+    saved_progress,
+)
 from quizapp.web.question_page import question_parts, render_question_page
 
 learning = Blueprint("learning", __name__)
@@ -33,7 +40,7 @@ def init_learning(app: Flask) -> None:
         def views_of(question, result=None, pending=None, problem=None, personal=True):
             # A page cached for every cookie-less visitor must not read or start a session.
             key = learner_key() if personal else ANONYMOUS
-            return check_views(question, key, result, pending, problem)
+            return check_views(question, key, result, pending, problem, personal)
 
         return {"check_views": views_of}
 
@@ -67,10 +74,13 @@ def answer(slug: str):
     check_index = int(raw_index)
     check = question.checks[check_index]
     return_to = request.form.get("return_to")
-    progress = {"hints_used": _form_count("hints_used"), "tries_used": _form_count("tries_used")}
+    # The form says how far the learner got; the session's record wins if it says more.
+    saved = saved_progress(slug, check_index)
+    progress = {name: max(_form_count(name), saved[name]) for name in saved}
     if request.form.get("action") == "hint":
         # Reveal one more hint and give the learner the form back as they left it.
         progress["hints_used"] = min(progress["hints_used"] + 1, len(check.get("hints") or ()))
+        save_progress(slug, check_index, **progress)
         return _render_question(
             slug, problem={"check": check_index, "entered": _entered(), **progress},
             return_to=return_to,
@@ -108,8 +118,10 @@ def answer(slug: str):
         return _render_question(slug, problem=problem, return_to=return_to), 422
     if not result.grade.final:
         # Wrong with tries left: the same form again, filled in, the answer still hidden.
+        save_progress(slug, check_index, result.grade.hints_used, result.grade.tries_used)
         retry = {"check": check_index, "entered": _entered()}
         return _render_question(slug, result=result, problem=retry, return_to=return_to)
+    clear_progress(slug, check_index)
     if return_to == "review":
         return render_template("learning/review_result.html", result=result)
     return _render_question(slug, result=result, return_to=return_to)

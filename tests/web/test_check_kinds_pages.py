@@ -56,7 +56,15 @@ def test_each_new_kind_is_a_plain_form_with_required_fields_and_a_stated_format(
     kinds = re.findall(r'<form class="check check-(\w+)', page)
     assert kinds[:4] == ["ordering", "short_text", "matching", "numeric"]
     ordering = re.search(r'id="check-0".*?</form>', page, re.S).group(0)
-    assert len(re.findall(r'<select id="position-0-\d" name="position-\d" required', ordering)) == 4
+    assert (
+        len(
+            re.findall(
+                r'<select id="position-0-\d" name="position-\d" aria-labelledby="[^"]+" required',
+                ordering,
+            )
+        )
+        == 4
+    )
     assert "Give each item its position, 1 for the first" in ordering
     short = re.search(r'id="check-1".*?</form>', page, re.S).group(0)
     assert re.search(r'<input type="text" id="answer-1" name="response"[^>]* required', short)
@@ -90,7 +98,11 @@ def test_an_incomplete_ordering_comes_back_with_the_positions_given(bank):
     page = client.post("/questions/delta/answer", data={"check": "0", "position-0": "2"})
     assert page.status_code == 422
     assert "Give every item a position from 1 to 4." in page.text
-    assert re.search(r'name="position-0" required>.*?<option value="2" selected>', page.text, re.S)
+    assert re.search(
+        r'name="position-0" aria-labelledby="[^"]+" required>.*?<option value="2" selected>',
+        page.text,
+        re.S,
+    )
 
 
 def test_short_text_with_a_hint_and_a_second_try_is_stored_once_with_the_penalty(bank):
@@ -188,3 +200,25 @@ def test_the_worksheet_prints_every_check_in_the_learners_order(bank):
     assert page.text.count('<li class="worksheet-check">') == 7
     assert "___ <span" in page.text and "Answer: ____" in page.text
     assert "Model answer" in page.text
+
+
+def test_a_reload_neither_hides_a_revealed_hint_nor_resets_the_tries(bank):
+    client = bank.test_client()
+    user_id = add_user(bank)
+    sign_in(client, user_id)
+    client.post("/questions/delta/answer", data={"check": "1", "action": "hint"})
+    client.post("/questions/delta/answer", data={"check": "1", "response": "tanh"})
+    page = client.get("/questions/delta").text
+    short = re.search(r'id="check-1".*?</form>', page, re.S).group(0)
+    assert "<strong>Hint 1.</strong>" in short and "1 try left before the answer" in short
+    assert 'name="hints_used" value="1"' in short and 'name="tries_used" value="1"' in short
+    # A form sent with the hidden fields reset still counts the hint and the try.
+    last = client.post(
+        "/questions/delta/answer",
+        data={"check": "1", "response": "relu", "hints_used": "0", "tries_used": "0"},
+    )
+    assert "1 hint used: −25 % each, score 75 %." in last.text
+    (attempt,) = attempts(bank)
+    assert (attempt.hints_used, attempt.tries_used, attempt.score) == (1, 2, 0.75)
+    fresh = client.get("/questions/delta").text
+    assert "2 tries left before the answer" in fresh  # answered for good: a clean slate
