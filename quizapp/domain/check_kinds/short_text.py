@@ -21,6 +21,7 @@ from quizapp.domain.check_kinds.base import (
 
 MAX_SHORT_ANSWER = 200
 MAX_EDITS = 3
+TYPO_LENGTH = 5  # characters of an accepted answer per typo forgiven
 # Punctuation a learner may add around an answer ("ReLU." or "'ReLU'") without meaning it.
 _EDGE_PUNCTUATION = " \t\n.,;:!?'\"“”‘’«»()"
 
@@ -107,10 +108,11 @@ class ShortText(CheckKind):
         answer = normalise_text(response, case_sensitive)
         limit = int(check.get("max_edits") or 0)
         accepted = [normalise_text(text, case_sensitive) for text in check.get("accepted") or ()]
-        # Typos are forgiven only on answers long enough that a typo cannot make another word.
+        # Typos are forgiven only on answers long enough that a typo is unlikely to make
+        # another term (GELU is one edit from ReLU): five characters per forgiven edit.
         passed = any(
             answer == text
-            or (len(text) > 3 * limit and edit_distance(answer, text, limit) <= limit)
+            or (len(text) >= TYPO_LENGTH * limit and edit_distance(answer, text, limit) <= limit)
             for text in accepted
         )
         flags = 0 if case_sensitive else re.IGNORECASE

@@ -169,8 +169,9 @@ def test_short_text_normalises_and_forgives_a_typo(answer: str, right: bool) -> 
     assert grade_response(check, answer).correct is right
 
 
-def test_short_text_typos_are_not_forgiven_on_short_answers() -> None:
-    check = {"kind": "short_text", "prompt": "p", "accepted": ["ReLU"], "max_edits": 2}
+@pytest.mark.parametrize("max_edits", [1, 2])
+def test_short_text_typos_are_not_forgiven_on_short_answers(max_edits: int) -> None:
+    check = {"kind": "short_text", "prompt": "p", "accepted": ["ReLU"], "max_edits": max_edits}
     assert grade_response(check, "relu").correct
     assert not grade_response(check, "GELU").correct  # another activation, not a typo
 
