@@ -277,7 +277,7 @@ def test_aliases_migration_keeps_an_imported_bank(tmp_path: Path) -> None:
         flask_db(app, "upgrade")
         with app.app_context():
             import_content(CONTENT_DIR)
-        flask_db(app, "downgrade", "--", "-1")  # to the revision before 0009
+        flask_db(app, "downgrade", "0005")  # the revision before 0009
         flask_db(app, "upgrade")
         with engine.connect() as connection:
             stored = connection.execute(text("SELECT aliases FROM questions")).scalars().all()
