@@ -33,6 +33,7 @@ GET_URLS = {
     "learning.dashboard": "/dashboard",
     "learning.mistakes": "/practice/mistakes",
     "learning.export": "/account/export",
+    "learning.worksheet": "/questions/alpha/worksheet",
     "exercises.exercise_list": "/exercises",
     "exercises.exercise": f"/exercises/{EXERCISE_SLUG}",
     "exercises.lab": "/lab?kind=mlp&depth=10",

@@ -19,7 +19,7 @@ from quizapp.extensions import db
 from quizapp.models import Exercise, Question, SimRun
 from tests.conftest import add_user, sign_in
 
-SLUG = "sigmoid-depth-30-init"
+SLUG = "tanh-depth-30-init"
 SEED_QUESTION = "vanishing-gradient-problem"
 
 WAIT = 60.0  # seconds: a bound on waiting for the pool, not a performance assertion

@@ -27,6 +27,9 @@ class ExerciseOut(Schema):
     choices = fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(ChoiceOut)))
     goals = fields.Method("goal_texts")
     questions = fields.List(fields.String(), attribute="question_slugs")
+    aliases = fields.List(
+        fields.String(), metadata={"description": "Former slugs; their URLs redirect here."}
+    )
 
     def goal_texts(self, exercise) -> list[str]:
         return [describe_goal(goal) for goal in exercise.goals]
@@ -98,6 +101,7 @@ def list_exercises():
 
 @blp.get("/exercises/<slug>")
 @blp.response(200, ExerciseOut)
+@blp.alt_response(301, description="Renamed: Location gives the address under the new slug")
 @blp.alt_response(404, description="No such exercise")
 def get_exercise(slug: str):
     """One exercise: its fixed network, the choices and the goals."""
@@ -107,6 +111,7 @@ def get_exercise(slug: str):
 @blp.post("/exercises/<slug>/runs")
 @blp.arguments(ExerciseRunIn)
 @blp.response(202, RunOut)
+@blp.alt_response(308, description="Renamed: repeat the request at the Location given")
 @blp.alt_response(400, description="A choice outside the exercise's choice space")
 @blp.alt_response(404, description="No such exercise")
 @blp.alt_response(429, description="Too many runs started (cached ones too); see Retry-After")
