@@ -18,14 +18,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from quizapp.models.base import Base, UTCDateTime, utcnow
+from quizapp.models.base import NEVER_REUSE_IDS, Base, UTCDateTime, utcnow
 
 ROLES = ("learner", "author", "admin")
-
-# Tables whose ids leave the database (in cookies, URLs, API answers, logs) never hand out a
-# deleted row's id again: SQLite would otherwise reuse the highest id after a deletion.
-# PostgreSQL sequences never go back, so the option only changes SQLite.
-NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
 
 
 def new_session_token() -> str:
@@ -90,6 +85,8 @@ class Attempt(Base):
     __table_args__ = (
         UniqueConstraint("user_id", "idempotency_key", name="uq_attempts_user_id_idempotency_key"),
         Index("ix_attempts_user_created", "user_id", "created_at"),
+        # Item statistics: first attempt of each learner on each check, without a table scan.
+        Index("ix_attempts_item_user", "question_id", "check_index", "user_id", "id"),
         NEVER_REUSE_IDS,
     )
 

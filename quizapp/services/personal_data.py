@@ -15,7 +15,17 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from quizapp.extensions import db
-from quizapp.models import ApiToken, Attempt, Base, Exercise, Question, ReviewCard, SimRun, User
+from quizapp.models import (
+    ApiToken,
+    Attempt,
+    Base,
+    Exercise,
+    ProblemReport,
+    Question,
+    ReviewCard,
+    SimRun,
+    User,
+)
 from quizapp.models.base import utcnow
 
 # Columns never exported from any table: internal row ids and the owner (it is "me").
@@ -56,6 +66,14 @@ PERSONAL_TABLES: tuple[PersonalTable, ...] = (
         order_by="created_at",
         withheld=frozenset({"cache_key"}),
         renamed={"id": "run"},
+    ),
+    # Reports on cards and exercises, with the author's reply. Who replied is another
+    # person's account id: the reply itself and its date are exported.
+    PersonalTable(
+        "problem_reports",
+        ProblemReport,
+        withheld=frozenset({"replied_by_id"}),
+        renamed={"id": "report"},
     ),
 )
 

@@ -147,12 +147,20 @@ def _rows(engine) -> dict[str, int]:
     with engine.connect() as connection:
         return {
             table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
-            for table in ("users", "attempts", "review_cards", "api_tokens", "sim_runs")
+            for table in (
+                "users",
+                "attempts",
+                "review_cards",
+                "api_tokens",
+                "sim_runs",
+                "problem_reports",
+            )
         }
 
 
-def _learner_data_at_0003(app, engine) -> None:
-    """Two learners with answers, a card, a token and a run, written with 0003's columns."""
+def _learner_data_before_0004(app, engine) -> None:
+    """Two learners with answers, a card, a token, a run and a report, written with the columns
+    before 0004."""
     with app.app_context():
         import_content(CONTENT_DIR)
     now = "2026-11-30 12:00:00"
@@ -196,6 +204,13 @@ def _learner_data_at_0003(app, engine) -> None:
                 ),
                 {"id": f"run-{user_id}", "user": user_id, "no": False, "now": now},
             )
+            connection.execute(
+                text(
+                    "INSERT INTO problem_reports (user_id, question_id, category, message,"
+                    " status, created_at) VALUES (:user, :question, 'typo', 'x', 'open', :now)"
+                ),
+                {"user": user_id, "question": question_id, "now": now},
+            )
 
 
 def session_tokens_keep_every_learners_data(url: str) -> None:
@@ -204,8 +219,8 @@ def session_tokens_keep_every_learners_data(url: str) -> None:
     app = migrated_app(url)
     engine = create_engine(url)
     try:
-        flask_db(app, "upgrade", "0003")
-        _learner_data_at_0003(app, engine)
+        flask_db(app, "upgrade", "0012")
+        _learner_data_before_0004(app, engine)
         before = _rows(engine)
         assert before == {table: 2 for table in before}
 
@@ -216,7 +231,7 @@ def session_tokens_keep_every_learners_data(url: str) -> None:
         assert len(set(tokens)) == 2 and all(len(token) >= 43 for token in tokens)
         assert schema_differences(engine) == []
 
-        flask_db(app, "downgrade", "0003")
+        flask_db(app, "downgrade", "0012")
         assert _rows(engine) == before
         flask_db(app, "upgrade")
         assert _rows(engine) == before
@@ -234,7 +249,7 @@ def test_0004_keeps_every_learners_data_on_sqlite(tmp_path: Path) -> None:
         # AUTOINCREMENT tables keep their high-water mark in sqlite_sequence.
         sequenced = set(connection.execute(text("SELECT name FROM sqlite_sequence")).scalars())
     engine.dispose()
-    assert {"users", "attempts", "review_cards", "api_tokens"} <= sequenced
+    assert {"users", "attempts", "review_cards", "api_tokens", "problem_reports"} <= sequenced
 
 
 @pytest.mark.postgres

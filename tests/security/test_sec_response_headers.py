@@ -51,6 +51,19 @@ GET_URLS = {
     "api_exercises.list_exercises": "/api/v1/exercises",
     "api_exercises.get_exercise": f"/api/v1/exercises/{EXERCISE_SLUG}",
     "api_exercises.get_run": "/api/v1/runs/{run}",
+    "authoring.report": "/questions/alpha/report",
+    "authoring.items": "/author?sort=facility&order=desc",
+    "authoring.items_csv": "/author/items.csv",
+    "authoring.exercise_analytics": "/author/exercises",
+    "authoring.reports": "/author/reports?status=open",
+    "decks.topic_deck": "/topics/gradient-flow/deck.apkg",
+    "decks.bank_deck": "/deck.apkg",
+    "api_authoring.my_reports": "/api/v1/me/reports",
+    "api_authoring.author_reports": "/api/v1/author/reports",
+    "api_authoring.author_items": "/api/v1/author/items",
+    "api_authoring.author_exercises": "/api/v1/author/exercises",
+    "api_authoring.topic_deck": "/api/v1/topics/gradient-flow/deck",
+    "api_authoring.bank_deck": "/api/v1/deck",
 }
 ERRORS = [
     ("GET", "/questions/no-such-question", None, 404),
@@ -68,7 +81,7 @@ SAFE_REFERRER = {"no-referrer", "same-origin", "strict-origin", "strict-origin-w
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """Content, a learner with a finished exercise run; read-only for the tests."""
+    """Content, an author with a finished exercise run; read-only for the tests."""
     root = tmp_path_factory.mktemp("headers")
     from conftest import write_question
 
@@ -79,12 +92,15 @@ def site(tmp_path_factory):
     write_question(root, "beta", related=["alpha"])
     (root / "exercises" / f"{EXERCISE_SLUG}.yaml").write_text(EXERCISE)
     app = make_app(f"sqlite:///{root / 'headers.sqlite'}")
+    app.instance_path = str(root / "instance")  # Anki decks are cached there
     with app.app_context():
         import_content(root)
     client = app.test_client()
     assert sign_up(client, "header-reader").status_code == 302
     with app.app_context():
         user = db.session.scalar(select(User))
+        user.role = "author"  # the author pages are pages too
+        db.session.commit()
         token = create_api_token(user, "headers").secret
         run = start_exercise_run(user, EXERCISE_SLUG, {"init": "default"}).id
         deadline = time.monotonic() + 120  # a bound on starting a worker, not a timing check
@@ -180,6 +196,16 @@ PERSONAL = {
     "api_learning.my_export",
     "api_tokens.my_tokens",
     "api_exercises.get_run",
+    # Signed-in pages of learners (their reports) and of authors (statistics, reports).
+    "authoring.report",
+    "authoring.items",
+    "authoring.items_csv",
+    "authoring.exercise_analytics",
+    "authoring.reports",
+    "api_authoring.my_reports",
+    "api_authoring.author_reports",
+    "api_authoring.author_items",
+    "api_authoring.author_exercises",
 }
 # Served alike to everybody: a cache may keep them.
 PUBLIC = {"static", "healthz", "api-docs.openapi_json"}
@@ -189,8 +215,8 @@ PUBLIC = {"static", "healthz", "api-docs.openapi_json"}
 def test_every_signed_in_response_that_shows_the_learner_is_not_stored(site, endpoint):
     url = GET_URLS[endpoint].format(run=site["run"])
     response = site["signed_in"].get(url)
-    body = response.get_data(as_text=True)
-    if endpoint in PERSONAL or "header-reader" in body:
+    body = response.get_data()  # bytes: Anki decks are binary
+    if endpoint in PERSONAL or b"header-reader" in body:
         assert response.headers.get("Cache-Control") == "no-store", url
         assert "ETag" not in response.headers and "Last-Modified" not in response.headers
     if endpoint in PUBLIC:
