@@ -38,4 +38,36 @@ def _refuse_unsafe_settings() -> None:
         sys.exit(1)
 
 
+# The settings know how many processes serve the app (rate limits kept in one process's
+# memory are refused with more than one); on_starting corrects it if `-w` overrode `workers`.
+os.environ["QUIZAPP_WEB_WORKERS"] = str(workers)
 _refuse_unsafe_settings()
+
+
+def on_starting(server):
+    """Before any worker starts: tell the app how many processes serve it, and refuse to start
+    (one line, no traceback) when they would each count rate limits in their own memory."""
+    os.environ["QUIZAPP_WEB_WORKERS"] = str(server.cfg.workers)
+    if os.environ.get("QUIZAPP_ENV") != "production":
+        return
+    from quizapp.config import ConfigurationError, limiter_storage_uri
+
+    try:
+        limiter_storage_uri(production=True)
+    except ConfigurationError as error:
+        print(f"quizapp: refusing to start: {error}", file=sys.stderr, flush=True)
+        sys.exit(1)
+
+
+def post_worker_init(worker):
+    """A new worker (after a restart, a crash, or gunicorn recycling one) runs again the
+    simulation runs whose web process is gone: they lived in that process's pool."""
+    from quizapp.services.simulations import requeue_orphaned_runs
+
+    try:
+        requeued = requeue_orphaned_runs(worker.wsgi)
+    except Exception:  # the database may not be up yet: the runs are requeued when read
+        worker.log.exception("could not requeue simulation runs lost with their process")
+    else:
+        if requeued:
+            worker.log.info("requeued %d simulation run(s) lost with their process", requeued)

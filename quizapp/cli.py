@@ -1,4 +1,4 @@
-"""Command line: `flask content ...`, `flask sim ...`, `flask users ...`."""
+"""Command line: `flask content ...`, `flask sim ...`, `flask users ...`, `flask runs ...`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ sim_cli = AppGroup("sim", help="Run gradient-flow simulations.")
 users_cli = AppGroup(
     "users", help="Create accounts, change roles, list users, sign them out everywhere."
 )
+runs_cli = AppGroup("runs", help="Look after stored simulation runs.")
 
 PROGRESS_THRESHOLD = 20  # files; fewer finish before a bar would be worth drawing
 
@@ -295,8 +296,31 @@ def sim_warm_command() -> None:
     click.echo(f"{computed} computed, {len(plan) - computed} already cached.")
 
 
+@runs_cli.command("prune")
+@click.option(
+    "--days",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Keep anonymous runs this many days (default QUIZAPP_RUN_RETENTION_DAYS, 30).",
+)
+def runs_prune_command(days: int | None) -> None:
+    """Delete anonymous runs past the retention period and results nothing uses any more."""
+    from datetime import timedelta
+
+    from quizapp.services.run_retention import prune_runs
+
+    if days is None:
+        days = current_app.config["QUIZAPP_RUN_RETENTION_DAYS"]
+    report = prune_runs(timedelta(days=days))
+    click.echo(
+        f"Deleted {report.runs_deleted} anonymous run(s) older than {days} day(s) and "
+        f"{report.results_deleted} stored result(s) no run or exercise uses."
+    )
+
+
 def register_commands(app: Flask) -> None:
     """Attach every command group to the app's `flask` CLI."""
     app.cli.add_command(content_cli)
     app.cli.add_command(sim_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(runs_cli)

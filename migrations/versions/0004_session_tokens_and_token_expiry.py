@@ -7,7 +7,7 @@ leave the database are rebuilt on SQLite with AUTOINCREMENT so no id is handed o
 (PostgreSQL sequences never go back; nothing changes there but the columns).
 
 Revision ID: 0004
-Revises: 0012
+Revises: 0003
 Create Date: 2026-12-01 09:40:00
 
 """
@@ -18,12 +18,12 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0004'
-down_revision = '0012'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
 # Tables whose ids appear in cookies, URLs, API answers or logs.
-NEVER_REUSE_IDS = ("users", "api_tokens", "attempts", "review_cards", "problem_reports")
+NEVER_REUSE_IDS = ("users", "api_tokens", "attempts", "review_cards")
 
 
 def _is_sqlite() -> bool:

@@ -67,14 +67,8 @@ PERSONAL_TABLES: tuple[PersonalTable, ...] = (
         withheld=frozenset({"cache_key"}),
         renamed={"id": "run"},
     ),
-    # Reports on cards and exercises, with the author's reply. Who replied is another
-    # person's account id: the reply itself and its date are exported.
-    PersonalTable(
-        "problem_reports",
-        ProblemReport,
-        withheld=frozenset({"replied_by_id"}),
-        renamed={"id": "report"},
-    ),
+    # Reports to the authors and their answers; who answered stays the authors' business.
+    PersonalTable("problem_reports", ProblemReport, withheld=frozenset({"replied_by_id"})),
 )
 
 # Foreign keys into content, exported as the slug a reader can look up.

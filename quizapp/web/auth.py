@@ -31,11 +31,11 @@ from quizapp.web.forms import (
     RetentionForm,
     TokenForm,
 )
+from quizapp.web.login_throttle import claim_password_check, password_check_passed
 from quizapp.web.question_page import has_session_cookie
 
 auth = Blueprint("auth", __name__)
 
-LOGIN_FAILURE_LIMIT = "5 per minute"
 REGISTRATION_LIMIT = "10 per hour"
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 COOKIELESS_ENDPOINTS = {"learning.answer"}
@@ -108,19 +108,13 @@ def init_auth(app: Flask) -> None:
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths: an open redirect would let a link send the learner elsewhere."""
-    if target:
+    # Control characters too: CR/LF would split the Location header, and browsers drop tab
+    # and newline from URLs, so "/\t/evil.example" would leave the site as "//evil.example".
+    if target and target.isprintable():
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target:
             return target
     return url_for("pages.catalog")
-
-
-def _login_failed(response) -> bool:
-    return response.status_code == 401
-
-
-def _account_key() -> str:
-    return "login-account:" + request.form.get("username", "").strip().lower()[:40]
 
 
 @auth.route("/register", methods=["GET", "POST"])
@@ -148,21 +142,17 @@ def register():
 
 
 @auth.route("/login", methods=["GET", "POST"])
-@limiter.limit(LOGIN_FAILURE_LIMIT, methods=["POST"], deduct_when=_login_failed)
-@limiter.limit(
-    LOGIN_FAILURE_LIMIT,
-    methods=["POST"],
-    key_func=_account_key,
-    deduct_when=_login_failed,
-)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("pages.catalog"))
     form = LoginForm(next=request.args.get("next", ""))
     status = 200
     if form.validate_on_submit():
+        # Counted before the (slow) password check, atomically, per account and per address.
+        claim_password_check(form.username.data)
         user = accounts.authenticate(form.username.data, form.password.data)
         if user is not None:
+            password_check_passed(form.username.data)
             login_user(user, remember=bool(form.remember.data))
             return redirect(_safe_next(form.next.data))
         # One message whether the username exists or not: no account enumeration.

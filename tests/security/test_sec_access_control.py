@@ -40,8 +40,8 @@ USER_DATA_ENDPOINTS = [
     "GET /api/v1/me/export",
     "GET /api/v1/me/progress",
     "GET /api/v1/me/reviews/due",
-    "GET /api/v1/me/tokens",
     "GET /api/v1/me/reports",
+    "GET /api/v1/me/tokens",
     "POST /api/v1/questions/<slug>/attempts (idempotency key)",
 ]
 

@@ -32,7 +32,7 @@ from quizapp.services.personal_data import (
     PERSONAL_TABLES,
     personal_table_names,
 )
-from quizapp.services.reports import answer_report, report_problem
+from quizapp.services.reports import report_problem
 from quizapp.services.simulations import start_exercise_run, start_lab_run
 
 LAB_CONFIG = {"kind": "mlp", "depth": 4, "width": 8, "batch_size": 16, "activation": "relu"}
@@ -52,8 +52,7 @@ def wait_for_runs(app) -> None:
 @pytest.fixture
 def learner(tmp_path, content_dir):
     """A learner who did a bit of everything: answers, a card, tokens, an exercise run with a
-    prediction, a lab run, a changed setting and an answered problem report; and another
-    learner beside them."""
+    prediction, a lab run, a problem report and a changed setting; and another learner."""
     (content_dir / "exercises" / f"{EXERCISE_SLUG}.yaml").write_text(EXERCISE)
     app = make_app(f"sqlite:///{tmp_path / 'export.sqlite'}")
     with app.app_context():
@@ -74,9 +73,7 @@ def learner(tmp_path, content_dir):
         start_exercise_run(me, EXERCISE_SLUG, {"init": "xavier_normal"}, prediction="healthy")
         start_lab_run(me, LAB_CONFIG)
         start_lab_run(other, {**LAB_CONFIG, "depth": 5})
-        report = report_problem(me, "question", "alpha", "typo", "A typo in the answer.")
-        other.role = "author"
-        answer_report(other, report.id, "fixed", "Thank you, fixed.")
+        report_problem(me, "question", "alpha", "typo", "A typo in the prompt.")
     wait_for_runs(app)
     yield {"app": app, "client": client, "secret": secret}
     with app.app_context():
@@ -98,7 +95,7 @@ def test_every_table_with_a_user_id_is_in_the_registry():
     """A new table that stores something per user must be exported and deleted with the rest."""
     registered = {table.model.__tablename__ for table in PERSONAL_TABLES}
     assert personal_table_names() == registered
-    assert {"attempts", "review_cards", "api_tokens", "sim_runs", "problem_reports"} <= registered
+    assert {"attempts", "review_cards", "api_tokens", "sim_runs"} <= registered
 
 
 def test_both_exports_hold_runs_predictions_and_settings(learner):
@@ -117,10 +114,6 @@ def test_both_exports_hold_runs_predictions_and_settings(learner):
         assert {run["config"].get("depth") for run in runs} != {5}  # not the bystander's
         assert [a["question"] for a in export["attempts"]][0] == "alpha"
         assert all(a["question"] != "beta" for a in export["attempts"])
-        (report,) = export["problem_reports"]
-        assert (report["question"], report["message"]) == ("alpha", "A typo in the answer.")
-        assert (report["status"], report["reply"]) == ("fixed", "Thank you, fixed.")
-        assert "replied_by_id" not in report  # another person's account id
         tokens = {token["name"]: token for token in export["api_tokens"]}
         assert tokens["laptop"]["expires_at"] and tokens["laptop"]["revoked_at"] is None
         assert tokens["old phone"]["revoked_at"]
@@ -135,7 +128,7 @@ def test_every_column_of_every_personal_table_is_exported_unless_withheld(learne
         assert rows, f"the fixture made no {table.name}"
         columns = set(table.model.__table__.columns.keys())
         expected = columns - ((ALWAYS_WITHHELD | table.withheld) - set(table.renamed))
-        references = {"question_id": "question", "exercise_id": "exercise"}  # slugs
+        references = {"question_id": "question", "exercise_id": "exercise"}
         expected = {table.renamed.get(c, references.get(c, c)) for c in expected}
         for row in rows:
             assert set(row) == expected, table.name

@@ -24,6 +24,6 @@ def register_api(app: Flask) -> Api:
     api.register_blueprint(questions_blp, url_prefix="/api/v1")
     api.register_blueprint(learning_blp, url_prefix="/api/v1")
     api.register_blueprint(exercises_blp, url_prefix="/api/v1")
-    api.register_blueprint(tokens_blp, url_prefix="/api/v1")
     api.register_blueprint(authoring_blp, url_prefix="/api/v1")
+    api.register_blueprint(tokens_blp, url_prefix="/api/v1")
     return api
