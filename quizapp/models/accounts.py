@@ -18,9 +18,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from quizapp.models.base import NEVER_REUSE_IDS, Base, UTCDateTime, utcnow
+from quizapp.models.base import Base, UTCDateTime, utcnow
 
 ROLES = ("learner", "author", "admin")
+
+# Tables whose ids leave the database (in cookies, URLs, API answers, logs) never hand out a
+# deleted row's id again: SQLite would otherwise reuse the highest id after a deletion.
+# PostgreSQL sequences never go back, so the option only changes SQLite.
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
 
 
 def new_session_token() -> str:

@@ -16,12 +16,6 @@ NAMING_CONVENTION = {
 }
 
 
-# Table option for tables whose ids leave the database (in cookies, URLs, API answers, logs):
-# never hand out a deleted row's id again. SQLite would otherwise reuse the highest id after
-# a deletion; PostgreSQL sequences never go back, so the option only changes SQLite.
-NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
-
-
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
