@@ -198,6 +198,16 @@ PERSONAL = {
     "api_learning.my_export",
     "api_tokens.my_tokens",
     "api_exercises.get_run",
+    # Signed-in pages of learners (their reports) and of authors (statistics, reports).
+    "authoring.report",
+    "authoring.items",
+    "authoring.items_csv",
+    "authoring.exercise_analytics",
+    "authoring.reports",
+    "api_authoring.my_reports",
+    "api_authoring.author_reports",
+    "api_authoring.author_items",
+    "api_authoring.author_exercises",
 }
 # Served alike to everybody: a cache may keep them.
 PUBLIC = {
