@@ -198,6 +198,7 @@ PERSONAL = {
     "api_learning.my_export",
     "api_tokens.my_tokens",
     "api_exercises.get_run",
+    # Signed-in pages of learners (their reports) and of authors (statistics, reports).
     "authoring.report",
     "authoring.items",
     "authoring.items_csv",

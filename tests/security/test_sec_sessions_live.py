@@ -46,7 +46,8 @@ class Browser:
         if self.cookies:
             request.add_header("Cookie", "; ".join(f"{k}={v}" for k, v in self.cookies.items()))
         try:
-            response = self.opener.open(request, timeout=30)
+            # A bound on a busy machine, not a timing check.
+            response = self.opener.open(request, timeout=120)
         except urllib.error.HTTPError as error:  # 3xx (not followed) and 4xx land here
             response = error
         for header in response.headers.get_all("Set-Cookie") or []:
