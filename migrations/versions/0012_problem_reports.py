@@ -32,7 +32,8 @@ def upgrade():
     sa.ForeignKeyConstraint(['question_id'], ['questions.id'], name=op.f('fk_problem_reports_question_id_questions')),
     sa.ForeignKeyConstraint(['replied_by_id'], ['users.id'], name=op.f('fk_problem_reports_replied_by_id_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_problem_reports_user_id_users'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_problem_reports'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_problem_reports')),
+    sqlite_autoincrement=True,
     )
     with op.batch_alter_table('problem_reports', schema=None) as batch_op:
         batch_op.create_index('ix_problem_reports_status_created', ['status', 'created_at'], unique=False)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from quizapp.models.accounts import NEVER_REUSE_IDS
 from quizapp.models.base import Base, UTCDateTime, utcnow
 
 REPORT_CATEGORIES = {
@@ -24,6 +25,7 @@ class ProblemReport(Base):
     __table_args__ = (
         Index("ix_problem_reports_status_created", "status", "created_at"),
         Index("ix_problem_reports_user_created", "user_id", "created_at"),
+        NEVER_REUSE_IDS,  # report ids are in authors' URLs and replies
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
