@@ -44,12 +44,15 @@ def check_command(directory: str | None, simulate: bool) -> None:
     bank = check_content(_content_dir(directory), simulate=simulator)
     for error in bank.errors:
         click.echo(str(error), err=True)
+    for warning in bank.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if bank.errors:
         click.echo(f"{len(bank.errors)} problem(s) in {bank.files_read} file(s).", err=True)
         sys.exit(1)
     click.echo(
         f"OK: {len(bank.questions)} questions, {len(bank.exercises)} exercises, "
-        f"{len(bank.topics)} topics, no problems."
+        f"{len(bank.topics)} topics, no problems"
+        + (f" ({len(bank.warnings)} warning(s))." if bank.warnings else ".")
     )
 
 

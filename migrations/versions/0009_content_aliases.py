@@ -1,16 +1,13 @@
 """former slugs (aliases) of questions and exercises
 
-A renamed question or exercise keeps its old slugs in `aliases`; their URLs redirect to it.
-On SQLite the tables are rebuilt, so foreign keys are switched off around the rebuild (as in
-0004): dropping the old `questions` table would otherwise cascade to attempts and topics.
-
 Revision ID: 0009
 Revises: 0005
 Create Date: 2026-12-01 09:40:00
 
 """
-import sqlalchemy as sa
 from alembic import op
+import sqlalchemy as sa
+
 
 # revision identifiers, used by Alembic.
 revision = '0009'
@@ -18,47 +15,18 @@ down_revision = '0005'
 branch_labels = None
 depends_on = None
 
-TABLES = ('questions', 'exercises')
-
-
-def _is_sqlite() -> bool:
-    return op.get_bind().dialect.name == "sqlite"
-
-
-def _switch_foreign_keys(enabled: bool) -> None:
-    """The pragma is ignored inside a transaction, so the open one is committed around it."""
-    raw = op.get_bind().connection.driver_connection
-    if enabled:
-        problems = raw.execute("PRAGMA foreign_key_check").fetchall()
-        if problems:
-            raise RuntimeError(f"foreign keys broken by the table rebuild: {problems[:5]}")
-    if raw.in_transaction:
-        raw.commit()
-    raw.execute(f"PRAGMA foreign_keys = {'ON' if enabled else 'OFF'}")
-    raw.execute("BEGIN")
-
 
 def upgrade():
-    sqlite = _is_sqlite()
-    if sqlite:
-        _switch_foreign_keys(False)
-    # Existing rows get an empty list; the next import writes each file's own aliases.
-    for table in TABLES:
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.add_column(sa.Column('aliases', sa.JSON(), nullable=True))
-        op.execute(sa.text(f"UPDATE {table} SET aliases = '[]'"))
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.alter_column('aliases', existing_type=sa.JSON(), nullable=False)
-    if sqlite:
-        _switch_foreign_keys(True)
+    # A plain ADD COLUMN with a default: existing rows get an empty list (the next import
+    # writes each file's own aliases), and SQLite need not rebuild the table, which with
+    # foreign keys enforced would fail while attempts point at the questions.
+    for table in ('questions', 'exercises'):
+        op.add_column(
+            table, sa.Column('aliases', sa.JSON(), nullable=False, server_default='[]')
+        )
 
 
 def downgrade():
-    sqlite = _is_sqlite()
-    if sqlite:
-        _switch_foreign_keys(False)
-    for table in reversed(TABLES):
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_column('aliases')
-    if sqlite:
-        _switch_foreign_keys(True)
+    # SQLite (3.35+) and PostgreSQL drop a column in place: no rebuild, no foreign key trouble.
+    for table in ('exercises', 'questions'):
+        op.drop_column(table, 'aliases')

@@ -134,6 +134,41 @@ def start_lab_run(body: dict):
     return _run_body(run.id)
 
 
+class FieldOut(Schema):
+    name = fields.String()
+    label = fields.String()
+    help = fields.String()
+    type = fields.String(metadata={"description": "choice, int or float"})
+    kinds = fields.List(fields.String(), metadata={"description": "kinds it applies to"})
+    default = fields.Dict(metadata={"description": "default value per kind"})
+    minimum = fields.Float(allow_none=True)
+    maximum = fields.Float(allow_none=True)
+    choices = fields.Dict(metadata={"description": "allowed values per kind (choice fields)"})
+
+
+class KindOut(Schema):
+    name = fields.String()
+    label = fields.String()
+    depth_means = fields.String()
+    recurrent = fields.Boolean()
+
+
+class SimSchemaOut(Schema):
+    simulator_version = fields.String()
+    kinds = fields.List(fields.Nested(KindOut))
+    fields_ = fields.List(fields.Nested(FieldOut), data_key="fields", attribute="fields")
+    limits = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+@blp.get("/lab/schema")
+@blp.response(200, SimSchemaOut)
+def lab_schema():
+    """Every simulator config field: label, help, type, range, choices and default per kind."""
+    from quizapp.sim.schema import config_schema
+
+    return config_schema()
+
+
 @blp.get("/runs/<run_id>")
 @blp.response(200, RunOut)
 @blp.alt_response(404, description="No such run (or not yours)")

@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
+from quizapp.domain.grading import check_id, resolve_check
 from quizapp.services import questions as question_service
 from quizapp.web.api.schemas import QuestionListArgs, QuestionListOut, QuestionOut, TopicOut
+from quizapp.web.check_views import learner_key
 
 
 class _QuestionWithRelated:
     """The question as the response schema reads it, with its related cards beside it."""
 
-    def __init__(self, question, related) -> None:
+    def __init__(self, question, related, learner: str) -> None:
         self._question = question
         self.related = related
+        self.public_checks = [
+            {
+                **resolve_check(check, learner, check_id(question.slug, index)).public(),
+                "index": index,
+            }
+            for index, check in enumerate(question.checks)
+        ]
 
     def __getattr__(self, name: str):
         return getattr(self._question, name)
@@ -51,7 +60,9 @@ def list_questions(args: dict):
 def get_question(slug: str):
     """One question with its rendered HTML, references, related questions and checks."""
     question = question_service.get_question(slug)
-    return _QuestionWithRelated(question, question_service.related_questions(question))
+    return _QuestionWithRelated(
+        question, question_service.related_questions(question), learner_key()
+    )
 
 
 @blp.get("/topics")

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from quizapp.content.loader import Bank, load_bank
+from quizapp.domain.check_kinds import AUTOMATIC_KINDS as REGISTERED_AUTOMATIC_KINDS
+from quizapp.domain.check_kinds import CHECK_KINDS
 
 REPO_ROOT = Path(__file__).parents[3]
 CONTENT_DIR = REPO_ROOT / "content"
@@ -23,8 +25,8 @@ MIN_DIAGRAM_CARDS = 20
 # A quiz whose key is nearly always the first option teaches guessing, not the material.
 # (Pages may shuffle options too; the files themselves should not lean on that.)
 MAX_SHARE_OF_KEYS_IN_ONE_POSITION = 0.75
-AUTOMATIC_KINDS = {"single_choice", "multiple_choice", "numeric"}
-CHOICE_KINDS = {"single_choice", "multiple_choice"}
+AUTOMATIC_KINDS = set(REGISTERED_AUTOMATIC_KINDS)
+CHOICE_KINDS = {name for name, kind in CHECK_KINDS.items() if "options" in kind.shuffled}
 
 SEED_SLUG = "vanishing-gradient-problem"
 SEED_RELATED = [

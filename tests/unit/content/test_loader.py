@@ -10,6 +10,8 @@ import pytest
 from conftest import QUESTION_TEMPLATE, make_app, write_question
 
 from quizapp.content.loader import load_bank
+from quizapp.content.rendering import render_question
+from quizapp.domain.check_kinds import CHECK_KINDS
 
 # A case writes one broken file into a valid content folder and says where the problem is:
 # (file, marker) where the marker is a text whose first line in that file is the expected line.
@@ -120,12 +122,6 @@ CASES = [
             "- title: Deep Learning, chapter 6",
         ),
         "references.0.url",
-        "required field is missing",
-    ),
-    (
-        "missing-option-feedback",
-        broken({"        feedback: Right, at $z = 0$.\n": ""}, '- text: "1/4"'),
-        "checks.0.options.1.feedback",
         "required field is missing",
     ),
     (
@@ -290,7 +286,7 @@ CASES = [
         "unknown-check-kind",
         broken({"kind: self_rated": "kind: essay"}, "kind: essay"),
         "checks.2.kind",
-        "must be one of single_choice, multiple_choice, numeric, self_rated (got 'essay')",
+        f"must be one of {', '.join(CHECK_KINDS)} (got 'essay')",
     ),
     (
         "no-references",
@@ -542,3 +538,20 @@ def test_two_files_cannot_claim_the_same_alias(content_dir: Path) -> None:
         f"{path}:{line_of(path, 'aliases:')}: aliases.0: "
         f"'old' is already an alias in {first}:{line_of(first, 'aliases:')}"
     ]
+
+
+def test_an_option_without_feedback_is_linted_and_rendered(runner, content_dir: Path) -> None:
+    """Regression: the linter and the renderer walked two lists of markdown fields, and the
+    renderer's crashed on an option with no feedback; both now share one walk."""
+    write_question(
+        content_dir,
+        "plain",
+        related=["alpha"],
+        replace={"        feedback: Right, at $z = 0$.\n": ""},
+    )
+    result = run_check(runner, content_dir)
+    assert result.exit_code == 0, result.output
+    rendered = render_question(load_bank(content_dir).documents["plain"])
+    option = rendered["checks"][0]["options"][1]
+    assert option["text_html"].strip() == "<p>1/4</p>"
+    assert "feedback" not in option and "feedback_html" not in option
