@@ -129,34 +129,35 @@ def _file_report(target_kind: str, slug: str, body: dict):
     return next(view for view in report_service.my_reports(current_user) if view.id == report.id)
 
 
-@blp.post("/questions/<slug>/reports")
-@blp.doc(security=API_SECURITY)
-@blp.arguments(ReportIn)
-@blp.response(201, ReportOut)
-@blp.alt_response(400, schema=FieldErrorOut, description="No category or no message")
-@blp.alt_response(401, description="Not signed in")
-@blp.alt_response(404, description="No such question")
-@blp.alt_response(429, description="Too many reports")
-@login_required
-@limiter.limit(REPORT_LIMIT, key_func=reporter_key)
-def report_question(body: dict, slug: str):
-    """Report a problem with a question (wrong answer, unclear, typo, other)."""
-    return _file_report("question", slug, body)
+def _register_report_endpoint(target_kind: str) -> None:
+    """POST /<target>s/<slug>/reports for one kind of report target (see REPORT_TARGETS)."""
+
+    def file_report(body: dict, slug: str):
+        return _file_report(target_kind, slug, body)
+
+    file_report.__name__ = f"report_{target_kind}"
+    file_report.__doc__ = (
+        f"Report a problem with a {target_kind} (wrong answer, unclear, typo, other)."
+    )
+    decorators = [
+        blp.post(f"/{target_kind}s/<slug>/reports"),
+        blp.doc(security=API_SECURITY),
+        blp.arguments(ReportIn),
+        blp.response(201, ReportOut),
+        blp.alt_response(400, schema=FieldErrorOut, description="No category or no message"),
+        blp.alt_response(401, description="Not signed in"),
+        blp.alt_response(404, description=f"No such {target_kind}"),
+        blp.alt_response(429, description="Too many reports"),
+        login_required,
+        limiter.limit(REPORT_LIMIT, key_func=reporter_key),
+    ]
+    view = file_report
+    for decorator in reversed(decorators):
+        view = decorator(view)
 
 
-@blp.post("/exercises/<slug>/reports")
-@blp.doc(security=API_SECURITY)
-@blp.arguments(ReportIn)
-@blp.response(201, ReportOut)
-@blp.alt_response(400, schema=FieldErrorOut, description="No category or no message")
-@blp.alt_response(401, description="Not signed in")
-@blp.alt_response(404, description="No such exercise")
-@blp.alt_response(429, description="Too many reports")
-@login_required
-@limiter.limit(REPORT_LIMIT, key_func=reporter_key)
-def report_exercise(body: dict, slug: str):
-    """Report a problem with an exercise."""
-    return _file_report("exercise", slug, body)
+for _target_kind in report_service.REPORT_TARGETS:
+    _register_report_endpoint(_target_kind)
 
 
 @blp.get("/me/reports")
