@@ -82,6 +82,8 @@ def import_command(directory: str | None) -> None:
         reason = getattr(error, "orig", None) or error
         click.echo(f"Nothing imported: the database refused the import: {reason}", err=True)
         sys.exit(1)
+    for renamed in report.renamed:  # authors should see that old URLs now redirect
+        click.echo(f"renamed {renamed} (the old address redirects)", err=True)
     click.echo(report.summary())
 
 

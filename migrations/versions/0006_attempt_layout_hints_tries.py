@@ -1,7 +1,7 @@
 """attempts record the layout the learner saw, the hints they used and their tries
 
 Revision ID: 0006
-Revises: 0005
+Revises: 0009
 Create Date: 2026-12-01 09:50:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0006'
-down_revision = '0005'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

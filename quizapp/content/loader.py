@@ -106,6 +106,8 @@ def load_bank(root: Path) -> Bank:
         _load_question(path, bank)
     _check_links(bank)
     _check_exercise_links(bank)
+    _check_aliases(bank.documents, "question", bank)
+    _check_aliases(bank.exercise_documents, "exercise", bank)
     bank.errors.sort()
     questions_dir = str(root / "questions")
     bank.warnings = [
@@ -489,3 +491,23 @@ def _check_exercise_links(bank: Bank) -> None:
                         f"unknown question '{slug}' (no file questions/{slug}.yaml)",
                     )
                 )
+
+
+def _check_aliases(documents: dict[str, SourceDocument], kind: str, bank: Bank) -> None:
+    """A former slug redirects to exactly one live file, so it may name no other file."""
+    claimed: dict[str, tuple[str, int]] = {}
+    for slug, document in documents.items():
+        for index, alias in enumerate(document.data["aliases"]):
+            line = document.line_of("aliases", index)
+            if alias == slug:
+                message = f"'{alias}' is this {kind}'s own slug"
+            elif alias in documents:
+                message = f"'{alias}' is the slug of another {kind} ({kind}s/{alias}.yaml)"
+            elif alias in claimed:
+                message = (
+                    f"'{alias}' is already an alias in {claimed[alias][0]}:{claimed[alias][1]}"
+                )
+            else:
+                claimed[alias] = (document.path, line)
+                continue
+            bank.errors.append(ContentError(document.path, line, f"aliases.{index}", message))

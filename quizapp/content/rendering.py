@@ -49,6 +49,7 @@ def render_question(document: SourceDocument) -> dict[str, Any]:
         "explanation_md": data["explanation"],
         "explanation_html": render(data["explanation"], "explanation"),
         "references": data["references"],
+        "aliases": data["aliases"],
         "related_slugs": data["related"],
         "exercise_slugs": data["exercises"],
         "checks": checks,
@@ -103,6 +104,7 @@ def render_exercise(document: SourceDocument) -> dict[str, Any]:
         },
         "hints_html": [render(text, "hints", i) for i, text in enumerate(data["hints"])],
         "question_slugs": data["questions"],
+        "aliases": data["aliases"],
         "source_path": document.path,
         "content_hash": document.content_hash,
     }

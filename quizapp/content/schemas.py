@@ -22,6 +22,11 @@ def _text(required: bool = True, max_length: int = 50_000) -> fields.String:
     return text_field(required, max_length)
 
 
+def _former_slugs() -> fields.List:
+    """Slugs a question or exercise had before a rename: their URLs redirect to the new one."""
+    return fields.List(fields.String(validate=[SLUG, validate.Length(max=120)]), load_default=list)
+
+
 # A check's schema is its kind's: one entry per kind in the registry of check kinds.
 CHECK_SCHEMAS: dict[str, type[Schema]] = {name: kind.schema for name, kind in CHECK_KINDS.items()}
 
@@ -84,6 +89,7 @@ class QuestionSchema(StrictSchema):
         required=True,
         validate=validate.Length(min=1, error="needs at least one reference"),
     )
+    aliases = _former_slugs()
     related = fields.List(fields.String(validate=SLUG), load_default=list)
     exercises = fields.List(fields.String(validate=SLUG), load_default=list)
     checks = fields.List(
@@ -142,6 +148,7 @@ class ExerciseSchema(StrictSchema):
         required=True,
         validate=validate.Length(min=1, max=5, error="link 1 to 5 questions"),
     )
+    aliases = _former_slugs()
     prompt = _text()
     network = fields.Dict(required=True, keys=fields.String(), values=fields.Raw())
     choices = fields.Dict(

@@ -33,10 +33,10 @@ SIMULATION_PATHS = ("/api/v1/lab/runs", "/api/v1/exercises/{slug}/runs")
 SLUGS = {
     "/api/v1/questions/{slug}": "vanishing-gradient-problem",
     "/api/v1/questions/{slug}/attempts": "vanishing-gradient-problem",
-    "/api/v1/exercises/{slug}": "sigmoid-depth-30-init",
-    "/api/v1/exercises/{slug}/runs": "sigmoid-depth-30-init",
+    "/api/v1/exercises/{slug}": "tanh-depth-30-init",
+    "/api/v1/exercises/{slug}/runs": "tanh-depth-30-init",
     "/api/v1/questions/{slug}/reports": "vanishing-gradient-problem",
-    "/api/v1/exercises/{slug}/reports": "sigmoid-depth-30-init",
+    "/api/v1/exercises/{slug}/reports": "tanh-depth-30-init",
     "/api/v1/topics/{slug}/deck": "gradient-flow",
 }
 REPORT_BODY = st.fixed_dictionaries(

@@ -15,6 +15,8 @@ from quizapp.services.content_import import import_content
 from quizapp.services.item_stats import item_rows_for_csv, item_statistics
 
 STRONG, WEAK = 7, 5
+# Answers are given by authored option index (the helper maps them to what each learner sees)
+# and as the last try, so every one is final and stored.
 RIGHT_OPTION, WRONG_OPTION = 1, 0  # the template's single choice: "1/4" (index 1) is right
 
 

@@ -52,6 +52,7 @@ GET_URLS = {
     "api_exercises.list_exercises": "/api/v1/exercises",
     "api_exercises.get_exercise": f"/api/v1/exercises/{EXERCISE_SLUG}",
     "api_exercises.get_run": "/api/v1/runs/{run}",
+    "api_exercises.lab_schema": "/api/v1/lab/schema",
     "authoring.report": "/questions/alpha/report",
     "authoring.items": "/author?sort=facility&order=desc",
     "authoring.items_csv": "/author/items.csv",

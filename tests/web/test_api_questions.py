@@ -184,12 +184,13 @@ def test_seed_question_in_full(api, bank) -> None:
     assert "Conv Layer 1" in body["explanation_html"]
     assert (
         "<p>" in body["answer_html"]
-        and "<strong>Weight Initialization</strong>" in (body["answer_html"])
+        and "<strong>Weight Initialisation</strong>" in (body["answer_html"])
     )
     assert [ref["url"] for ref in body["references"]] == [
         "https://www.deeplearningbook.org/",
         "https://arxiv.org/abs/1502.03167",
         "https://arxiv.org/abs/1512.03385",
+        "https://arxiv.org/abs/1805.11604",  # the covariate-shift caveat (issue 16)
     ]
     assert body["references"][2]["year"] == 2015
     assert body["references"][2]["authors"].startswith("Kaiming He")

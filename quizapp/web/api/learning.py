@@ -112,6 +112,7 @@ class DueOut(Schema):
 @blp.post("/questions/<slug>/attempts")
 @blp.arguments(AttemptIn)
 @blp.response(201, AttemptOut)
+@blp.alt_response(308, description="Renamed: repeat the request at the Location given")
 @blp.alt_response(400, description="Bad check index or response")
 @blp.alt_response(404, description="No such question")
 @blp.alt_response(410, description="The question has been retired")

@@ -54,6 +54,7 @@ def list_questions(args: dict):
 
 @blp.get("/questions/<slug>")
 @blp.response(200, QuestionOut)
+@blp.alt_response(301, description="Renamed: Location gives the address under the new slug")
 @blp.alt_response(404, description="No such question")
 @blp.alt_response(410, description="The question has been retired")
 def get_question(slug: str):

@@ -79,6 +79,9 @@ class QuestionOut(QuestionSummaryOut):
     references = fields.List(fields.Nested(ReferenceOut))
     related = fields.List(fields.Nested(RelatedOut))
     exercises = fields.List(fields.String(), attribute="exercise_slugs")
+    aliases = fields.List(
+        fields.String(), metadata={"description": "Former slugs; their URLs redirect here."}
+    )
     # The key (`correct`, `answer`) is withheld: it is revealed only by grading.
     checks = fields.List(fields.Nested(CheckOut), attribute="public_checks")
 

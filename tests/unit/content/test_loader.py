@@ -149,6 +149,24 @@ CASES = [
         "a question cannot be related to itself",
     ),
     (
+        "alias-is-its-own-slug",
+        broken({"related: [alpha]": "related: [alpha]\naliases: [broken]"}, "aliases:"),
+        "aliases.0",
+        "'broken' is this question's own slug",
+    ),
+    (
+        "alias-is-another-question",
+        broken({"related: [alpha]": "related: [alpha]\naliases: [old-name, alpha]"}, "aliases:"),
+        "aliases.1",
+        "'alpha' is the slug of another question (questions/alpha.yaml)",
+    ),
+    (
+        "alias-is-not-a-slug",
+        broken({"related: [alpha]": "related: [alpha]\naliases: [Old Name]"}, "aliases:"),
+        "aliases.0",
+        "must be lowercase letters, digits and single dashes (e.g. my-question)",
+    ),
+    (
         "related-listed-twice",
         broken({"related: [alpha]": "related:\n  - alpha\n  - alpha  # again"}, "# again"),
         "related.1",
@@ -503,6 +521,23 @@ def test_valid_files_are_loaded_beside_broken_ones(content_dir: Path) -> None:
     assert not bank.ok
     assert sorted(bank.documents) == ["alpha", "beta"]
     assert bank.files_read == 4  # topics.yaml and three questions
+
+
+def test_two_files_cannot_claim_the_same_alias(content_dir: Path) -> None:
+    write_question(
+        content_dir, "alpha", related=["beta"], replace={"related:": "aliases: [old]\nrelated:"}
+    )
+    path = write_question(
+        content_dir, "beta", related=["alpha"], replace={"related:": "aliases: [old]\nrelated:"}
+    )
+
+    bank = load_bank(content_dir)
+
+    first = content_dir / "questions" / "alpha.yaml"
+    assert [str(error) for error in bank.errors] == [
+        f"{path}:{line_of(path, 'aliases:')}: aliases.0: "
+        f"'old' is already an alias in {first}:{line_of(first, 'aliases:')}"
+    ]
 
 
 def test_an_option_without_feedback_is_linted_and_rendered(runner, content_dir: Path) -> None:
