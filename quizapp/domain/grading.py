@@ -159,6 +159,10 @@ def apply_hints_and_tries(
     )
 
 
+# Visitors with no session share one layout: their page is cached for all of them.
+ANONYMOUS_LEARNER = "anonymous"
+
+
 def account_key(user_id: int) -> str:
     """The learner key of an account: its layouts follow it on every device."""
     return f"user:{user_id}"

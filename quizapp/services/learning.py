@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from quizapp.domain.grading import (
+    ANONYMOUS_LEARNER,
     Grade,
     InvalidResponse,
     ResolvedCheck,
@@ -31,8 +32,6 @@ MAX_IDEMPOTENCY_KEY = 64
 MAX_ELAPSED_MS = 24 * 3600 * 1000
 # A lost race on the same card (two tabs) is retried; more than this is a real conflict.
 UPDATE_RETRIES = 5
-# Visitors with no session share one layout (their page is cached for all of them).
-ANONYMOUS_LEARNER = "anonymous"
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,17 @@ from typing import Any
 from flask import session
 from flask_login import current_user
 
-from quizapp.domain.grading import ResolvedCheck, account_key, check_id, resolve_check
+from quizapp.domain.grading import (
+    ANONYMOUS_LEARNER,
+    ResolvedCheck,
+    account_key,
+    check_id,
+    resolve_check,
+)
 from quizapp.web.question_page import has_session_cookie
 
 # A visitor with no cookie gets the page cached for every such visitor: one shared layout.
-ANONYMOUS = "anonymous"
+ANONYMOUS = ANONYMOUS_LEARNER
 
 
 def learner_key(*, remember: bool = False) -> str:
