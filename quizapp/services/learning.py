@@ -15,7 +15,7 @@ from quizapp.domain.scheduling import RATINGS, rating_for_grade, schedule_review
 from quizapp.extensions import db
 from quizapp.models import Attempt, Question, ReviewCard, User
 from quizapp.models.base import utcnow
-from quizapp.services.errors import Conflict, InvalidInput
+from quizapp.services.errors import Conflict, InvalidInput, ServiceError
 from quizapp.services.questions import get_question
 
 MAX_IDEMPOTENCY_KEY = 64
@@ -96,6 +96,55 @@ def submit_answer(
                 if earlier is not None:  # the other tab's submission of this very form
                     return _replay(question, index, check, earlier)
     raise Conflict("This card is being updated elsewhere; please submit again.")
+
+
+@dataclass(frozen=True)
+class UnsavedAnswer:
+    """An answer a visitor gave before having an account, to be replayed into one."""
+
+    slug: str
+    check_index: Any
+    response: Any
+    rating: str | None
+    elapsed_ms: Any
+    answered_at: datetime
+
+
+def adopt_answers(user: User, answers: list[UnsavedAnswer], now: datetime | None = None) -> int:
+    """Record a visitor's earlier answers for `user`, in the order given, as if answered then.
+
+    Each is graded and scheduled as on the day it was given, so the FSRS cards come out as
+    if the learner had been signed in all along. Answers that no longer fit (a retired
+    question, a changed check) are skipped. Returns how many were recorded.
+    """
+    now = now or utcnow()
+    adopted = 0
+    for answer in sorted(answers, key=lambda item: item.answered_at):
+        # A clock in the future would schedule the card from a day that has not come.
+        when = min(answer.answered_at, now)
+        try:
+            submit_answer(
+                user,
+                answer.slug,
+                answer.check_index,
+                answer.response,
+                rating=answer.rating,
+                elapsed_ms=answer.elapsed_ms,
+                now=when,
+            )
+        except ServiceError:
+            db.session.rollback()
+            continue
+        adopted += 1
+    return adopted
+
+
+def grade_again(slug: str, check_index: Any, response: Any, rating: str | None):
+    """Grade an answer given earlier without storing anything; None if it no longer fits."""
+    try:
+        return submit_answer(None, slug, check_index, response, rating=rating)
+    except ServiceError:
+        return None
 
 
 def reschedule_card(

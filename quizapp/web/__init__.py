@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import Flask
+
+from quizapp.services.progress import NEW_CARD
+from quizapp.web.relative_time import describe
 
 
 def register_web(app: Flask) -> None:
@@ -14,18 +19,23 @@ def register_web(app: Flask) -> None:
     from quizapp.web.learning import init_learning, learning
     from quizapp.web.observability import register_observability
     from quizapp.web.pages import pages
+    from quizapp.web.practice_sessions import init_practice, practice
 
     register_observability(app)
     init_auth(app)
     init_learning(app)
     init_exercises(app)
+    init_practice(app)
     app.register_blueprint(pages)
     app.register_blueprint(auth)
     app.register_blueprint(learning)
     app.register_blueprint(exercises)
+    app.register_blueprint(practice)
     register_api(app)
     errors.register_error_handlers(app)
     security.register_security_headers(app)
+    app.jinja_env.globals["new_card"] = NEW_CARD
+    app.jinja_env.filters["relative_time"] = lambda when: describe(when, datetime.now(UTC))
     app.jinja_env.globals["difficulty_labels"] = {
         "easy": "Easy",
         "medium": "Medium",

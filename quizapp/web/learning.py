@@ -14,6 +14,7 @@ from quizapp.services import learning as learning_service
 from quizapp.services import progress as progress_service
 from quizapp.services import questions as question_service
 from quizapp.services.errors import InvalidInput
+from quizapp.web import practice_sessions, session_answers
 from quizapp.web.charts import accuracy_chart
 from quizapp.web.question_page import render_question_page
 
@@ -75,15 +76,19 @@ def answer(slug: str):
             pending={"check": check_index, "text": text},
             return_to=request.form.get("return_to"),
         )
+    response = _form_response(check)
+    elapsed_ms = _elapsed_ms()
     result = learning_service.submit_answer(
         current_user if current_user.is_authenticated else None,
         slug,
         check_index,
-        _form_response(check),
+        response,
         rating=rating,
-        elapsed_ms=_elapsed_ms(),
+        elapsed_ms=elapsed_ms,
         idempotency_key=request.form.get("form_key") or None,
     )
+    session_answers.remember(result, response, elapsed_ms)
+    practice_sessions.mark_answered(slug)
     if request.form.get("return_to") == "review":
         return render_template("learning/review_result.html", result=result)
     return _render_question(slug, result=result)
@@ -92,8 +97,15 @@ def answer(slug: str):
 def _render_question(slug: str, result=None, pending=None, return_to=None):
     # The self-rating step of a card reviewed on /review must return there once rated.
     extra = {"return_to": return_to} if return_to == "review" else {}
+    shown = result.check_index if result is not None else pending["check"] if pending else None
     return render_question_page(
-        slug, reveal=result is not None, result=result, pending=pending, **extra
+        slug,
+        reveal=result is not None,
+        result=result,
+        pending=pending,
+        # The feedback of the card's other checks answered a moment ago stays on the page.
+        kept=session_answers.kept_results(slug, except_check=shown),
+        **extra,
     )
 
 

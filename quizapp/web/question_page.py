@@ -17,8 +17,10 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from quizapp.models import Question
+from quizapp.services import progress as progress_service
 from quizapp.services import questions as question_service
 from quizapp.services import simulations as sim_service
+from quizapp.services.progress import NEW_CARD
 
 CACHE_SIZE = 512
 
@@ -103,6 +105,9 @@ def render_question_page(slug: str, reveal: bool = False, **context):
                 practice_tokens=False,
             )  # fmt: skip
         return page
+    if current_user.is_authenticated:
+        states = progress_service.card_states(current_user, [parts.question.id])
+        context.setdefault("card_state", states.get(parts.question.id, NEW_CARD))
     return render_template(
         "question.html",
         question=parts.question,
