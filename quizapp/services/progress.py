@@ -257,3 +257,16 @@ def card_states(
             last_review_at,
         )
     return states
+
+
+def question_slugs(question_ids: list[int]) -> dict[int, str]:
+    """Slugs of the given active questions."""
+    if not question_ids:
+        return {}
+    return dict(
+        db.session.execute(
+            select(Question.id, Question.slug).where(
+                Question.id.in_(question_ids), Question.retired_at.is_(None)
+            )
+        ).all()
+    )

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from flask import Flask
 
+from quizapp.domain.mastery import MASTERY_LABELS
 from quizapp.services.progress import NEW_CARD
 from quizapp.web.relative_time import describe
 
@@ -35,6 +36,7 @@ def register_web(app: Flask) -> None:
     errors.register_error_handlers(app)
     security.register_security_headers(app)
     app.jinja_env.globals["new_card"] = NEW_CARD
+    app.jinja_env.globals["level_labels"] = MASTERY_LABELS
     app.jinja_env.filters["relative_time"] = lambda when: describe(when, datetime.now(UTC))
     app.jinja_env.globals["difficulty_labels"] = {
         "easy": "Easy",
