@@ -62,6 +62,8 @@ def load_settings(instance_path: str) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,
         "WTF_CSRF_ENABLED": os.environ.get("QUIZAPP_CSRF", "1") != "0",
         "RATELIMIT_ENABLED": os.environ.get("QUIZAPP_RATELIMIT", "1") != "0",
+        # Off when a proxy in front compresses responses already.
+        "QUIZAPP_COMPRESS": os.environ.get("QUIZAPP_COMPRESS", "1") != "0",
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),

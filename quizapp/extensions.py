@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -18,6 +19,8 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+# gzip/brotli/zstd for text responses, as the browser accepts; a proxy may do it instead.
+compress = Compress()
 
 
 def register_extensions(app: Flask) -> None:
@@ -32,6 +35,8 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    if app.config.get("QUIZAPP_COMPRESS", True):
+        compress.init_app(app)
     if app.config.get("QUIZAPP_TRUST_PROXY"):
         from werkzeug.middleware.proxy_fix import ProxyFix
 

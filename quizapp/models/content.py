@@ -61,5 +61,11 @@ class Question(Base):
     )
 
     @property
+    def has_diagram(self) -> bool:
+        """Whether a text of the card holds a mermaid diagram (its page then needs mermaid.js)."""
+        texts = (self.question_html, self.answer_html, self.explanation_html)
+        return any('class="mermaid"' in (text or "") for text in texts)
+
+    @property
     def is_retired(self) -> bool:
         return self.retired_at is not None

@@ -19,10 +19,13 @@ def register_web(app: Flask) -> None:
     from quizapp.web.exercises import exercises, init_exercises
     from quizapp.web.learning import init_learning, learning
     from quizapp.web.observability import register_observability
+    from quizapp.web.page_cache import init_page_cache
     from quizapp.web.pages import pages
     from quizapp.web.practice_sessions import init_practice, practice
+    from quizapp.web.static_assets import init_static_assets
 
     register_observability(app)
+    init_static_assets(app)
     init_auth(app)
     init_learning(app)
     init_exercises(app)
@@ -33,6 +36,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(exercises)
     app.register_blueprint(practice)
     register_api(app)
+    init_page_cache(app)
     errors.register_error_handlers(app)
     security.register_security_headers(app)
     app.jinja_env.globals["new_card"] = NEW_CARD

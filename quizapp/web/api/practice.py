@@ -78,7 +78,7 @@ def _planned(question, state) -> dict:
     }
 
 
-@blp.get("/me/next-question")
+@blp.get("/next-question")
 @blp.doc(security=API_SECURITY)
 @blp.arguments(NextArgs, location="query")
 @blp.response(200, NextOut)

@@ -1,0 +1,49 @@
+"""Fingerprinted static files: `url_for('static', ...)` adds `?v=<content hash>`, and a
+request carrying the current hash is cached for a year as immutable.
+
+A changed file gets a new hash, hence a new URL, so browsers never keep a stale copy; a
+request without the hash (or with an old one) is revalidated as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from flask import Flask, request
+
+YEAR = 365 * 24 * 3600
+IMMUTABLE = f"public, max-age={YEAR}, immutable"
+
+
+def init_static_assets(app: Flask) -> None:
+    """Hash static files on first use (once per process) and mark fingerprinted hits."""
+    folder = Path(app.static_folder or "")
+    hashes: dict[str, str | None] = {}
+
+    def fingerprint(filename: str) -> str | None:
+        if filename not in hashes:
+            path = (folder / filename).resolve()
+            if path.is_relative_to(folder.resolve()) and path.is_file():
+                hashes[filename] = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+            else:
+                hashes[filename] = None
+        return hashes[filename]
+
+    @app.url_defaults
+    def add_fingerprint(endpoint: str, values: dict) -> None:
+        if endpoint == "static" and "filename" in values and "v" not in values:
+            digest = fingerprint(values["filename"])
+            if digest:
+                values["v"] = digest
+
+    @app.after_request
+    def cache_fingerprinted(response):
+        if (
+            request.endpoint == "static"
+            and response.status_code in (200, 304)
+            and request.args.get("v")
+            and request.args.get("v") == fingerprint((request.view_args or {}).get("filename", ""))
+        ):
+            response.headers["Cache-Control"] = IMMUTABLE
+        return response
