@@ -80,26 +80,27 @@ def next_question(
 ) -> Suggestion | None:
     """The question to answer next; `skip` (e.g. the one just answered) is never picked."""
     now = now or utcnow()
-    questions = [q for q in _active_questions() if q.slug not in skip]
+    everything = _active_questions()
+    states = _states(user, answered, everything, now)
+    # Skipped questions still count towards their topics' levels; they are just not picked.
+    questions = [q for q in everything if q.slug not in skip]
     if not questions:
         return None
-    states = _states(user, answered, questions, now)
     due = [q for q in questions if states[q.id].status == "due"]
     if due:
         first = min(due, key=lambda q: states[q.id].due_at)
         return Suggestion(first, "due", states[first.id])
-    started = [q for q in questions if states[q.id].status != "new"]
-    if not started:
+    if all(states[q.id].status == "new" for q in everything):
         start = next((q for q in questions if q.slug == START_HERE), questions[0])
         return Suggestion(start, "start_here" if start.slug == START_HERE else "new", NEW_CARD)
     # Weakest topic first: its level, then how few of its questions have been answered.
     by_topic: dict[int, list[Question]] = {}
     topics: dict[int, Topic] = {}
-    for question in questions:
+    for question in everything:
         for topic in question.topics:
             by_topic.setdefault(topic.id, []).append(question)
             topics[topic.id] = topic
-    touched = {topic.id for q in started for topic in q.topics}
+    touched = {t.id for q in everything if states[q.id].status != "new" for t in q.topics}
 
     def weakness(topic_id: int):
         members = by_topic[topic_id]
@@ -108,7 +109,7 @@ def next_question(
         return (MASTERY_LEVELS.index(level), answered_share, topics[topic_id].position)
 
     for topic_id in sorted(touched, key=weakness):
-        members = by_topic[topic_id]
+        members = [q for q in by_topic[topic_id] if q.slug not in skip]
         # Something new in the weak topic first, else one of its shaky questions.
         fresh = [q for q in members if states[q.id].status == "new"]
         shaky = [q for q in members if states[q.id].level == "attempted"]
