@@ -3,31 +3,43 @@
 Such a visitor's page depends only on the URL and the imported content, so it is rendered
 once per content version and then served from memory: the catalog, the landing page, went
 from 6 % to well over a third of a bare Flask "hello" this way (see `make bench`). A page
-that starts a session (a CSRF token in a form) or answers anything but 200 is never kept.
+that starts a session or answers anything but 200 is never kept, except that a CSRF token
+(the login form, the lab) is put in afresh for each visitor.
 """
 
 from __future__ import annotations
 
+import gzip
 import threading
 import time
 from collections import OrderedDict
 from functools import wraps
 
 from flask import Flask, Response, current_app, request, session
+from flask_wtf.csrf import generate_csrf
 
 from quizapp.services import questions as question_service
 
+# Pages whose only personal part for a visitor is the CSRF token of their forms: kept with
+# a placeholder that each visitor's own token replaces.
+TOKEN_ENDPOINTS = ("auth.login", "auth.register", "exercises.lab", "exercises.exercise")
+TOKEN_PLACEHOLDER = b"\x00csrf-token\x00"
 # The pages and API reads whose anonymous response is the same for every visitor.
 CACHED_ENDPOINTS = (
     "pages.catalog",
+    "pages.question",
     "pages.topics",
     "pages.topic",
     "exercises.exercise_list",
     "api_questions.list_questions",
     "api_questions.get_question",
     "api_questions.list_topics",
+    "api_exercises.list_exercises",
+    "api_exercises.get_exercise",
+    *TOKEN_ENDPOINTS,
 )
 CACHE_SIZE = 512
+GZIP_MIN_BYTES = 500
 MAX_KEY_CHARS = 1024  # a longer query string is served, just not kept
 # Headers that belong to one response, not to the page.
 _PER_RESPONSE = {"set-cookie", "content-length", "x-request-id", "date"}
@@ -89,6 +101,17 @@ def _cacheable_request() -> bool:
     )
 
 
+def _replay(body: bytes, packed: bytes | None, status: int, headers: list) -> Response:
+    if TOKEN_PLACEHOLDER in body:
+        body = body.replace(TOKEN_PLACEHOLDER, generate_csrf().encode())
+    response = Response(body, status=status, headers=headers)
+    if packed is not None and "gzip" in request.headers.get("Accept-Encoding", ""):
+        response.set_data(packed)
+        response.headers["Content-Encoding"] = "gzip"
+    response.vary.add("Accept-Encoding")
+    return response
+
+
 def _kept(view, endpoint: str, store: PageStore):
     @wraps(view)
     def serve(**kwargs):
@@ -105,17 +128,21 @@ def _kept(view, endpoint: str, store: PageStore):
         )
         hit = store.get(key)
         if hit is not None:
-            body, status, headers = hit
-            return Response(body, status=status, headers=headers)
+            return _replay(*hit)
         response = current_app.make_response(view(**kwargs))
-        if (
-            response.status_code == 200
-            and not response.direct_passthrough
-            and not session.modified
-            and "Set-Cookie" not in response.headers
-        ):
-            headers = [(k, v) for k, v in response.headers if k.lower() not in _PER_RESPONSE]
-            store.put(key, (response.get_data(), response.status_code, headers))
+        if response.status_code != 200 or response.direct_passthrough:
+            return response
+        body = response.get_data()
+        if endpoint in TOKEN_ENDPOINTS and set(session.keys()) == {"csrf_token"}:
+            body = body.replace(generate_csrf().encode(), TOKEN_PLACEHOLDER)
+        elif session.modified or "Set-Cookie" in response.headers:
+            return response  # something personal happened: never kept
+        headers = [(k, v) for k, v in response.headers if k.lower() not in _PER_RESPONSE]
+        # Compressed once here rather than by flask-compress on every hit.
+        packed = None
+        if len(body) >= GZIP_MIN_BYTES and TOKEN_PLACEHOLDER not in body:
+            packed = gzip.compress(body, compresslevel=6)
+        store.put(key, (body, packed, response.status_code, headers))
         return response
 
     return serve

@@ -105,3 +105,26 @@ def test_public_pages_have_a_meta_description(bank, client, path):
 def test_a_questions_description_is_its_question(bank, client):
     page = client.get("/questions/alpha").text
     assert '<meta name="description" content="What is the maximum of the sigmoid' in page
+
+
+def test_a_kept_form_page_gives_each_visitor_a_working_token_of_their_own(tmp_path, content_dir):
+    from conftest import make_app
+
+    from quizapp.extensions import db
+
+    app = make_app(f"sqlite:///{tmp_path / 'csrf.sqlite'}", WTF_CSRF_ENABLED=True)
+    with app.app_context():
+        import_content(content_dir)
+    tokens = []
+    for _ in range(2):
+        visitor = app.test_client()
+        page = visitor.get("/login")
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+        tokens.append(token)
+        tried = visitor.post(
+            "/login", data={"csrf_token": token, "username": "nobody", "password": "wrong one"}
+        )
+        assert tried.status_code == 401  # the token was accepted; the password was not
+    assert tokens[0] != tokens[1]
+    with app.app_context():
+        db.engine.dispose()

@@ -23,7 +23,8 @@
     mermaid.initialize({ startOnLoad: false, securityLevel: "strict", theme: dark() ? "dark" : "default" });
   const draw = (scope) => {
     const nodes = Array.from(scope.querySelectorAll("pre.mermaid:not([data-processed])"))
-      .filter((node) => node.offsetParent !== null);
+      // A closed <details> may still lay its content out (content-visibility): ask it.
+      .filter((node) => !node.closest("details:not([open])") && node.getClientRects().length);
     if (!nodes.length) return;
     // mermaid parses HTML in labels inside the live page before sanitising it: labels are
     // plain text here, so a tag other than <br> is shown as ‹text› (the CSP would block a
