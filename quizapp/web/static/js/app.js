@@ -39,3 +39,18 @@
     }
   });
 })();
+
+// Wide formulas, code and tables scroll sideways on a phone: make each such box reachable
+// by keyboard (it can then be scrolled with the arrow keys), and only those that scroll.
+(function () {
+  const mark = () => {
+    document.querySelectorAll(".prose .math.block, .prose div.math, .prose pre, .table-scroll")
+      .forEach((box) => {
+        if (box.scrollWidth > box.clientWidth + 1) box.setAttribute("tabindex", "0");
+        else if (box.getAttribute("tabindex") === "0") box.removeAttribute("tabindex");
+      });
+  };
+  mark();
+  window.addEventListener("resize", mark);
+  document.querySelectorAll("details").forEach((details) => details.addEventListener("toggle", mark));
+})();
