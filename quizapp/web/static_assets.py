@@ -2,18 +2,22 @@
 request carrying the current hash is cached for a year as immutable.
 
 A changed file gets a new hash, hence a new URL, so browsers never keep a stale copy; a
-request without the hash (or with an old one) is revalidated as before.
+request without the hash (or with an old one) is revalidated as before. Files the CSS
+points at (the math font) cannot carry the hash: they carry their version in their name
+instead (e.g. `stix-two-math-5.3.0-subset.woff2`) and are cached the same way.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 from flask import Flask, request
 
 YEAR = 365 * 24 * 3600
 IMMUTABLE = f"public, max-age={YEAR}, immutable"
+VERSIONED_NAME = re.compile(r"^vendor/.+-\d+\.\d+\.\d+[-.][^/]*$")
 
 
 def init_static_assets(app: Flask) -> None:
@@ -39,11 +43,10 @@ def init_static_assets(app: Flask) -> None:
 
     @app.after_request
     def cache_fingerprinted(response):
-        if (
-            request.endpoint == "static"
-            and response.status_code in (200, 304)
-            and request.args.get("v")
-            and request.args.get("v") == fingerprint((request.view_args or {}).get("filename", ""))
-        ):
+        if request.endpoint != "static" or response.status_code not in (200, 304):
+            return response
+        filename = (request.view_args or {}).get("filename", "")
+        version = request.args.get("v")
+        if (version and version == fingerprint(filename)) or VERSIONED_NAME.match(filename):
             response.headers["Cache-Control"] = IMMUTABLE
         return response

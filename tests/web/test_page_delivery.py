@@ -128,3 +128,12 @@ def test_a_kept_form_page_gives_each_visitor_a_working_token_of_their_own(tmp_pa
     assert tokens[0] != tokens[1]
     with app.app_context():
         db.engine.dispose()
+
+
+def test_the_math_font_is_served_by_the_app_and_cached_by_its_versioned_name(bank, client):
+    css = client.get("/static/css/app.css").text
+    font = re.search(r'url\("\.\./(vendor/stix-two-math/[\w.-]+\.woff2)"\)', css).group(1)
+    served = client.get(f"/static/{font}")
+    assert served.status_code == 200 and served.data[:4] == b"wOF2"
+    assert served.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert "math {" in css and '"STIX Two Math"' in css
