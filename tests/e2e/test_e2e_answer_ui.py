@@ -210,3 +210,27 @@ def test_axe_finds_no_violation_on_any_page_signed_out_and_in(device):
         tab.locator(".nav-menu-button").click()
         problems += [f"open menu: {v}" for v in axe_violations(tab)]
     assert not problems, "\n".join(problems)
+
+
+def test_the_theme_toggle_redraws_diagrams_and_mermaid_loads_only_when_shown(page):
+    from playwright.sync_api import expect
+
+    scripts = []
+    page.on("request", lambda request: scripts.append(request.url))
+    visit(page, SEED)
+    assert not any("mermaid.min.js" in url for url in scripts)  # the diagram is not shown yet
+    page.locator("#explanation summary").click()
+    diagram = page.locator("#explanation pre.mermaid svg").first
+    expect(diagram).to_be_visible()
+    assert any("mermaid.min.js" in url for url in scripts)
+    light = page.locator("#explanation pre.mermaid").first.inner_html()
+    page.get_by_role("button", name="Switch to dark theme").click()
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    redrawn = page.locator("#explanation pre.mermaid[data-processed] svg").first
+    expect(redrawn).to_be_visible()
+    page.wait_for_function(
+        "light => document.querySelector('#explanation pre.mermaid').innerHTML !== light",
+        arg=light,
+    )
+    page.get_by_role("button", name="Switch to light theme").click()
+    expect(page.locator("#explanation pre.mermaid svg").first).to_be_visible()
