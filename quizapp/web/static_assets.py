@@ -17,12 +17,16 @@ from flask import Flask, request
 
 YEAR = 365 * 24 * 3600
 IMMUTABLE = f"public, max-age={YEAR}, immutable"
+# The math font, named by its version; app.css points at it with a relative URL.
+MATH_FONT = "vendor/stix-two-math/stix-two-math-5.3.0-subset.woff2"
 VERSIONED_NAME = re.compile(r"^vendor/.+-\d+\.\d+\.\d+[-.][^/]*$")
 
 
 def init_static_assets(app: Flask) -> None:
     """Hash static files on first use (once per process) and mark fingerprinted hits."""
     folder = Path(app.static_folder or "")
+    # The preload must name the very URL the stylesheet asks for, without a hash.
+    app.jinja_env.globals["math_font_url"] = f"{app.static_url_path}/{MATH_FONT}"
     hashes: dict[str, str | None] = {}
 
     def fingerprint(filename: str) -> str | None:

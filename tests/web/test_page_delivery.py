@@ -137,3 +137,14 @@ def test_the_math_font_is_served_by_the_app_and_cached_by_its_versioned_name(ban
     assert served.status_code == 200 and served.data[:4] == b"wOF2"
     assert served.headers["Cache-Control"] == "public, max-age=31536000, immutable"
     assert "math {" in css and '"STIX Two Math"' in css
+
+
+def test_the_math_font_is_preloaded_only_where_math_shows_at_once(bank, client):
+    preload = re.compile(
+        r'<link rel="preload" href="(/static/vendor/stix-two-math/[^"]+)" as="font"'
+    )
+    # alpha's checks carry math ($z = 0$ in an option's feedback): the font comes early.
+    with_math = preload.search(client.get("/questions/alpha").text)
+    assert with_math, "no preload of the math font"
+    assert with_math.group(1).rsplit("/", 1)[1] in client.get("/static/css/app.css").text
+    assert preload.search(client.get("/").text) is None
