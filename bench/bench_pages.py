@@ -8,7 +8,7 @@ under the same settings, measured in the same run. Prints:
 
 1. Throughput (wrk, Debian's package: 2 threads, 8 connections, `--seconds` each, sent
    with a browser's Accept-Encoding, as a visitor without cookies) of every public page
-   and read-only API, as a ratio to the bare hello measured beside it (the median of three
+   and read-only API, as a ratio to the bare hello measured beside it (the median of five
    such pairs, as other work on the machine comes and goes). Target: >= 1/3.
 2. Bytes transferred for a question page without a diagram (Chromium via Playwright,
    counted by the DevTools protocol): first view <= 300 KB, repeat view <= 30 KB.
@@ -66,7 +66,7 @@ PUBLIC_PAGES = [
     "/api/v1/exercises",
 ]
 THROUGHPUT_TARGET = 1 / 3
-ROUNDS = 3
+ROUNDS = 5
 FIRST_VIEW_KB, REPEAT_VIEW_KB = 300, 30
 SCORE_TARGETS = {"performance": 95, "accessibility": 100, "best-practices": 100, "seo": 100}
 PASSWORD = "correct horse battery staple"
