@@ -109,6 +109,7 @@ def _replay(body: bytes, packed: bytes | None, status: int, headers: list) -> Re
         response.set_data(packed)
         response.headers["Content-Encoding"] = "gzip"
     response.vary.add("Accept-Encoding")
+    response.vary.add("Cookie")  # a shared cache must not hand this page to a signed-in user
     return response
 
 
@@ -130,6 +131,7 @@ def _kept(view, endpoint: str, store: PageStore):
         if hit is not None:
             return _replay(*hit)
         response = current_app.make_response(view(**kwargs))
+        response.vary.add("Cookie")
         if response.status_code != 200 or response.direct_passthrough:
             return response
         body = response.get_data()
