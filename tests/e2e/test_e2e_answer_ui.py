@@ -118,6 +118,12 @@ def test_feedback_in_view_and_answers_kept_through_sign_up(device, screenshot):
     expect(row.locator(".mastery-counts")).to_contain_text(re.compile(r"answered 1/\d+"))
     expect(tab.locator(".legend")).to_contain_text("Mastered")
     assert_no_horizontal_overflow(tab)
+    # Chart text as drawn on screen (font size times the SVG's scale) is at least 11 px.
+    sizes = tab.eval_on_selector_all(
+        ".chart text",
+        "texts => texts.map(t => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a)",
+    )
+    assert sizes and min(sizes) >= 11, sizes
     if tab.device == "phone":
         screenshot(tab, "phone-dashboard")
 
