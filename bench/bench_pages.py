@@ -266,7 +266,9 @@ def main() -> None:
     }
     flask = [str(BIN / "flask"), "--app", "wsgi"]
     for step in (["db", "upgrade"], ["content", "import"]):
-        subprocess.run(flask + step, cwd=ROOT, env=env, check=True, capture_output=True)
+        done = subprocess.run(flask + step, cwd=ROOT, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"flask {' '.join(step)} failed:\n{done.stdout}\n{done.stderr}")
     port, hello_port = free_port(), free_port()
     servers = [
         start_gunicorn("wsgi:app", port, env),
