@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import load_only, selectinload
 
-from quizapp.domain.mastery import MASTERY_LEVELS, topic_mastery
+from quizapp.domain.mastery import MASTERY_LEVELS, level_label, topic_mastery
 from quizapp.extensions import db
 from quizapp.models import Question, Topic, User
 from quizapp.models.base import utcnow
@@ -63,7 +63,7 @@ def _states(user: User | None, answered: Collection[str], questions: list[Questi
     if user is not None:
         found = card_states(user, now=now)
         return {q.id: found.get(q.id, NEW_CARD) for q in questions}
-    touched = CardState("answered", "attempted", "Attempted")
+    touched = CardState("answered", "attempted", level_label("attempted"))
     return {q.id: touched if q.slug in answered else NEW_CARD for q in questions}
 
 
