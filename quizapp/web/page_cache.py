@@ -142,7 +142,11 @@ def _kept(view, endpoint: str, store: PageStore):
         headers = [(k, v) for k, v in response.headers if k.lower() not in _PER_RESPONSE]
         # Compressed once here rather than by flask-compress on every hit.
         packed = None
-        if len(body) >= GZIP_MIN_BYTES and TOKEN_PLACEHOLDER not in body:
+        if (
+            current_app.config.get("QUIZAPP_COMPRESS", True)
+            and len(body) >= GZIP_MIN_BYTES
+            and TOKEN_PLACEHOLDER not in body
+        ):
             packed = gzip.compress(body, compresslevel=6)
         store.put(key, (body, packed, response.status_code, headers))
         return response
