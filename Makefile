@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run serve worker test lint format bench benchtools loadtest browser clean
+.PHONY: install run serve author worker test lint format bench benchtools loadtest browser nginx clean
 
 install: $(STAMP)
 
@@ -32,6 +32,10 @@ serve: install instance
 	QUIZAPP_ENV=production $(FLASK) content import
 	QUIZAPP_ENV=production $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
+# An author's live preview of content/ on http://127.0.0.1:5001 (a scratch database).
+author: install
+	$(FLASK) content serve --port $${AUTHOR_PORT:-5001}
+
 worker: install
 	$(BIN)/celery -A quizapp.jobs.celery_worker worker --concurrency $${WORKERS:-2} --loglevel info
 
@@ -40,6 +44,13 @@ browser:
 	  { echo "Installing Debian chromium for browser tests..."; \
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) || \
 	    echo "Could not install chromium: browser tests will be skipped."; }
+
+# Debian's nginx for the test that runs docs/deploy/nginx-quizapp.conf in front of gunicorn.
+nginx:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || \
+	  { echo "Installing Debian nginx for the reverse-proxy test..."; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null) || \
+	    echo "Could not install nginx: the reverse-proxy test will be skipped (it fails in CI)."; }
 
 lint: install
 	$(BIN)/ruff check .
@@ -50,7 +61,7 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: install browser lint
+test: install browser nginx lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The page-speed bench needs Debian's wrk and chromium, and Lighthouse from bench/node.

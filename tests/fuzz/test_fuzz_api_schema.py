@@ -1,7 +1,8 @@
 """Schemathesis against /api/openapi.json: no request, however odd, gets a 5xx (except the
 documented 503 of a full simulation queue), and every response matches the documented schema.
 
-Requests are sent with a learner's API token, so the /me endpoints answer with real data.
+Requests are sent with an author's API token, so the /me and /author endpoints answer with
+real data.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections import Counter
 
 import pytest
 import schemathesis
-from conftest import CONTENT_DIR, make_app
+from conftest import CONTENT_DIR, POSTGRES_URL, _reset_postgres, make_app
 from fuzz_profiles import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -26,6 +27,7 @@ from quizapp.models import SimRun
 from quizapp.services.accounts import create_api_token, register_user
 from quizapp.services.content_import import import_content
 from quizapp.services.learning import submit_answer
+from quizapp.services.reports import report_problem
 from quizapp.services.simulations import start_lab_run
 
 SIMULATION_PATHS = ("/api/v1/lab/runs", "/api/v1/exercises/{slug}/runs")
@@ -35,10 +37,25 @@ SLUGS = {
     "/api/v1/exercises/{slug}": "sigmoid-depth-30-init",
     "/api/v1/exercises/{slug}/runs": "sigmoid-depth-30-init",
     "/api/v1/topics/{slug}/practice": "optimization",
+    "/api/v1/questions/{slug}/reports": "vanishing-gradient-problem",
+    "/api/v1/exercises/{slug}/reports": "sigmoid-depth-30-init",
+    "/api/v1/topics/{slug}/deck": "gradient-flow",
 }
+REPORT_BODY = st.fixed_dictionaries(
+    {
+        "category": st.sampled_from(["wrong_answer", "unclear", "typo", "other"]),
+        "message": st.text(min_size=1, max_size=300).filter(str.strip),
+    }
+)
 TINY_LAB = {"kind": "mlp", "depth": 4, "width": 8, "batch_size": 16}
 # Bodies the API accepts, so the success paths are checked against the schema too.
 VALID_BODIES = {
+    "/api/v1/questions/{slug}/reports": REPORT_BODY,
+    "/api/v1/exercises/{slug}/reports": REPORT_BODY,
+    "/api/v1/author/reports/{report_id}": st.fixed_dictionaries(
+        {"status": st.sampled_from(["open", "fixed", "wont_fix"])},
+        optional={"reply": st.text(max_size=300)},
+    ),
     "/api/v1/questions/{slug}/attempts": st.fixed_dictionaries(
         {"check": st.integers(0, 2), "response": st.one_of(st.integers(0, 4), st.text())},
         optional={"rating": st.sampled_from(["again", "hard", "good", "easy"])},
@@ -66,16 +83,59 @@ VALID_BODIES = {
 POOL_SETTINGS = {"QUIZAPP_SIM_WORKERS": 1, "QUIZAPP_SIM_QUEUE_LIMIT": 2, "QUIZAPP_SIM_TIMEOUT": 7.0}
 
 
-@pytest.fixture(scope="module")
-def api_app(tmp_path_factory):
-    root = tmp_path_factory.mktemp("schemathesis")
+# The shapes that once gave 500s on PostgreSQL (issue 11): NUL bytes, CR/LF, control
+# characters, digit strings too long for int(); sent as path, query and body values.
+MALFORMED_TEXT = st.sampled_from(
+    ["a\x00b", "\x00", "/\r\nSet-Cookie: x=1", "\x1b[2J\x7f", "9" * 4_301, "%00", "\t"]
+)
+
+
+def _malformed_strategy(operation, path: str):
+    """Cases with a malformed value in every path parameter, a query value and the body."""
+    names = [p.name for p in operation.path_parameters] if operation.path_parameters else []
+    query_names = [p.name for p in operation.query] if operation.query else []
+    return MALFORMED_TEXT.flatmap(
+        lambda bad: operation.as_strategy(
+            path_parameters={name: bad for name in names} or None,
+            query={name: bad for name in query_names} or None,
+            **({"body": _malformed_body(path, bad)} if path in VALID_BODIES else {}),
+        )
+    )
+
+
+def _malformed_body(path: str, bad: str) -> dict:
+    if path == "/api/v1/lab/runs":
+        return {"config": {"kind": "mlp", "activation": bad}}
+    if path == "/api/v1/exercises/{slug}/runs":
+        return {"choices": {"init": bad, bad: "x"}}
+    return {"check": 0, "response": bad, "idempotency_key": bad}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def api_app(request, tmp_path_factory):
+    if request.param == "postgres":
+        if not POSTGRES_URL:
+            pytest.skip("QUIZAPP_TEST_POSTGRES_URL is not set (.ci/run sets it)")
+        _reset_postgres(POSTGRES_URL)
+        url = POSTGRES_URL
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('schemathesis') / 'api.sqlite'}"
+    # A pool per database: the settings are the pool's identity, and each module run closes its own.
     # Schemathesis' WSGI transport hands bodies over still gzipped: compression off here
     # (it is tested in tests/web/test_page_delivery.py).
-    app = make_app(f"sqlite:///{root / 'api.sqlite'}", QUIZAPP_COMPRESS=False, **POOL_SETTINGS)
+    app = make_app(
+        url,
+        QUIZAPP_COMPRESS=False,
+        **dict(POOL_SETTINGS, QUIZAPP_SIM_TIMEOUT=7.0 + (url == POSTGRES_URL)),
+    )
     with app.app_context():
         import_content(CONTENT_DIR)
-        user = register_user("fuzzer", "a long fuzzing passphrase")
+        # An author: the author endpoints answer with data too (authors are learners as well).
+        user = register_user("fuzzer", "a long fuzzing passphrase", role="author")
         submit_answer(user, "vanishing-gradient-problem", 1, 0)
+        app.config["FUZZ_REPORT"] = report_problem(
+            user, "question", "vanishing-gradient-problem", "typo", "a fuzzing report"
+        ).id
         app.config["FUZZ_TOKEN"] = create_api_token(user, "schemathesis").secret
         app.config["FUZZ_RUN"] = _finished_run(user)
     yield app
@@ -122,7 +182,11 @@ def test_the_api_answers_any_request_without_a_server_error_and_as_documented(
         operation.as_strategy(GenerationMode.NEGATIVE),
     ]
     # Random slugs and ids only ever find 404s: also aim at things that exist.
-    real = {"slug": SLUGS.get(path), "run_id": api_app.config["FUZZ_RUN"]}
+    real = {
+        "slug": SLUGS.get(path),
+        "run_id": api_app.config["FUZZ_RUN"],
+        "report_id": api_app.config["FUZZ_REPORT"],
+    }
     wanted = {name: real[name] for name in real if "{" + name + "}" in path}
     if wanted:
         strategies.append(operation.as_strategy(path_parameters=wanted))
@@ -132,6 +196,7 @@ def test_the_api_answers_any_request_without_a_server_error_and_as_documented(
                 lambda body: operation.as_strategy(path_parameters=wanted, body=body)
             )
         )
+    strategies.append(_malformed_strategy(operation, path))
     cases = st.one_of(strategies)
     headers = {"Authorization": f"Bearer {api_app.config['FUZZ_TOKEN']}"}
 
@@ -153,4 +218,5 @@ def test_the_api_answers_any_request_without_a_server_error_and_as_documented(
     # The fuzzing reached the success path too, not only the refusals.
     assert any(200 <= status < 300 for status in statuses), statuses
     if os.environ.get("FUZZ_REPORT"):
-        print(f"\nschemathesis {method} {path}: {dict(sorted(statuses.items()))}")
+        database = api_app.config["SQLALCHEMY_DATABASE_URI"].split(":")[0]
+        print(f"\nschemathesis {database} {method} {path}: {dict(sorted(statuses.items()))}")
