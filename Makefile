@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run serve author worker test lint format bench loadtest browser nginx clean
+.PHONY: install run serve author worker test lint format bench benchtools loadtest browser nginx clean
 
 install: $(STAMP)
 
@@ -64,7 +64,14 @@ format: install
 test: install browser nginx lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: install
+# The page-speed bench needs Debian's wrk and chromium, and Lighthouse from bench/node.
+benchtools: browser
+	@command -v wrk >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) || \
+	  echo "Could not install wrk: the page throughput figures will be missing."
+	@test -x bench/node/node_modules/.bin/lighthouse || (cd bench/node && npm ci --no-audit --no-fund --loglevel=error) || \
+	  echo "Could not install Lighthouse: its scores will be missing."
+
+bench: install benchtools
 	@for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 loadtest: install

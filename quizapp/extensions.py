@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -21,6 +22,8 @@ csrf = CSRFProtect()
 # window lets 10 through around a minute boundary). Limits count a request before its view
 # runs, with an atomic increment in the store, so parallel requests cannot all slip through.
 limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="moving-window")
+# gzip/brotli/zstd for text responses, as the browser accepts; a proxy may do it instead.
+compress = Compress()
 
 
 def register_extensions(app: Flask) -> None:
@@ -35,6 +38,8 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    if app.config.get("QUIZAPP_COMPRESS", True):
+        compress.init_app(app)
     proxies = int(app.config.get("QUIZAPP_TRUST_PROXY") or 0)
     if proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from quizapp import create_app
 from quizapp.extensions import db
@@ -402,3 +402,18 @@ def submit_authored(user, slug: str, check, authored, **kwargs):
         response = authored  # a bad question or check: let submit_answer refuse it
     kwargs.setdefault("tries_used", 10)
     return submit_answer(user, slug, check, response, **kwargs)
+
+
+def as_shown(client, slug: str, index: int, authored):
+    """Authored option indexes as this client's form would send them: the positions its
+    learner is shown (signed in: the account's order; else the session's), as text."""
+    from quizapp.models import User
+
+    with client.session_transaction() as session:
+        token, visitor = session.get("_user_id"), session.get("learner_key")
+    with client.application.app_context():
+        user_id = None
+        if token:
+            user_id = db.session.scalar(select(User.id).where(User.session_token == token))
+        value = shown(slug, index, authored, user_id=user_id, learner=visitor)
+    return [str(v) for v in value] if isinstance(value, list) else str(value)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +62,17 @@ class Question(Base):
     topics: Mapped[list[Topic]] = relationship(
         secondary=question_topics, back_populates="questions", order_by=Topic.position
     )
+
+    @property
+    def has_diagram(self) -> bool:
+        """Whether a text of the card holds a mermaid diagram (its page then needs mermaid.js)."""
+        texts = (self.question_html, self.answer_html, self.explanation_html)
+        return any('class="mermaid"' in (text or "") for text in texts)
+
+    @property
+    def shows_math_at_once(self) -> bool:
+        """Whether math is on screen before anything is revealed (question text or checks)."""
+        return "<math" in (self.question_html or "") or "<math" in json.dumps(self.checks)
 
     @property
     def is_retired(self) -> bool:

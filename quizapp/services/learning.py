@@ -25,7 +25,7 @@ from quizapp.domain.scheduling import RATINGS, rating_for_grade, schedule_review
 from quizapp.extensions import db
 from quizapp.models import Attempt, Question, ReviewCard, User
 from quizapp.models.base import utcnow
-from quizapp.services.errors import Conflict, InvalidInput
+from quizapp.services.errors import Conflict, InvalidInput, ServiceError
 from quizapp.services.questions import get_question
 
 MAX_IDEMPOTENCY_KEY = 64
@@ -128,6 +128,92 @@ def submit_answer(
                 if earlier is not None:  # the other tab's submission of this very form
                     return _replay(question, index, check, earlier)
     raise Conflict("This card is being updated elsewhere; please submit again.")
+
+
+@dataclass(frozen=True)
+class UnsavedAnswer:
+    """An answer a visitor gave before having an account, to be replayed into one."""
+
+    slug: str
+    check_index: Any
+    response: Any
+    rating: str | None
+    elapsed_ms: Any
+    answered_at: datetime
+    # Whose option order the visitor saw: the response is in those positions.
+    learner_key: str | None = None
+    hints_used: Any = 0
+    tries_used: Any = 1
+
+
+def adopt_answers(user: User, answers: list[UnsavedAnswer], now: datetime | None = None) -> int:
+    """Record a visitor's earlier answers for `user`, in the order given, as if answered then.
+
+    Each is graded and scheduled as on the day it was given, so the FSRS cards come out as
+    if the learner had been signed in all along. Answers that no longer fit (a retired
+    question, a changed check) are skipped. Returns how many were recorded.
+    """
+    now = now or utcnow()
+    adopted = 0
+    for answer in sorted(answers, key=lambda item: item.answered_at):
+        # A clock in the future would schedule the card from a day that has not come.
+        when = min(answer.answered_at, now)
+        try:
+            submit_answer(
+                user,
+                answer.slug,
+                answer.check_index,
+                _as_seen_by(user, answer),
+                rating=answer.rating,
+                elapsed_ms=answer.elapsed_ms,
+                now=when,
+                hints_used=answer.hints_used,
+                tries_used=answer.tries_used,
+            )
+        except ServiceError:
+            db.session.rollback()
+            continue
+        adopted += 1
+    return adopted
+
+
+def _as_seen_by(user: User, answer: UnsavedAnswer) -> Any:
+    """The visitor's response (in the positions they were shown) in the positions the new
+    account is shown, so the adopted attempt records what the visitor really chose."""
+    question = get_question(answer.slug)
+    index = _check_index(question, answer.check_index)
+    check, identity = question.checks[index], check_id(answer.slug, index)
+    seen = resolve_check(check, answer.learner_key or ANONYMOUS_LEARNER, identity)
+    try:
+        authored = seen.from_display(answer.response)
+    except InvalidResponse as error:
+        raise InvalidInput(str(error), field="response") from None
+    return resolve_check(check, account_key(user.id), identity).to_display(authored)
+
+
+def grade_again(
+    slug: str,
+    check_index: Any,
+    response: Any,
+    rating: str | None,
+    learner_key: str | None,
+    hints_used: Any = 0,
+    tries_used: Any = 1,
+):
+    """Grade an answer given earlier without storing anything; None if it no longer fits."""
+    try:
+        return submit_answer(
+            None,
+            slug,
+            check_index,
+            response,
+            rating=rating,
+            learner_key=learner_key,
+            hints_used=hints_used,
+            tries_used=tries_used,
+        )
+    except ServiceError:
+        return None
 
 
 def reschedule_card(

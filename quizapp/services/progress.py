@@ -136,3 +136,80 @@ def recent_mistakes(user: User, limit: int = 20) -> list[Question]:
             .options(selectinload(Question.topics))  # the cards show their topics: no N+1
         )
     )
+
+
+@dataclass(frozen=True)
+class CardState:
+    """Where a learner stands on one question: new, answered (and when it is due), or due."""
+
+    status: str  # "new" | "answered" | "due"
+    level: str
+    label: str
+    due_at: datetime | None = None
+    last_answered_at: datetime | None = None
+
+
+NEW_CARD = CardState("new", "not_started", level_label("not_started"))
+
+
+def card_states(
+    user: User, question_ids: list[int] | None = None, now: datetime | None = None
+) -> dict[int, CardState]:
+    """The learner's state on each question they have answered (absent means new).
+
+    Two queries whatever the history size: the cards, and the last few scores per question
+    (a window function keeps only those).
+    """
+    now = now or utcnow()
+    cards = select(
+        ReviewCard.question_id, ReviewCard.stability, ReviewCard.due_at, ReviewCard.last_review_at
+    ).where(ReviewCard.user_id == user.id)
+    ranked = select(
+        Attempt.question_id,
+        Attempt.score,
+        func.row_number()
+        .over(
+            partition_by=Attempt.question_id,
+            order_by=(Attempt.created_at.desc(), Attempt.id.desc()),
+        )
+        .label("recent"),
+    ).where(Attempt.user_id == user.id)
+    if question_ids is not None:
+        cards = cards.where(ReviewCard.question_id.in_(question_ids))
+        ranked = ranked.where(Attempt.question_id.in_(question_ids))
+    ranked = ranked.subquery()
+    scores: dict[int, list[float]] = defaultdict(list)
+    for question_id, score in db.session.execute(
+        select(ranked.c.question_id, ranked.c.score)
+        .where(ranked.c.recent <= RECENT_ATTEMPTS)
+        .order_by(ranked.c.question_id, ranked.c.recent.desc())
+    ):
+        scores[question_id].append(score)
+    states: dict[int, CardState] = {}
+    for question_id, stability, due_at, last_review_at in db.session.execute(cards):
+        level = (
+            mastery_level(stability, scores.get(question_id, []))
+            if question_id in scores
+            else "attempted"
+        )
+        states[question_id] = CardState(
+            "due" if due_at <= now else "answered",
+            level,
+            level_label(level),
+            due_at,
+            last_review_at,
+        )
+    return states
+
+
+def question_slugs(question_ids: list[int]) -> dict[int, str]:
+    """Slugs of the given active questions."""
+    if not question_ids:
+        return {}
+    return dict(
+        db.session.execute(
+            select(Question.id, Question.slug).where(
+                Question.id.in_(question_ids), Question.retired_at.is_(None)
+            )
+        ).all()
+    )

@@ -74,7 +74,7 @@ def list_questions(
                 load_only(Question.id, Question.slug, Question.title, Question.difficulty),
                 selectinload(Question.topics),
             )
-            .order_by(_difficulty_rank(), Question.title)
+            .order_by(difficulty_order(), Question.title)
             .limit(per_page)
             .offset((page - 1) * per_page)
         )
@@ -82,7 +82,7 @@ def list_questions(
     return QuestionPage(items=items, total=total, page=page, per_page=per_page)
 
 
-def _difficulty_rank():
+def difficulty_order():
     return case({name: rank for rank, name in enumerate(DIFFICULTIES)}, value=Question.difficulty)
 
 

@@ -20,7 +20,9 @@ from flask_login import current_user, login_required, login_user, logout_user
 from quizapp.extensions import csrf, limiter, login_manager
 from quizapp.models.base import utcnow
 from quizapp.services import accounts
+from quizapp.services import learning as learning_service
 from quizapp.services.errors import ServiceError
+from quizapp.web import session_answers
 from quizapp.web.errors import error_response, wants_json
 from quizapp.web.forms import (
     ChangePasswordForm,
@@ -117,6 +119,10 @@ def _safe_next(target: str | None) -> str:
     return url_for("pages.catalog")
 
 
+def _answers(count: int) -> str:
+    return f"{count} answer{'' if count == 1 else 's'}"
+
+
 @auth.route("/register", methods=["GET", "POST"])
 @limiter.limit(REGISTRATION_LIMIT, methods=["POST"])
 def register():
@@ -133,12 +139,21 @@ def register():
             )
             status = error.status_code
         else:
+            unsaved = session_answers.take_unsaved()
             login_user(user)
-            flash(f"Welcome, {user.username}! Your progress is now saved.", "success")
-            return redirect(url_for("pages.catalog"))
+            adopted = learning_service.adopt_answers(user, unsaved)
+            kept = ""
+            if adopted:
+                kept = (
+                    f" {_answers(adopted)} from this visit {'is' if adopted == 1 else 'are'} kept."
+                )
+            flash(f"Welcome, {user.username}! Your progress is now saved.{kept}", "success")
+            return redirect(_safe_next(request.args.get("next")))
     elif request.method == "POST":
         status = 400
-    return render_template("auth/register.html", form=form), status
+    return render_template(
+        "auth/register.html", form=form, unsaved=session_answers.unsaved_count()
+    ), status
 
 
 @auth.route("/login", methods=["GET", "POST"])
@@ -153,7 +168,12 @@ def login():
         user = accounts.authenticate(form.username.data, form.password.data)
         if user is not None:
             password_check_passed(form.username.data)
+            unsaved = session_answers.take_unsaved()
             login_user(user, remember=bool(form.remember.data))
+            if learning_service.adopt_answers(user, unsaved):
+                flash(
+                    "The answers you gave before logging in are saved to your account.", "success"
+                )
             return redirect(_safe_next(form.next.data))
         # One message whether the username exists or not: no account enumeration.
         form.form_errors.append("Wrong username or password.")

@@ -100,12 +100,21 @@ class CheckView:
 
 
 def check_views(
-    question, key: str, result=None, pending=None, problem=None, personal: bool = True
+    question,
+    key: str,
+    result=None,
+    pending=None,
+    problem=None,
+    personal: bool = True,
+    kept=None,
 ) -> list[CheckView]:
-    """One view per check of `question` for the learner `key`."""
+    """One view per check of `question` for the learner `key`; `kept` holds the results of
+    other checks answered a moment ago in this session, so their feedback stays in view."""
     views = []
     for index, check in enumerate(question.checks):
         answered = result if result is not None and result.check_index == index else None
+        if answered is None and kept:
+            answered = kept.get(index)
         mine = problem if problem and problem.get("check") == index else {}
         if not mine and answered is None and personal:
             mine = saved_progress(question.slug, index)

@@ -16,6 +16,7 @@ from quizapp.services import progress as progress_service
 from quizapp.services import questions as question_service
 from quizapp.services import reports as report_service
 from quizapp.services.errors import InvalidInput
+from quizapp.web import practice_sessions, session_answers
 from quizapp.web.charts import accuracy_chart
 from quizapp.web.check_views import (
     ANONYMOUS,
@@ -39,10 +40,10 @@ def init_learning(app: Flask) -> None:
 
     @app.context_processor
     def inject_check_views():
-        def views_of(question, result=None, pending=None, problem=None, personal=True):
+        def views_of(question, result=None, pending=None, problem=None, personal=True, kept=None):
             # A page cached for every cookie-less visitor must not read or start a session.
             key = learner_key() if personal else ANONYMOUS
-            return check_views(question, key, result, pending, problem, personal)
+            return check_views(question, key, result, pending, problem, personal, kept)
 
         return {"check_views": views_of}
 
@@ -99,15 +100,18 @@ def answer(slug: str):
             return _render_question(
                 slug, pending={"check": check_index, "text": text}, return_to=return_to
             )
+        response = _form_response(check)
+        elapsed_ms = _elapsed_ms()
+        key = learner_key(remember=True)
         result = learning_service.submit_answer(
             current_user if current_user.is_authenticated else None,
             slug,
             check_index,
-            _form_response(check),
+            response,
             rating=rating,
-            elapsed_ms=_elapsed_ms(),
+            elapsed_ms=elapsed_ms,
             idempotency_key=request.form.get("form_key") or None,
-            learner_key=learner_key(remember=True),
+            learner_key=key,
             hints_used=progress["hints_used"],
             tries_used=progress["tries_used"] + 1,
         )
@@ -124,6 +128,8 @@ def answer(slug: str):
         retry = {"check": check_index, "entered": _entered()}
         return _render_question(slug, result=result, problem=retry, return_to=return_to)
     clear_progress(slug, check_index)
+    session_answers.remember(result, response, elapsed_ms, key)
+    practice_sessions.mark_answered(slug)
     if return_to == "review":
         return render_template("learning/review_result.html", result=result)
     return _render_question(slug, result=result, return_to=return_to)
@@ -149,8 +155,16 @@ def _render_question(slug: str, result=None, pending=None, problem=None, return_
     # The self-rating step of a card reviewed on /review must return there once rated.
     extra = {"return_to": return_to} if return_to == "review" else {}
     finished = result is not None and result.grade.final
+    shown = result.check_index if result is not None else pending["check"] if pending else None
     return render_question_page(
-        slug, reveal=finished, result=result, pending=pending, problem=problem, **extra
+        slug,
+        reveal=finished,
+        result=result,
+        pending=pending,
+        problem=problem,
+        # The feedback of the card's other checks answered a moment ago stays on the page.
+        kept=session_answers.kept_results(slug, except_check=shown),
+        **extra,
     )
 
 

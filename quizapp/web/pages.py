@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
+from flask_login import current_user
 
 from quizapp.content.schemas import DIFFICULTIES
+from quizapp.services import progress as progress_service
 from quizapp.services import questions as question_service
-from quizapp.services.errors import InvalidInput
+from quizapp.services.errors import InvalidInput, ServiceError
+from quizapp.services.practice import START_HERE
 from quizapp.web.question_page import render_question_page
 
 pages = Blueprint("pages", __name__)
@@ -36,13 +39,30 @@ def catalog():
         page=_page_number(),
         per_page=current_app.config["QUIZAPP_PAGE_SIZE"],
     )
+    filtered = bool(topic or difficulty or search)
     return render_template(
         "catalog.html",
         result=result,
         topics=question_service.list_topics(),
         difficulties=DIFFICULTIES,
         selected={"topic": topic, "difficulty": difficulty, "q": search or ""},
+        start_here=None if filtered or result.page > 1 else _start_here(),
+        states=_learner_states(),
     )
+
+
+def _start_here():
+    try:
+        return question_service.get_question(START_HERE)
+    except ServiceError:  # retired or not imported: the catalog goes on without it
+        return None
+
+
+def _learner_states():
+    """The signed-in learner's state per question, for the cards on a listing."""
+    if not current_user.is_authenticated:
+        return {}
+    return progress_service.card_states(current_user)
 
 
 @pages.get("/questions/<slug>")
@@ -59,7 +79,7 @@ def topics():
 def topic(slug: str):
     found = question_service.get_topic(slug)
     result = question_service.list_questions(topic=slug, per_page=100)
-    return render_template("topic.html", topic=found, result=result)
+    return render_template("topic.html", topic=found, result=result, states=_learner_states())
 
 
 @pages.get("/api/docs")

@@ -8,17 +8,19 @@ production; only the practice forms are rendered per learner.
 from __future__ import annotations
 
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from flask import current_app, get_template_attribute, render_template, request
+from flask import current_app, get_template_attribute, render_template
 from flask_login import current_user
 from markupsafe import Markup
 
 from quizapp.models import Question
+from quizapp.services import progress as progress_service
 from quizapp.services import questions as question_service
 from quizapp.services import simulations as sim_service
+from quizapp.services.progress import NEW_CARD
+from quizapp.web.page_cache import content_version, has_session_cookie
 
 CACHE_SIZE = 512
 
@@ -37,25 +39,9 @@ _cache: OrderedDict[tuple, QuestionParts] = OrderedDict()
 _lock = threading.Lock()
 
 
-# The content version a process read last, and when. QUIZAPP_CONTENT_VERSION_TTL (1 s in
-# production, 0 elsewhere) is how long it is trusted: an import shows on every worker within
-# that time, and a busy page is served without touching the database.
-_version: tuple[float, tuple] = (float("-inf"), ())
-
-
-def _content_version() -> tuple:
-    global _version
-    checked_at, version = _version
-    now = time.monotonic()
-    if now - checked_at >= current_app.config["QUIZAPP_CONTENT_VERSION_TTL"]:
-        version = question_service.content_version()
-        _version = (now, version)
-    return version
-
-
 def question_parts(slug: str) -> QuestionParts:
     """The question and its pre-rendered parts; NotFound/Gone as `get_question` raises them."""
-    key = (slug, _content_version())
+    key = (slug, content_version())
     with _lock:
         parts = _cache.get(key)
         if parts is not None:
@@ -76,15 +62,6 @@ def question_parts(slug: str) -> QuestionParts:
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
     return parts
-
-
-def has_session_cookie() -> bool:
-    """Whether the request carries a session or remember-me cookie (so it may be personal)."""
-    names = (
-        current_app.config["SESSION_COOKIE_NAME"],
-        current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token"),
-    )
-    return any(name in request.cookies for name in names)
 
 
 def render_question_page(slug: str, reveal: bool = False, **context):
@@ -108,6 +85,9 @@ def render_question_page(slug: str, reveal: bool = False, **context):
                 practice_tokens=False,
             )  # fmt: skip
         return page
+    if current_user.is_authenticated:
+        states = progress_service.card_states(current_user, [parts.question.id])
+        context.setdefault("card_state", states.get(parts.question.id, NEW_CARD))
     return render_template(
         "question.html",
         question=parts.question,

@@ -186,7 +186,7 @@ def page(browser, live_server, console):
 
 @pytest.fixture(scope="session")
 def screenshot(tmp_path_factory):
-    """save(page, name): a full-page, 1280 px wide screenshot <name>.png.
+    """save(page, name): a full-page screenshot <name>.png at the page's viewport width.
 
     Into docs/screenshots/ (the README's pictures) with QUIZAPP_UPDATE_SCREENSHOTS=1, else
     into a temporary folder, so an ordinary test run leaves the work tree clean.
@@ -194,10 +194,12 @@ def screenshot(tmp_path_factory):
     update = os.environ.get("QUIZAPP_UPDATE_SCREENSHOTS") == "1"
     folder = SCREENSHOTS if update else tmp_path_factory.mktemp("screenshots")
 
-    def save(tab, name: str) -> None:
+    def save(tab, name: str, full_page: bool = True) -> None:
+        """`full_page=False`: just what is on screen now (e.g. feedback scrolled into view)."""
         folder.mkdir(parents=True, exist_ok=True)
-        tab.evaluate("window.scrollTo(0, 0)")  # else the sticky header lands mid-page
-        tab.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+        if full_page:
+            tab.evaluate("window.scrollTo(0, 0)")  # else the sticky header lands mid-page
+        tab.screenshot(path=str(folder / f"{name}.png"), full_page=full_page)
         assert (folder / f"{name}.png").stat().st_size > 10_000  # a real page, not a blank
 
     return save

@@ -35,6 +35,7 @@ SLUGS = {
     "/api/v1/questions/{slug}/attempts": "vanishing-gradient-problem",
     "/api/v1/exercises/{slug}": "tanh-depth-30-init",
     "/api/v1/exercises/{slug}/runs": "tanh-depth-30-init",
+    "/api/v1/topics/{slug}/practice": "optimization",
     "/api/v1/questions/{slug}/reports": "vanishing-gradient-problem",
     "/api/v1/exercises/{slug}/reports": "tanh-depth-30-init",
     "/api/v1/topics/{slug}/deck": "gradient-flow",
@@ -119,7 +120,13 @@ def api_app(request, tmp_path_factory):
     else:
         url = f"sqlite:///{tmp_path_factory.mktemp('schemathesis') / 'api.sqlite'}"
     # A pool per database: the settings are the pool's identity, and each module run closes its own.
-    app = make_app(url, **dict(POOL_SETTINGS, QUIZAPP_SIM_TIMEOUT=7.0 + (url == POSTGRES_URL)))
+    # Schemathesis' WSGI transport hands bodies over still gzipped: compression off here
+    # (it is tested in tests/web/test_page_delivery.py).
+    app = make_app(
+        url,
+        QUIZAPP_COMPRESS=False,
+        **dict(POOL_SETTINGS, QUIZAPP_SIM_TIMEOUT=7.0 + (url == POSTGRES_URL)),
+    )
     with app.app_context():
         import_content(CONTENT_DIR)
         # An author: the author endpoints answer with data too (authors are learners as well).

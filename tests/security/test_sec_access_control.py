@@ -42,6 +42,11 @@ USER_DATA_ENDPOINTS = [
     "GET /api/v1/me/reviews/due",
     "GET /api/v1/me/reports",
     "GET /api/v1/me/tokens",
+    "GET /api/v1/me/cards",
+    # Work for visitors too, on the learner's own cards or the visitor's session only.
+    "GET /practice/next",
+    "GET /practice/topics/<slug>",
+    "GET /practice/finish",
     "POST /api/v1/questions/<slug>/attempts (idempotency key)",
 ]
 
@@ -198,7 +203,13 @@ def test_an_api_token_does_not_open_the_html_pages(world):
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/v1/me/export", "/api/v1/me/progress", "/api/v1/me/reviews/due", "/api/v1/me/tokens"],
+    [
+        "/api/v1/me/export",
+        "/api/v1/me/progress",
+        "/api/v1/me/reviews/due",
+        "/api/v1/me/tokens",
+        "/api/v1/me/cards",
+    ],
 )
 def test_the_me_endpoints_answer_for_the_token_holder_only(world, path):
     client = world["app"].test_client()
@@ -236,7 +247,7 @@ def test_a_revoked_token_opens_nothing(world):
     alice = world["alice"]
     assert alice.post(f"/account/tokens/{world['alice_token_id']}/revoke").status_code == 302
     for path in ("/api/v1/me/export", "/api/v1/me/progress", "/api/v1/me/reviews/due",
-                 "/api/v1/me/tokens"):  # fmt: skip
+                 "/api/v1/me/tokens", "/api/v1/me/cards"):  # fmt: skip
         response = world["anonymous"].get(path, headers=bearer(world["alice_token"]))
         assert response.status_code == 401, path
         assert_no_alice_data(response)

@@ -271,6 +271,8 @@ def test_my_progress(reader, reading):
             "level": "attempted",
             "label": "Attempted",
             "question_count": 2,
+            "answered": 2,
+            "mastered": 0,
         }
     ]
     # Both cards are still in FSRS's learning steps: back within minutes, not yet.

@@ -65,7 +65,10 @@ def answer_in_the_past(app, user_id: int, slug: str, check: int, response, days:
         return submit_answer(user, slug, check, response, now=when, tries_used=2, **kw)
 
 
-def verdict(page: str) -> str:
+def verdict(page: str, check: int | None = None) -> str:
+    """The first verdict on the page, or the given check's one."""
+    if check is not None:
+        page = page[page.index(f'id="check-{check}-result"') :]
     match = re.search(r'<div class="verdict ([a-z-]+)" role="status">(.*?)</div>', page, re.S)
     assert match, "no verdict on the page"
     return " ".join([match.group(1), *re.sub(r"<[^>]+>", " ", match.group(2)).split()])
@@ -83,9 +86,9 @@ def test_every_check_on_the_page_is_a_form_with_its_own_key(bank, client, learne
         r'<form class="check check-(\w+)[^"]*" method="post" action="([^"]+)"', page.text
     )
     assert forms == [
-        ("single_choice", "/questions/alpha/answer#check-0"),
-        ("numeric", "/questions/alpha/answer#check-1"),
-        ("self_rated", "/questions/alpha/answer#check-2"),
+        ("single_choice", "/questions/alpha/answer#check-0-result"),
+        ("numeric", "/questions/alpha/answer#check-1-result"),
+        ("self_rated", "/questions/alpha/answer#check-2-result"),
     ]
     keys = re.findall(r'name="form_key" value="([0-9a-f]+)"', page.text)
     again = re.findall(r'name="form_key" value="([0-9a-f]+)"', client.get("/questions/alpha").text)
@@ -97,7 +100,7 @@ def test_an_anonymous_visitor_gets_feedback_but_nothing_is_stored(bank, client):
     assert right.status_code == 200
     assert verdict(right.text).startswith("verdict-right Right!")
     assert "✓ You picked it: right." in right.text
-    assert "to keep this answer and review it later" in right.text
+    assert "Sign up to keep this answer</a> and review it later" in right.text
 
     wrong = answer(client, "alpha", 0, pick(bank, "alpha", 0, 0))
     assert verdict(wrong.text).startswith("verdict-wrong Not quite.")
@@ -330,7 +333,8 @@ def test_the_dashboard_shows_mastery_accuracy_streak_due_counts_and_history(bank
     assert '<title id="accuracy-per-day-t">Accuracy per day</title>' in page
     assert re.search(r"<td>\d{4}-\d\d-\d\d</td><td>0%</td><td>1</td>", page)
     # Mastery by topic: alpha and beta are familiar already; gamma's score is low.
-    assert re.search(r'Gradient flow</a></td>\s*<td><span class="level level-\w+">', page)
+    assert re.search(r'Gradient flow</a>\s*<span class="level level-\w+">', page)
+    assert re.search(r"answered \d+/\d+ · mastered \d+/\d+", page)
     # History, newest first.
     history = re.search(r"<h2>Recent answers</h2>(.*?)</table>", page, re.S).group(1)
     assert re.findall(r'href="/questions/([\w-]+)"', history) == ["alpha", "gamma", "beta", "alpha"]
@@ -390,7 +394,9 @@ def test_the_seed_card_can_be_answered_check_by_check(imported_app):
     assert "Wrong, the sigmoid" in wrong_option.text
     chosen = pick(imported_app, SEED, 1, 0, user_id)
     right = client.post(f"/questions/{SEED}/answer", data={"check": "1", "response": chosen})
-    assert verdict(right.text).startswith("verdict-right Right!")
+    assert verdict(right.text, 1).startswith("verdict-right Right!")
+    # The first check's feedback stays on the page beside the new one.
+    assert verdict(right.text, 0).startswith("verdict-wrong Not quite.")
     rated = client.post(
         f"/questions/{SEED}/answer",
         data={"check": "2", "response": "Gradients shrink; use ReLU.", "rating": "good"},

@@ -11,6 +11,7 @@ def register_api(app: Flask) -> Api:
     from quizapp.web.api.authoring import blp as authoring_blp
     from quizapp.web.api.exercises import blp as exercises_blp
     from quizapp.web.api.learning import blp as learning_blp
+    from quizapp.web.api.practice import blp as practice_blp
     from quizapp.web.api.questions import blp as questions_blp
     from quizapp.web.api.tokens import blp as tokens_blp
 
@@ -24,6 +25,7 @@ def register_api(app: Flask) -> Api:
     api.register_blueprint(questions_blp, url_prefix="/api/v1")
     api.register_blueprint(learning_blp, url_prefix="/api/v1")
     api.register_blueprint(exercises_blp, url_prefix="/api/v1")
+    api.register_blueprint(practice_blp, url_prefix="/api/v1")
     api.register_blueprint(authoring_blp, url_prefix="/api/v1")
     api.register_blueprint(tokens_blp, url_prefix="/api/v1")
     return api

@@ -84,6 +84,8 @@ class TopicProgressOut(Schema):
     level = fields.String()
     label = fields.String()
     question_count = fields.Integer()
+    answered = fields.Integer(metadata={"description": "questions of the topic answered"})
+    mastered = fields.Integer(metadata={"description": "questions of the topic mastered"})
 
 
 class DayOut(Schema):
@@ -172,6 +174,8 @@ def my_progress():
                 "level": row.level,
                 "label": row.label,
                 "question_count": row.question_count,
+                "answered": row.question_count - row.levels.get("not_started", 0),
+                "mastered": row.levels.get("mastered", 0),
             }
             for row in progress.topics
         ],
