@@ -2,6 +2,8 @@
 
 import multiprocessing
 import os
+import sys
+from pathlib import Path
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Requests are short but CPU-bound in Python (templates, JSON): processes beat threads under
@@ -24,11 +26,27 @@ loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 
+def _refuse_unsafe_settings() -> None:
+    """Check the app's settings once, in the master, before any worker starts: an unsafe
+    production setting stops gunicorn with one line instead of a traceback per worker."""
+    from quizapp.config import ConfigurationError, load_settings
+
+    try:
+        load_settings(str(Path(__file__).resolve().parent / "instance"))
+    except ConfigurationError as error:
+        print(f"quizapp: refusing to start: {error}", file=sys.stderr, flush=True)
+        sys.exit(1)
+
+
+# The settings know how many processes serve the app (rate limits kept in one process's
+# memory are refused with more than one); on_starting corrects it if `-w` overrode `workers`.
+os.environ["QUIZAPP_WEB_WORKERS"] = str(workers)
+_refuse_unsafe_settings()
+
+
 def on_starting(server):
     """Before any worker starts: tell the app how many processes serve it, and refuse to start
     (one line, no traceback) when they would each count rate limits in their own memory."""
-    import sys
-
     os.environ["QUIZAPP_WEB_WORKERS"] = str(server.cfg.workers)
     if os.environ.get("QUIZAPP_ENV") != "production":
         return
@@ -37,7 +55,8 @@ def on_starting(server):
     try:
         limiter_storage_uri(production=True)
     except ConfigurationError as error:
-        sys.exit(f"quizapp will not start: {error}")
+        print(f"quizapp: refusing to start: {error}", file=sys.stderr, flush=True)
+        sys.exit(1)
 
 
 def post_worker_init(worker):

@@ -7,6 +7,10 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_SECRET_KEY = "dev-secret-key-change-me"
+# Sessions, remember-me cookies and CSRF tokens are only as strong as this key: anyone who
+# guesses it can sign a cookie that names any session. 32 characters is 128+ bits of hex.
+MIN_SECRET_KEY_LENGTH = 32
+MIN_SECRET_KEY_DISTINCT_CHARACTERS = 8
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
@@ -25,6 +29,19 @@ def _database_url(instance_path: str) -> str:
         return url
     Path(instance_path).mkdir(parents=True, exist_ok=True)
     return "sqlite:///" + str(Path(instance_path) / "quizapp.sqlite")
+
+
+def secret_key_problem(secret: str) -> str | None:
+    """Why `secret` is unfit to sign production cookies, or None when it is fit."""
+    if not secret.strip():
+        return "is empty"
+    if secret == DEFAULT_SECRET_KEY:
+        return "is the development default"
+    if len(secret) < MIN_SECRET_KEY_LENGTH:
+        return f"has {len(secret)} characters, fewer than {MIN_SECRET_KEY_LENGTH}"
+    if len(set(secret)) < MIN_SECRET_KEY_DISTINCT_CHARACTERS:
+        return "repeats too few characters to be random"
+    return None
 
 
 def limiter_storage_uri(production: bool) -> str:
@@ -86,9 +103,11 @@ def load_settings(instance_path: str) -> dict[str, Any]:
     env = os.environ.get("QUIZAPP_ENV", "development")
     production = env == "production"
     secret = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
-    if production and secret == DEFAULT_SECRET_KEY:
+    problem = secret_key_problem(secret) if production else None
+    if problem:
         raise ConfigurationError(
-            "SECRET_KEY must be set to a long random value when QUIZAPP_ENV=production"
+            f"SECRET_KEY {problem}: QUIZAPP_ENV=production needs at least "
+            f"{MIN_SECRET_KEY_LENGTH} random characters, e.g. SECRET_KEY=$(openssl rand -hex 32)"
         )
     # Behind TLS in production; QUIZAPP_SECURE_COOKIES=0 serves plain http on loopback (load test).
     secure_cookies = os.environ.get("QUIZAPP_SECURE_COOKIES", "1" if production else "0") == "1"

@@ -236,10 +236,20 @@ def add_user(app, username: str | None = None) -> int:
         return user.id
 
 
-def sign_in(client, user_id: int) -> None:
-    """Put the learner's Flask-Login id in the test client's session."""
+def session_token(app, user_id: int) -> str:
+    """The learner's current session token: what a log-in puts in the session cookie."""
+    from quizapp.models import User
+
+    with app.app_context():
+        return db.session.get(User, user_id).session_token
+
+
+def sign_in(client, user_id: int, token: str | None = None) -> None:
+    """What a successful log-in leaves in the test client's session: the learner's session
+    token (`token` overrides it, e.g. with a stale one)."""
+    token = token or session_token(client.application, user_id)
     with client.session_transaction() as session:
-        session["_user_id"] = f"{user_id}:1"
+        session["_user_id"] = token
         session["_fresh"] = True
 
 

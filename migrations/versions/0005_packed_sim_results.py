@@ -2,7 +2,7 @@
 the process that will finish them, so a run lost with its process can be requeued
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0012
 Create Date: 2026-12-01 10:00:00
 
 """
@@ -15,7 +15,7 @@ from quizapp.models.result_packing import pack_result, unpack_result
 
 # revision identifiers, used by Alembic.
 revision = '0005'
-down_revision = '0003'
+down_revision = '0012'
 branch_labels = None
 depends_on = None
 

@@ -11,8 +11,10 @@ from flask_login import current_user, login_required
 
 from quizapp.domain.grading import MAX_ANSWER_CHARS
 from quizapp.services import learning as learning_service
+from quizapp.services import personal_data
 from quizapp.services import progress as progress_service
 from quizapp.services import questions as question_service
+from quizapp.services import reports as report_service
 from quizapp.services.errors import InvalidInput
 from quizapp.web.charts import accuracy_chart
 from quizapp.web.question_page import render_question_page
@@ -113,6 +115,7 @@ def dashboard():
         progress=progress,
         chart=accuracy_chart(progress.accuracy),
         mistakes=progress_service.recent_mistakes(current_user, limit=5),
+        my_reports=report_service.my_reports(current_user, limit=10),
     )
 
 
@@ -127,7 +130,7 @@ def mistakes():
 @learning.get("/account/export")
 @login_required
 def export():
-    data = progress_service.export_user_data(current_user)
+    data = personal_data.export_user_data(current_user)
     filename = f"quizapp-{current_user.username}.json"
     return Response(
         json.dumps(data, indent=2),

@@ -40,6 +40,8 @@ USER_DATA_ENDPOINTS = [
     "GET /api/v1/me/export",
     "GET /api/v1/me/progress",
     "GET /api/v1/me/reviews/due",
+    "GET /api/v1/me/reports",
+    "GET /api/v1/me/tokens",
     "POST /api/v1/questions/<slug>/attempts (idempotency key)",
 ]
 
@@ -120,6 +122,26 @@ def test_alice_sees_her_own_data(world):
     assert {card["question"] for card in due} == {"alpha", "beta"}
 
 
+def test_problem_reports_are_seen_only_by_their_learner_and_the_authors(world):
+    secret = "alice-report-9c1d"
+    filed = world["alice"].post(
+        "/questions/alpha/report", data={"category": "typo", "message": secret}
+    )
+    assert filed.status_code == 303
+    assert secret in world["alice"].get("/api/v1/me/reports").get_data(as_text=True)  # control
+    assert "Your reports" in world["alice"].get("/dashboard").get_data(as_text=True)
+    for response in (
+        world["mallory"].get("/api/v1/me/reports"),
+        world["mallory"].get("/dashboard"),
+        world["mallory"].get("/author/reports"),
+        world["app"]
+        .test_client()
+        .get("/api/v1/me/reports", headers=bearer(world["mallory_token"])),
+    ):
+        assert secret not in response.get_data(as_text=True), response.request.path
+    assert world["anonymous"].get("/api/v1/me/reports").status_code == 401
+
+
 @pytest.mark.parametrize("who", ["mallory", "anonymous"])
 def test_another_learners_run_does_not_exist_for_you(world, who):
     client, run_id = world[who], world["run_id"]
@@ -172,7 +194,8 @@ def test_an_api_token_does_not_open_the_html_pages(world):
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/v1/me/export", "/api/v1/me/progress", "/api/v1/me/reviews/due"]
+    "path",
+    ["/api/v1/me/export", "/api/v1/me/progress", "/api/v1/me/reviews/due", "/api/v1/me/tokens"],
 )
 def test_the_me_endpoints_answer_for_the_token_holder_only(world, path):
     client = world["app"].test_client()
@@ -185,6 +208,8 @@ def test_the_me_endpoints_answer_for_the_token_holder_only(world, path):
         assert body["attempts"] == [] and body["review_cards"] == []
     elif path.endswith("progress"):
         assert body["attempts_total"] == 0 and body["due_now"] == 0
+    elif path.endswith("tokens"):
+        assert [token["name"] for token in body] == ["mallory-token"]
     else:
         assert body == []
     anonymous = client.get(path)
@@ -207,7 +232,8 @@ def test_another_learners_token_cannot_be_revoked(world):
 def test_a_revoked_token_opens_nothing(world):
     alice = world["alice"]
     assert alice.post(f"/account/tokens/{world['alice_token_id']}/revoke").status_code == 302
-    for path in ("/api/v1/me/export", "/api/v1/me/progress", "/api/v1/me/reviews/due"):
+    for path in ("/api/v1/me/export", "/api/v1/me/progress", "/api/v1/me/reviews/due",
+                 "/api/v1/me/tokens"):  # fmt: skip
         response = world["anonymous"].get(path, headers=bearer(world["alice_token"]))
         assert response.status_code == 401, path
         assert_no_alice_data(response)

@@ -153,7 +153,7 @@ def test_production_refuses_per_worker_memory_with_one_line(tmp_path):
     finally:
         server.stop()
     lines = [line for line in server.log.splitlines() if line.strip()]
-    refusal = [line for line in lines if "quizapp will not start" in line]
+    refusal = [line for line in lines if "quizapp: refusing to start" in line]
     assert len(refusal) == 1, lines
     assert "RATELIMIT_STORAGE_URI=memory:// with 4 web workers" in refusal[0]
     assert not any("Traceback" in line for line in lines), lines

@@ -8,9 +8,11 @@ from flask_smorest import Api
 
 def register_api(app: Flask) -> Api:
     """Create the app's API (one per app: flask-smorest keeps a spec per Api) and its routes."""
+    from quizapp.web.api.authoring import blp as authoring_blp
     from quizapp.web.api.exercises import blp as exercises_blp
     from quizapp.web.api.learning import blp as learning_blp
     from quizapp.web.api.questions import blp as questions_blp
+    from quizapp.web.api.tokens import blp as tokens_blp
 
     api = Api(app)
     api.spec.components.security_scheme(
@@ -22,4 +24,6 @@ def register_api(app: Flask) -> Api:
     api.register_blueprint(questions_blp, url_prefix="/api/v1")
     api.register_blueprint(learning_blp, url_prefix="/api/v1")
     api.register_blueprint(exercises_blp, url_prefix="/api/v1")
+    api.register_blueprint(authoring_blp, url_prefix="/api/v1")
+    api.register_blueprint(tokens_blp, url_prefix="/api/v1")
     return api
