@@ -57,6 +57,7 @@ class SimulationPool:
         self._closed = False
         self.completed = 0
         self.restarts = 0
+        self.acknowledged = 0  # jobs a worker confirmed it received (it has started them)
         self._processes: dict[str, Any] = {}  # supervisor thread name -> worker process
         # Outcomes are recorded (database writes) off the supervisors, which move straight on
         # to the next job.
@@ -207,6 +208,7 @@ class SimulationPool:
                 if status != "received":
                     break
                 reached = True
+                self.acknowledged += 1
         except (EOFError, OSError, BrokenPipeError):
             if not reached:
                 return NOT_REACHED, False

@@ -18,7 +18,7 @@ from quizapp.jobs.pool import SimulationPool, shared_pool
 
 TINY = {"kind": "mlp", "depth": 4, "width": 8, "batch_size": 16}
 # About 4 s of work on one core: a job still running when the test kills its worker.
-SLOW = {"kind": "lstm", "width": 256, "seq_len": 500, "batch_size": 32}
+SLOW = {"kind": "lstm", "width": 256, "seq_len": 500, "batch_size": 24}
 # A few tenths of a second: the single worker stays busy while the queue fills.
 BUSY = {"kind": "lstm", "width": 128, "seq_len": 250, "batch_size": 32}
 WAIT = 60.0  # seconds; a bound on waiting for a job, never a performance assertion
@@ -92,8 +92,12 @@ def test_a_crashed_worker_is_reported_and_replaced(pool):
     wait_until(lambda: not set(pool.worker_pids()) & set(before), "the idle worker to stop")
     restarts = pool.restarts
 
+    started = pool.acknowledged
     pool.submit("doomed", SLOW, outcomes)
     wait_until(lambda: set(pool.worker_pids()) - set(before), "a worker for the slow job")
+    # Killed once the job reached it: a worker killed before that gets the job retried on a
+    # fresh worker (tests/faults/test_fault_worker_lost_before_job.py).
+    wait_until(lambda: pool.acknowledged > started, "the slow job to reach its worker")
     (victim,) = pool.worker_pids()
     os.kill(victim, signal.SIGKILL)
     run_id, outcome = outcomes.next()

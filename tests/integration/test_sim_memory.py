@@ -65,7 +65,7 @@ def largest_accepted(config: dict, field: str) -> dict:
 def largest_configs() -> list:
     found = []
     for kind, spec in KINDS.items():
-        # A transformer's width must be a multiple of its heads: one head accepts every width.
+        # One head: any width is then a valid transformer width, so the search is monotone.
         heads = {"heads": 1} if kind == "transformer" else {}
         deepest = largest_accepted(
             {"kind": kind, "width": 64, "batch_size": 1, "train_steps": 2, "optimizer": "adam"}
@@ -76,6 +76,8 @@ def largest_configs() -> list:
         base = {"kind": kind}
         if spec.recurrent:
             base["seq_len"] = LIMITS["seq_len"]
+        elif kind == "transformer":  # attention keeps batch x heads x seq_len^2 per block
+            base.update(seq_len=200, width=64, heads=8)
         else:  # wide layers, so a large batch keeps many values per layer
             base["width"] = 64 if kind == "cnn" else 512
         activations = largest_accepted(base, "batch_size")
