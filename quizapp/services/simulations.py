@@ -29,6 +29,7 @@ from quizapp.domain.grading import Grade
 from quizapp.extensions import db
 from quizapp.jobs import JobOutcome, QueueFull, cache_key
 from quizapp.jobs.backends import backend_for
+from quizapp.jobs.completion import BOARD
 from quizapp.models import Attempt, Exercise, Question, SimResult, SimRun, User
 from quizapp.models.base import utcnow
 from quizapp.services.errors import Busy, Gone, InvalidInput, NotFound
@@ -132,7 +133,9 @@ def _start(user, config, exercise, choices, prediction) -> SimRun:
     db.session.add(run)
     db.session.commit()
     try:
-        backend.submit(run.id, config, lambda run_id, outcome: complete_run(app, run_id, outcome))
+        backend.submit(
+            run.id, config, lambda run_id, outcome: complete_and_announce(app, run_id, outcome)
+        )
     except QueueFull as full:
         db.session.delete(run)
         db.session.commit()
@@ -165,6 +168,15 @@ def complete_run(app: Flask, run_id: str, outcome: JobOutcome) -> None:
                 db.session.commit()
         finally:
             db.session.remove()
+
+
+def complete_and_announce(app: Flask, run_id: str, outcome: JobOutcome) -> None:
+    """Wake the requests waiting for this run at once, then record it and wake them again."""
+    BOARD.publish(run_id, outcome)
+    try:
+        complete_run(app, run_id, outcome)
+    finally:
+        BOARD.mark_recorded(run_id)
 
 
 def _finish(run: SimRun, outcome: JobOutcome, store_result: bool) -> None:

@@ -11,6 +11,7 @@ def register_web(app: Flask) -> None:
     from quizapp.web.api import register_api
     from quizapp.web.auth import auth, init_auth
     from quizapp.web.exercises import exercises, init_exercises
+    from quizapp.web.lab import lab
     from quizapp.web.learning import init_learning, learning
     from quizapp.web.observability import register_observability
     from quizapp.web.pages import pages
@@ -23,6 +24,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(auth)
     app.register_blueprint(learning)
     app.register_blueprint(exercises)
+    app.register_blueprint(lab)
     register_api(app)
     errors.register_error_handlers(app)
     security.register_security_headers(app)

@@ -1,0 +1,93 @@
+"""The gradient lab's JSON: run history, permalinks of results, the field registry."""
+
+from __future__ import annotations
+
+from flask import request, url_for
+from flask_login import current_user, login_required
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from quizapp.services import lab as lab_service
+from quizapp.sim.fields import LAB_FIELDS
+from quizapp.web.lab import lab_config_from
+
+blp = Blueprint("api_lab", __name__, description="The gradient lab: history, permalinks, fields")
+
+
+class HistoryItemOut(Schema):
+    id = fields.String()
+    status = fields.String()
+    verdict = fields.String(allow_none=True)
+    config = fields.Dict()
+    created_at = fields.DateTime()
+    url = fields.String()
+    share_url = fields.String()
+
+
+class SharedResultOut(Schema):
+    status = fields.String(metadata={"description": "done, or queued/running: then poll run_url"})
+    config = fields.Dict()
+    share_url = fields.String()
+    run_url = fields.String(allow_none=True)
+    result = fields.Dict(allow_none=True)
+
+
+class FieldOut(Schema):
+    name = fields.String()
+    label = fields.String()
+    help = fields.String()
+    group = fields.String()
+    kinds = fields.List(fields.String())
+    choices = fields.Method("choice_values")
+    defaults = fields.Dict()
+
+    def choice_values(self, spec) -> list[dict]:
+        return [{"value": c.value, "label": c.label, "kinds": c.kinds} for c in spec.choices]
+
+
+def _share(config: dict) -> str:
+    return url_for("lab.shared", **lab_service.share_query(config), _external=False)
+
+
+@blp.get("/lab/history")
+@blp.response(200, HistoryItemOut(many=True))
+@blp.alt_response(401, description="Not signed in (anonymous history lives in the browser)")
+@login_required
+def lab_history():
+    """Your recent lab runs, newest first."""
+    return [
+        {
+            "id": run.id,
+            "status": run.status,
+            "verdict": verdict,
+            "config": run.config,
+            "created_at": run.created_at,
+            "url": url_for("api_exercises.get_run", run_id=run.id),
+            "share_url": _share(run.config),
+        }
+        for run, verdict in lab_service.lab_history(current_user)
+    ]
+
+
+@blp.get("/lab/results")
+@blp.response(200, SharedResultOut)
+@blp.alt_response(400, description="A configuration the simulator refuses (names the field)")
+@blp.alt_response(503, description="The simulation queue is full; retry after Retry-After")
+def shared_result():
+    """A configuration's result, public: from the cache, or started now (query = config)."""
+    view = lab_service.shared_result(lab_config_from(request.args))
+    pending = view.pending
+    return {
+        "status": view.run.status,
+        "config": view.run.config,
+        "share_url": _share(view.run.config),
+        "run_url": url_for("api_exercises.get_run", run_id=view.run.id) if pending else None,
+        "result": view.result,
+    }
+
+
+@blp.get("/lab/fields")
+@blp.response(200, FieldOut(many=True))
+def lab_fields():
+    """The lab's controls: label, help, group, kinds each field applies to, defaults."""
+    return list(LAB_FIELDS.values())
