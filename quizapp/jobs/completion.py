@@ -62,3 +62,27 @@ class CompletionBoard:
 
 
 BOARD = CompletionBoard()
+
+
+class ProgressBoard:
+    """Counters of finished pieces per key (a phase diagram's cells) to wait on."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._counts: OrderedDict[str, int] = OrderedDict()
+
+    def bump(self, key: str) -> None:
+        with self._changed:
+            self._counts[key] = self._counts.pop(key, 0) + 1
+            while len(self._counts) > KEEP:
+                self._counts.popitem(last=False)
+            self._changed.notify_all()
+
+    def wait(self, key: str, seen_bumps: int, timeout: float) -> None:
+        """Return at the next bump of `key` after this call, or after `timeout` seconds."""
+        with self._changed:
+            start = self._counts.get(key, 0)
+            self._changed.wait_for(lambda: self._counts.get(key, 0) != start, timeout)
+
+
+PROGRESS = ProgressBoard()

@@ -9,10 +9,10 @@ from multiprocessing.connection import Connection
 def serve_simulations(connection: Connection) -> None:
     """Receive configs, send back ("done", result) / ("invalid", message) / ("failed", message)."""
     # Loaded here, in the worker, so the parent (web) process never imports torch.
+    from quizapp.jobs.kinds import run_job
     from quizapp.sim import (
         SimConfigError,
         engine,  # noqa: F401  (imports torch now, not in the first job's time)
-        simulate,
     )
 
     connection.send(("ready", os.getpid()))
@@ -24,7 +24,7 @@ def serve_simulations(connection: Connection) -> None:
         if config is None:
             return
         try:
-            reply = ("done", simulate(config))
+            reply = ("done", run_job(config))
         except SimConfigError as error:
             reply = ("invalid", str(error))
         except MemoryError:

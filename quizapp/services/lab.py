@@ -36,18 +36,20 @@ def wait_for_run(run_id: str, user: User | None, timeout: float) -> RunView:
         if left <= 0:
             return view
         graded = view.run.exercise_id is not None
+        # Give the connection back while waiting: many waiters must not starve the pool the
+        # recorder needs to store the very outcomes they wait for. The run stays loaded.
+        db.session.expunge(view.run)
+        db.session.rollback()
         found = BOARD.wait(run_id, min(left, DATABASE_RECHECK), recorded=graded)
         if found is not None and not graded:
             return _published_view(view, found.outcome)
-        db.session.rollback()  # a fresh snapshot: the outcome may have been stored meanwhile
         view = get_run(run_id, user)
     return view
 
 
 def _published_view(view: RunView, outcome: JobOutcome) -> RunView:
     """A view of the outcome in memory; the run row itself is updated by the recorder."""
-    run = view.run
-    db.session.expunge(run)  # this copy's status must never be flushed over the recorder's
+    run = view.run  # detached: this copy's status is never flushed over the recorder's
     run.status = "done" if outcome.ok else "failed"
     run.error = None if outcome.ok else (outcome.message or "The simulation failed.")
     return RunView(run, None, outcome.result if outcome.ok else None, [], [])

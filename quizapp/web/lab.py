@@ -9,6 +9,7 @@ from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user
 
 from quizapp.services import lab as lab_service
+from quizapp.services import phase as phase_service
 from quizapp.services import simulations as sim_service
 from quizapp.services.errors import InvalidInput
 from quizapp.services.simulations import RunView
@@ -19,8 +20,10 @@ from quizapp.sim.fields import (
     differences,
     fields_by_group,
 )
+from quizapp.sim.phase import MAX_SIZE, MIN_SIZE, PHASE_PRESETS
 from quizapp.web.charts import log_line_chart
 from quizapp.web.network_picture import network_picture, training_heat_map
+from quizapp.web.phase_chart import phase_figure
 from quizapp.web.run_charts import HEALTHY_BAND, run_charts
 
 lab = Blueprint("lab", __name__)
@@ -233,4 +236,35 @@ def overlay():
 @lab.get("/lab/phase")
 def phase():
     """The phase diagram: a 2-D sweep drawn as a heat map with theory's critical line."""
-    return render_template("exercises/phase.html")
+    preset = request.args.get("preset") or next(iter(PHASE_PRESETS))
+    view = phase_service.start_phase(preset, request.args.get("size"))
+    return render_template(
+        "exercises/phase.html",
+        presets=PHASE_PRESETS,
+        sizes=range(MIN_SIZE, MAX_SIZE + 1),
+        **_phase_context(view),
+    )
+
+
+@lab.get("/lab/phase/<key>/figure")
+def phase_figure_fragment(key: str):
+    """The heat map once more cells have finished than `seen` (long-polling, ?wait= s)."""
+    seen = request.args.get("seen", type=int) or 0
+    wait = request.args.get("wait", type=float) or 0.0
+    view = phase_service.wait_for_progress(key, seen, wait)
+    return (
+        render_template("exercises/_phase_figure.html", **_phase_context(view)),
+        200,
+        {"Cache-Control": "no-store"},
+    )
+
+
+def _phase_context(view) -> dict[str, Any]:
+    return {
+        "phase": view,
+        "figure": phase_figure(view, lambda config: url_for("exercises.lab", **_short(config))),
+    }
+
+
+def _short(config: dict[str, Any]) -> dict[str, Any]:
+    return lab_service.share_query(config)

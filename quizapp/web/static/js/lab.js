@@ -151,9 +151,13 @@
     return params;
   }
 
+  // Leading-edge throttle: a single change runs at once; while a slider is dragged, at most
+  // one run per DEBOUNCE_MS, the last position always included.
+  let lastRun = 0;
   function changed(immediate) {
     clearTimeout(timer);
-    timer = setTimeout(run, immediate ? 0 : DEBOUNCE_MS);
+    const wait = immediate ? 0 : Math.max(0, lastRun + DEBOUNCE_MS - performance.now());
+    timer = setTimeout(() => { lastRun = performance.now(); run(); }, wait);
   }
 
   function markError(field, html) {

@@ -1,0 +1,235 @@
+"""Phase diagrams: start a sweep on the job backend, record its cells, read it back.
+
+A sweep is cut into batches (one job each, many small networks per job) and fed to the
+backend a few at a time, so a sweep never fills the queue that single lab runs share; each
+finished batch is stored at once (cells fill in as they finish) and submits the next one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from quizapp.extensions import db
+from quizapp.jobs import JobOutcome, QueueFull
+from quizapp.jobs.backends import backend_for
+from quizapp.jobs.completion import PROGRESS
+from quizapp.models import PhaseCell, PhaseSweep
+from quizapp.models.base import utcnow
+from quizapp.services.errors import InvalidInput, NotFound
+from quizapp.sim import SIMULATOR_VERSION
+from quizapp.sim.phase import (
+    DEFAULT_SIZE,
+    MAX_SIZE,
+    MIN_SIZE,
+    PHASE_PRESETS,
+    PhasePreset,
+    phase_cells,
+    phase_grid,
+)
+
+log = logging.getLogger(__name__)
+
+BATCH_CELLS = 20
+IN_FLIGHT_PER_WORKER = 2  # batches queued per worker: enough to keep it busy, no more
+DATABASE_RECHECK = 0.25
+MAX_WAIT = 25.0
+
+_active: set[str] = set()  # sweeps this process is driving
+_active_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class PhaseView:
+    key: str
+    preset: PhasePreset
+    size: int
+    xs: list[float]
+    ys: list[float]
+    cells: dict[int, PhaseCell]
+
+    @property
+    def total(self) -> int:
+        return len(self.xs) * len(self.ys)
+
+    @property
+    def complete(self) -> bool:
+        return len(self.cells) >= self.total
+
+
+def get_preset(name: str) -> PhasePreset:
+    if name not in PHASE_PRESETS:
+        raise InvalidInput(
+            f"preset: unknown {name[:40]!r} (one of {', '.join(PHASE_PRESETS)})", field="preset"
+        )
+    return PHASE_PRESETS[name]
+
+
+def check_size(size: Any) -> int:
+    try:
+        size = int(size) if size not in (None, "") else DEFAULT_SIZE
+    except (TypeError, ValueError):
+        raise InvalidInput("size must be a whole number", field="size") from None
+    if not MIN_SIZE <= size <= MAX_SIZE:
+        raise InvalidInput(f"size must be between {MIN_SIZE} and {MAX_SIZE}", field="size")
+    return size
+
+
+def sweep_key(preset: PhasePreset, size: int) -> str:
+    return hashlib.sha256(f"{SIMULATOR_VERSION}|{preset.name}|{size}".encode()).hexdigest()
+
+
+def start_phase(preset_name: str, size: Any) -> PhaseView:
+    """The sweep for this preset and size; starts computing whatever is missing."""
+    preset, size = get_preset(preset_name), check_size(size)
+    key = sweep_key(preset, size)
+    xs, ys = phase_grid(preset, size)
+    if db.session.get(PhaseSweep, key) is None:
+        db.session.add(
+            PhaseSweep(
+                key=key,
+                preset=preset.name,
+                size=size,
+                simulator_version=SIMULATOR_VERSION,
+                total=len(xs) * len(ys),
+                created_at=utcnow(),
+            )
+        )
+        try:
+            db.session.commit()
+        except IntegrityError:  # someone asked for the same sweep at the same moment
+            db.session.rollback()
+    view = read_phase(key)
+    if not view.complete:
+        _drive(current_app._get_current_object(), view)
+    return view
+
+
+def read_phase(key: str) -> PhaseView:
+    sweep = db.session.get(PhaseSweep, key) if len(key) <= 64 else None
+    if sweep is None or sweep.preset not in PHASE_PRESETS:
+        raise NotFound("No such phase diagram.")
+    preset = PHASE_PRESETS[sweep.preset]
+    xs, ys = phase_grid(preset, sweep.size)
+    cells = {
+        cell.index: cell
+        for cell in db.session.scalars(select(PhaseCell).where(PhaseCell.sweep_key == key))
+    }
+    return PhaseView(key, preset, sweep.size, xs, ys, cells)
+
+
+def wait_for_progress(key: str, seen: int, timeout: float) -> PhaseView:
+    """The sweep once more than `seen` cells are finished (or it is complete), long-polling."""
+    deadline = time.monotonic() + min(max(timeout, 0.0), MAX_WAIT)
+    view = read_phase(key)
+    while len(view.cells) <= seen and not view.complete:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        db.session.rollback()  # release the connection while waiting
+        PROGRESS.wait(key, seen, min(left, DATABASE_RECHECK))
+        view = read_phase(key)
+    return view
+
+
+def _drive(app: Flask, view: PhaseView) -> None:
+    """Feed the missing cells to the backend, a few batches at a time, once per process."""
+    with _active_lock:
+        if view.key in _active:
+            return
+        _active.add(view.key)
+    todo = [
+        (index, config)
+        for index, config in phase_cells(view.preset, view.size)
+        if index not in view.cells
+    ]
+    batches = [todo[i : i + BATCH_CELLS] for i in range(0, len(todo), BATCH_CELLS)]
+    backend = backend_for(app)
+    workers = int(app.config.get("QUIZAPP_SIM_WORKERS", 1))
+    driver = _Driver(app, backend, view.key, batches)
+    for _ in range(max(1, workers * IN_FLIGHT_PER_WORKER)):
+        driver.submit_next()
+
+
+class _Driver:
+    def __init__(self, app: Flask, backend, key: str, batches: list) -> None:
+        self.app, self.backend, self.key = app, backend, key
+        self.batches = batches
+        self.lock = threading.Lock()
+        self.in_flight = 0
+
+    def submit_next(self) -> None:
+        with self.lock:
+            if not self.batches:
+                if self.in_flight == 0:
+                    with _active_lock:
+                        _active.discard(self.key)
+                return
+            batch = self.batches.pop(0)
+            self.in_flight += 1
+        payload = {"job": "phase_cells", "cells": batch}
+        for _ in range(50):
+            try:
+                self.backend.submit(f"phase-{self.key[:8]}", payload, self.on_complete)
+                return
+            except QueueFull:
+                time.sleep(0.1)
+        log.error("phase sweep %s: the queue stayed full; %d cells left", self.key, len(batch))
+        with self.lock:
+            self.in_flight -= 1
+            self.batches.clear()
+        with _active_lock:
+            _active.discard(self.key)
+
+    def on_complete(self, _job_id: str, outcome: JobOutcome) -> None:
+        try:
+            if outcome.ok:
+                record_cells(self.app, self.key, outcome.result or [])
+            else:
+                log.error("phase sweep %s: a batch ended %s: %s", self.key, outcome.status,
+                          outcome.message)  # fmt: skip
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+            self.submit_next()
+
+
+def record_cells(app: Flask, key: str, cells: list[dict[str, Any]]) -> None:
+    """Store finished cells (a cell already stored is left as it is) and wake the waiters."""
+    with app.app_context():
+        try:
+            known = set(
+                db.session.scalars(select(PhaseCell.index).where(PhaseCell.sweep_key == key))
+            )
+            for cell in cells:
+                if cell["index"] in known:
+                    continue
+                db.session.add(
+                    PhaseCell(
+                        sweep_key=key,
+                        index=cell["index"],
+                        log10_ratio=cell.get("log10_ratio"),
+                        verdict=cell["verdict"],
+                        chi1=cell.get("chi1"),
+                    )
+                )
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+        finally:
+            db.session.remove()
+    PROGRESS.bump(key)
+
+
+def finished_count(key: str) -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(PhaseCell).where(PhaseCell.sweep_key == key)
+    )
