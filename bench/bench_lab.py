@@ -284,7 +284,7 @@ def main() -> None:
         client = app.test_client()
         seeds = iter(range(10_000, 10_000_000))
         for _ in range(args.workers):  # spawn and warm every worker
-            client.post("/api/v1/lab/runs?wait=60", json={"config": {"kind": "mlp", "seed": 7}})
+            client.post("/api/v1/lab/runs?wait=25", json={"config": {"kind": "mlp", "seed": 7}})
         sample = distinct[:: max(1, len(distinct) // 8)]
         single = single_runs(client, sample, seeds)
         bare = bare_single(sample)

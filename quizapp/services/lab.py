@@ -21,6 +21,7 @@ from quizapp.sim.fields import minimal_config
 DATABASE_RECHECK = 0.05
 MAX_WAIT = 25.0
 MAX_OVERLAY = 4
+OVERLAY_WAIT = 5.0
 
 
 def wait_for_run(run_id: str, user: User | None, timeout: float) -> RunView:
@@ -106,7 +107,8 @@ def overlay_views(run_ids: list[str], user: User | None) -> list[RunView]:
         raise InvalidInput("Choose one to four runs to overlay.", field="run")
     if len(ids) > MAX_OVERLAY:
         raise InvalidInput(f"At most {MAX_OVERLAY} runs can be overlaid.", field="run")
-    return [get_run(run_id, user) for run_id in ids]
+    # A run just shown in the lab may be a moment from being stored: wait for it briefly.
+    return [wait_for_run(run_id, user, OVERLAY_WAIT) for run_id in ids]
 
 
 def cached_view(config: dict[str, Any]) -> RunView | None:

@@ -8,12 +8,14 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from quizapp.domain.exercises import METRICS, VERDICTS, describe_goal
+from quizapp.services import lab as lab_service
 from quizapp.services import simulations as sim_service
 from quizapp.services.errors import InvalidInput
 from quizapp.web.lab import lab_config_from, render_lab_page, share_url
-from quizapp.web.run_charts import run_charts
+from quizapp.web.run_charts import run_charts, shared_run_charts
 
 exercises = Blueprint("exercises", __name__)
+COMPARE_WAIT = 5.0
 
 
 def _user():
@@ -95,11 +97,12 @@ def compare():
     ids = [request.args.get("a", ""), request.args.get("b", "")]
     if not all(ids):
         raise InvalidInput("Choose two runs to compare (a and b).", field="a")
-    views = [sim_service.get_run(run_id, _user()) for run_id in ids]
+    # Runs just finished in the lab may be a moment from being stored: wait for them briefly.
+    views = [lab_service.wait_for_run(run_id, _user(), COMPARE_WAIT) for run_id in ids]
     return render_template(
         "exercises/compare.html",
         views=views,
-        charts=[run_charts(v.result) if v.result else None for v in views],
+        charts=shared_run_charts([v.result for v in views]),
     )
 
 

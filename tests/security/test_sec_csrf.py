@@ -27,11 +27,13 @@ STATE_CHANGING = {
     "learning.answer": ("/questions/alpha/answer", {"check": "1", "response": "0.25"}),
     "exercises.start_exercise_run": ("/exercises/tanh-init/runs", {"init": "default"}),
     "exercises.start_lab_run": ("/lab/runs", {"kind": "mlp", "depth": "3", "width": "4"}),
+    "lab.panel": ("/lab/panel", {"kind": "mlp", "depth": "3", "width": "4"}),
     "api_learning.create_attempt": ("/api/v1/questions/alpha/attempts",
                                     {"check": 1, "response": 0.25}),
     "api_exercises.start_exercise_run": ("/api/v1/exercises/tanh-init/runs",
                                          {"choices": {"init": "default"}}),
     "api_exercises.start_lab_run": ("/api/v1/lab/runs", {"config": {"kind": "mlp", "depth": 3}}),
+    "api_lab.start_phase": ("/api/v1/lab/phase", {"preset": "relu-he-line", "size": 3}),
 }  # fmt: skip
 ACCOUNT_ACTIONS = {
     "password": {"pw-current_password": PASSWORD, "pw-new_password": "another long passphrase",

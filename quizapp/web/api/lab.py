@@ -1,4 +1,4 @@
-"""The gradient lab's JSON: run history, permalinks of results, the field registry."""
+"""The gradient lab's JSON: history, permalinks, the field registry, phase diagrams."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from quizapp.services import lab as lab_service
+from quizapp.services import phase as phase_service
 from quizapp.sim.fields import LAB_FIELDS
 from quizapp.web.lab import lab_config_from
+from quizapp.web.phase_chart import phase_figure
 
 blp = Blueprint("api_lab", __name__, description="The gradient lab: history, permalinks, fields")
 
@@ -91,3 +93,86 @@ def shared_result():
 def lab_fields():
     """The lab's controls: label, help, group, kinds each field applies to, defaults."""
     return list(LAB_FIELDS.values())
+
+
+class PhaseArgs(Schema):
+    preset = fields.String(
+        required=True, metadata={"description": "tanh-edge-of-chaos, relu-he-line, …"}
+    )
+    size = fields.Integer(load_default=None, metadata={"description": "cells per side, 3–24"})
+
+
+class PhaseWaitArgs(Schema):
+    seen = fields.Integer(load_default=0, metadata={"description": "cells you already have"})
+    wait = fields.Float(
+        load_default=0.0, metadata={"description": "seconds to hold until more cells finish"}
+    )
+
+
+class PhaseCellOut(Schema):
+    index = fields.Integer()
+    x = fields.Float()
+    y = fields.Float()
+    log10_ratio = fields.Float(allow_none=True)
+    verdict = fields.String()
+    chi1 = fields.Float(allow_none=True)
+
+
+class PhaseOut(Schema):
+    key = fields.String()
+    preset = fields.String()
+    x_field = fields.String()
+    y_field = fields.String()
+    xs = fields.List(fields.Float())
+    ys = fields.List(fields.Float())
+    total = fields.Integer()
+    complete = fields.Boolean()
+    critical_x = fields.Float(allow_none=True, metadata={"description": "where χ₁ = 1"})
+    cells = fields.List(fields.Nested(PhaseCellOut))
+    url = fields.String()
+
+
+def _phase_body(view) -> dict:
+    figure = phase_figure(view, lambda config: "")
+    columns = len(view.xs)
+    return {
+        "key": view.key,
+        "preset": view.preset.name,
+        "x_field": view.preset.x.field,
+        "y_field": view.preset.y.field,
+        "xs": view.xs,
+        "ys": view.ys,
+        "total": view.total,
+        "complete": view.complete,
+        "critical_x": figure.critical_x,
+        "cells": [
+            {
+                "index": index,
+                "x": view.xs[index % columns],
+                "y": view.ys[index // columns],
+                "log10_ratio": cell.log10_ratio,
+                "verdict": cell.verdict,
+                "chi1": cell.chi1,
+            }
+            for index, cell in sorted(view.cells.items())
+        ],
+        "url": url_for("api_lab.get_phase", key=view.key),
+    }
+
+
+@blp.post("/lab/phase")
+@blp.arguments(PhaseArgs, location="json")
+@blp.response(202, PhaseOut)
+@blp.alt_response(400, description="Unknown preset or a grid size out of range")
+def start_phase(body: dict):
+    """Start (or find) a phase diagram; follow `url` with ?seen=&wait= as cells finish."""
+    return _phase_body(phase_service.start_phase(body["preset"], body.get("size")))
+
+
+@blp.get("/lab/phase/<key>")
+@blp.arguments(PhaseWaitArgs, location="query", as_kwargs=True)
+@blp.response(200, PhaseOut)
+@blp.alt_response(404, description="No such phase diagram")
+def get_phase(key: str, seen: int, wait: float):
+    """A phase diagram's finished cells; `wait` holds the answer until more than `seen`."""
+    return _phase_body(phase_service.wait_for_progress(key, seen, wait))
