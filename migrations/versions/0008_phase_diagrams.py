@@ -23,6 +23,7 @@ def upgrade():
     sa.Column('size', sa.Integer(), nullable=False),
     sa.Column('simulator_version', sa.String(length=20), nullable=False),
     sa.Column('total', sa.Integer(), nullable=False),
+    sa.Column('theory', sa.JSON(), nullable=True),
     sa.Column('created_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_phase_sweeps'))
     )

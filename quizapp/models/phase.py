@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Integer, String
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from quizapp.models.base import Base, UTCDateTime, utcnow
@@ -20,6 +21,8 @@ class PhaseSweep(Base):
     size: Mapped[int] = mapped_column(Integer)
     simulator_version: Mapped[str] = mapped_column(String(20))
     total: Mapped[int] = mapped_column(Integer)
+    # Theory along the x axis, [[x, χ₁], ...], computed by the first batch (None: none).
+    theory: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

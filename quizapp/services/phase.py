@@ -55,6 +55,7 @@ class PhaseView:
     xs: list[float]
     ys: list[float]
     cells: dict[int, PhaseCell]
+    theory: list[list[float]] | None = None
 
     @property
     def total(self) -> int:
@@ -108,7 +109,7 @@ def start_phase(preset_name: str, size: Any) -> PhaseView:
         except IntegrityError:  # someone asked for the same sweep at the same moment
             db.session.rollback()
     view = read_phase(key)
-    if not view.complete:
+    if not view.complete or (preset.theory == "chi1" and view.theory is None):
         _drive(current_app._get_current_object(), view)
     return view
 
@@ -123,7 +124,7 @@ def read_phase(key: str) -> PhaseView:
         cell.index: cell
         for cell in db.session.scalars(select(PhaseCell).where(PhaseCell.sweep_key == key))
     }
-    return PhaseView(key, preset, sweep.size, xs, ys, cells)
+    return PhaseView(key, preset, sweep.size, xs, ys, cells, sweep.theory)
 
 
 def wait_for_progress(key: str, seen: int, timeout: float) -> PhaseView:
@@ -154,15 +155,19 @@ def _drive(app: Flask, view: PhaseView) -> None:
     batches = [todo[i : i + BATCH_CELLS] for i in range(0, len(todo), BATCH_CELLS)]
     backend = backend_for(app)
     workers = int(app.config.get("QUIZAPP_SIM_WORKERS", 1))
-    driver = _Driver(app, backend, view.key, batches)
+    if view.preset.theory == "chi1" and view.theory is None:
+        batches = batches or [[]]  # the theory line needs a job even if every cell is stored
+    theory = view.preset.name if view.preset.theory == "chi1" and view.theory is None else None
+    driver = _Driver(app, backend, view.key, batches, theory)
     for _ in range(max(1, workers * IN_FLIGHT_PER_WORKER)):
         driver.submit_next()
 
 
 class _Driver:
-    def __init__(self, app: Flask, backend, key: str, batches: list) -> None:
+    def __init__(self, app: Flask, backend, key: str, batches: list, theory: str | None) -> None:
         self.app, self.backend, self.key = app, backend, key
         self.batches = batches
+        self.theory_for = theory  # the preset whose χ₁ line to compute, with the first batch
         self.lock = threading.Lock()
         self.in_flight = 0
 
@@ -175,7 +180,8 @@ class _Driver:
                 return
             batch = self.batches.pop(0)
             self.in_flight += 1
-        payload = {"job": "phase_cells", "cells": batch}
+        payload = {"job": "phase_cells", "cells": batch, "theory": self.theory_for}
+        self.theory_for = None
         for _ in range(50):
             try:
                 self.backend.submit(f"phase-{self.key[:8]}", payload, self.on_complete)
@@ -192,7 +198,8 @@ class _Driver:
     def on_complete(self, _job_id: str, outcome: JobOutcome) -> None:
         try:
             if outcome.ok:
-                record_cells(self.app, self.key, outcome.result or [])
+                result = outcome.result or {}
+                record_cells(self.app, self.key, result.get("cells", []), result.get("theory"))
             else:
                 log.error("phase sweep %s: a batch ended %s: %s", self.key, outcome.status,
                           outcome.message)  # fmt: skip
@@ -202,10 +209,16 @@ class _Driver:
             self.submit_next()
 
 
-def record_cells(app: Flask, key: str, cells: list[dict[str, Any]]) -> None:
+def record_cells(
+    app: Flask, key: str, cells: list[dict[str, Any]], theory: list | None = None
+) -> None:
     """Store finished cells (a cell already stored is left as it is) and wake the waiters."""
     with app.app_context():
         try:
+            if theory is not None:
+                sweep = db.session.get(PhaseSweep, key)
+                if sweep is not None:
+                    sweep.theory = theory
             known = set(
                 db.session.scalars(select(PhaseCell.index).where(PhaseCell.sweep_key == key))
             )

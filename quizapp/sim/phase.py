@@ -135,11 +135,31 @@ def cell_summary(result: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run_phase_cells(payload: dict[str, Any]) -> list[dict[str, Any]]:
-    """Simulate a batch of cells in this process (a worker): one job, many small networks."""
+def run_phase_cells(payload: dict[str, Any]) -> dict[str, Any]:
+    """Simulate a batch of cells in this process (a worker): one job, many small networks.
+
+    With "theory" naming a preset, also χ₁ along its x axis on a fine grid (for the line).
+    """
     from quizapp.sim import simulate
 
-    out = []
-    for index, config in payload["cells"]:
-        out.append({"index": index, **cell_summary(simulate(config))})
-    return out
+    cells = [{"index": index, **cell_summary(simulate(config))} for index, config in
+             payload["cells"]]  # fmt: skip
+    theory = payload.get("theory")
+    curve = chi1_curve(PHASE_PRESETS[theory]) if theory in PHASE_PRESETS else None
+    return {"cells": cells, "theory": curve}
+
+
+THEORY_POINTS = 160
+
+
+def chi1_curve(preset: PhasePreset) -> list[list[float]]:
+    """[x, χ₁] at THEORY_POINTS values spanning the x axis (mean-field theory; imports torch)."""
+    from quizapp.sim.theory import mean_field_mlp
+
+    xs = Axis(preset.x.field, preset.x.low, preset.x.high, preset.x.scale, "").values(THEORY_POINTS)
+    curve = []
+    layers = [{"backward_signal": 1.0}, {"backward_signal": 1.0}]
+    for x in xs:
+        config = validate_config(dict(preset.base, **{preset.x.field: x, preset.y.field: 2}))
+        curve.append([x, mean_field_mlp(config, layers)["chi1"]])
+    return curve

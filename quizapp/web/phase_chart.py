@@ -155,42 +155,47 @@ def _theory(figure: PhaseFigure, view, left, right, top, bottom) -> None:
         return
     if preset.theory != "chi1":
         return
-    # χ₁ depends on the swept weight std only: one value per column, from any finished cell.
-    chi: dict[int, float] = {}
-    for index, cell in view.cells.items():
-        if cell.chi1:
-            chi.setdefault(index % len(view.xs), cell.chi1)
-    columns = sorted(chi)
-    for a, b in zip(columns, columns[1:], strict=False):
-        if b != a + 1:
-            continue
-        la, lb = math.log(chi[a]), math.log(chi[b])
+    # χ₁ depends on the swept weight std only: the fine curve the first batch computed, or
+    # (until it arrives) one value per column from the finished cells.
+    if view.theory:
+        curve = [(x, chi) for x, chi in view.theory if chi and chi > 0]
+    else:
+        by_column: dict[int, float] = {}
+        for index, cell in view.cells.items():
+            if cell.chi1:
+                by_column.setdefault(index % len(view.xs), cell.chi1)
+        curve = [(view.xs[c], by_column[c]) for c in sorted(by_column)]
+    transform = math.log if preset.x.scale == "log" else float
+    inverse = math.exp if preset.x.scale == "log" else float
+
+    def x_pixel(value: float) -> float | None:
+        fraction = _value_to_fraction(value, view.xs, preset.x.scale)
+        return None if fraction is None else left + fraction * (right - left)
+
+    for (xa, ca), (xb, cb) in zip(curve, curve[1:], strict=False):
+        la, lb = math.log(ca), math.log(cb)
         if (la <= 0 <= lb or lb <= 0 <= la) and la != lb:
             share = -la / (lb - la)
-            x = left + (a + 0.5 + share) * (right - left) / len(view.xs)
-            transform = math.log if preset.x.scale == "log" else float
-            inverse = math.exp if preset.x.scale == "log" else float
-            figure.critical_x = inverse(
-                transform(view.xs[a]) + share * (transform(view.xs[b]) - transform(view.xs[a]))
-            )
-            figure.theory_paths.append(
-                ("theory-critical", f"M{x:.1f},{top}L{x:.1f},{bottom}", "χ₁ = 1")
-            )
+            critical = inverse(transform(xa) + share * (transform(xb) - transform(xa)))
+            pixel = x_pixel(critical)
+            if pixel is not None:
+                figure.critical_x = critical
+                figure.theory_paths.append(
+                    ("theory-critical", f"M{pixel:.1f},{top}L{pixel:.1f},{bottom}", "χ₁ = 1")
+                )
             break
-    # Theory's ±3 decades: depth · ½·log10 χ₁ = ±3, i.e. depth = 6 / |log10 χ₁| per column.
+    # Theory's ±3 decades: depth · ½·log10 χ₁ = ±3, i.e. depth = 6 / |log10 χ₁| along x.
     for sign, css, label in ((-1, "theory-vanishing", "theory: 10⁻³"),
                              (1, "theory-exploding", "theory: 10³")):  # fmt: skip
         points = []
-        for column in columns:
-            log_chi = math.log10(chi[column])
+        for x, chi in curve:
+            log_chi = math.log10(chi)
             if log_chi * sign <= 0:
                 continue
-            depth = 2 * THRESHOLD_DECADES / abs(log_chi)
-            fy = _value_to_fraction(depth, view.ys, preset.y.scale)
-            if fy is None:
-                continue
-            x = left + (column + 0.5) * (right - left) / len(view.xs)
-            points.append((x, bottom - fy * (bottom - top)))
+            fy = _value_to_fraction(2 * THRESHOLD_DECADES / abs(log_chi), view.ys, preset.y.scale)
+            pixel = x_pixel(x)
+            if fy is not None and pixel is not None:
+                points.append((pixel, bottom - fy * (bottom - top)))
         if len(points) > 1:
             figure.theory_paths.append((css, _path(points), label))
 
