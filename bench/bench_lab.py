@@ -315,7 +315,8 @@ def main() -> None:
         rows.append(
             (
                 f"(d) phase diagram 20 × 20 ({cells} cells), cold, {args.workers} workers",
-                f"{cold:.2f} s; bare simulate of the cells {bare_phase:.2f} s: ×{cold / bare_phase:.2f}",
+                f"{cold:.2f} s; bare simulate of the cells {bare_phase:.2f} s: "
+                f"×{cold / bare_phase:.2f}",
                 f"≤ {PHASE_TARGET_S:g} s",
                 mark(cold <= PHASE_TARGET_S),
             )
