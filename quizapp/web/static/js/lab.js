@@ -3,7 +3,7 @@
 // history in this browser, and the training animation. Without it the form still works.
 (function () {
   "use strict";
-  const DEBOUNCE_MS = 200;
+  const TYPING_PAUSE_MS = 300;
   const HISTORY_KEY = "quizapp-lab-history";
   const HISTORY_MAX = 20;
   const form = document.getElementById("lab-form");
@@ -151,13 +151,28 @@
     return params;
   }
 
-  // Leading-edge throttle: a single change runs at once; while a slider is dragged, at most
-  // one run per DEBOUNCE_MS, the last position always included.
-  let lastRun = 0;
+  // A change runs at once when nothing is running. While a run is under way, further changes
+  // (a slider being dragged) are coalesced into one run that starts when it ends, so the
+  // last position always gets its result; a run slower than STALE_MS is abandoned instead.
+  const STALE_MS = 400;
+  let busySince = 0;
+  let queued = false;
   function changed(immediate) {
     clearTimeout(timer);
-    const wait = immediate ? 0 : Math.max(0, lastRun + DEBOUNCE_MS - performance.now());
-    timer = setTimeout(() => { lastRun = performance.now(); run(); }, wait);
+    if (!busySince || immediate || performance.now() - busySince > STALE_MS) {
+      queued = false;
+      run();
+    } else {
+      queued = true;
+    }
+  }
+  function finished(mine) {
+    if (mine !== generation) return;
+    busySince = 0;
+    if (queued) {
+      queued = false;
+      timer = setTimeout(run, 0);
+    }
   }
 
   function markError(field, html) {
@@ -172,6 +187,7 @@
 
   async function run() {
     const mine = ++generation;
+    busySince = performance.now();
     if (inflight) inflight.abort();
     inflight = new AbortController();
     const params = query();
@@ -211,6 +227,7 @@
       status.textContent = "The lab could not reach the server; press Run to try again.";
     } finally {
       if (mine === generation) result.setAttribute("aria-busy", "false");
+      finished(mine);
     }
   }
 
@@ -219,13 +236,13 @@
     result.innerHTML = html;
     const node = result.querySelector(".lab-run");
     result.dataset.runId = node.dataset.runId;
+    wireTraining(result);
     if (node.dataset.status === "done") {
       share.href = node.dataset.shareUrl;
       share.hidden = false;
       remember(node);
+      document.dispatchEvent(new CustomEvent("quizapp:lab-result", { detail: node.dataset.runId }));
     }
-    wireTraining(result);
-    document.dispatchEvent(new CustomEvent("quizapp:lab-result", { detail: node.dataset.runId }));
   }
 
   // --- history (this browser; the account's list is drawn by the server) ---------------
@@ -277,10 +294,13 @@
   limitTicks();
 
   // --- events ------------------------------------------------------------------------------
+  // Typing waits for a pause (a half-typed number is not worth a run); sliders and menus
+  // run at once.
   form.addEventListener("input", (event) => {
     if (event.target.classList.contains("lab-slider")) return;
     if (event.target.tagName === "SELECT") return;
-    changed(false);
+    clearTimeout(timer);
+    timer = setTimeout(() => changed(false), TYPING_PAUSE_MS);
   });
   form.addEventListener("change", (event) => {
     if (event.target.tagName !== "SELECT") return;
