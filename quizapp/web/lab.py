@@ -227,6 +227,7 @@ def overlay():
         chart=chart,
         labels=labels,
         fields=shown,
+        field_labels={name: LAB_FIELDS[name].label for name in shown},
         differing=differences(configs),
         series=series,
         share_url=share_url,

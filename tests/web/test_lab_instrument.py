@@ -152,8 +152,8 @@ def test_overlay_draws_runs_on_one_chart_and_highlights_differences(client, lab_
     _, _, second = lab_run(dict(SMALL, activation="relu"))
     page = client.get(f"/lab/overlay?run={first}&run={second}").get_data(as_text=True)
     assert "line-run-0" in page and "line-run-1" in page
-    assert re.search(r'<tr class="differs"><th scope="row">activation', page)
-    assert '<tr><th scope="row">depth' in page  # the same in both: not highlighted
+    assert re.search(r'<tr class="differs"><th scope="row">Activation <code[^>]*>activation<', page)
+    assert '<tr><th scope="row">Depth <code' in page  # the same in both: not highlighted
     too_many = "&".join(f"run={i:032x}" for i in range(5))
     assert client.get(f"/lab/overlay?{too_many}").status_code == 400
 

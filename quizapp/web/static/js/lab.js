@@ -312,6 +312,7 @@
     changed(true);
   });
   syncFields();
-  // A lab address with a configuration but no result yet: run it now.
-  if (location.search && !result.querySelector(".lab-run")) changed(true);
+  // A lab address with a configuration: run it now (from the cache when the server already
+  // showed its result), so it is a run of this visit, in the history and ready to overlay.
+  if (location.search) changed(true);
 })();
