@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -153,60 +154,77 @@ def _drive(app: Flask, view: PhaseView) -> None:
         if index not in view.cells
     ]
     batches = [todo[i : i + BATCH_CELLS] for i in range(0, len(todo), BATCH_CELLS)]
-    backend = backend_for(app)
-    workers = int(app.config.get("QUIZAPP_SIM_WORKERS", 1))
-    if view.preset.theory == "chi1" and view.theory is None:
-        batches = batches or [[]]  # the theory line needs a job even if every cell is stored
     theory = view.preset.name if view.preset.theory == "chi1" and view.theory is None else None
-    driver = _Driver(app, backend, view.key, batches, theory)
-    for _ in range(max(1, workers * IN_FLIGHT_PER_WORKER)):
-        driver.submit_next()
+    if theory and not batches:
+        batches = [[]]  # the theory line needs a job even when every cell is stored
+    feeder = threading.Thread(
+        target=_feed, args=(app, view.key, batches, theory), name="phase-feeder", daemon=True
+    )
+    feeder.start()
 
 
-class _Driver:
-    def __init__(self, app: Flask, backend, key: str, batches: list, theory: str | None) -> None:
-        self.app, self.backend, self.key = app, backend, key
-        self.batches = batches
-        self.theory_for = theory  # the preset whose χ₁ line to compute, with the first batch
-        self.lock = threading.Lock()
-        self.in_flight = 0
+def _feed(app: Flask, key: str, batches: list, theory: str | None) -> None:
+    """Keep a few batches in flight until all are sent, watching the stored cells.
 
-    def submit_next(self) -> None:
-        with self.lock:
-            if not self.batches:
-                if self.in_flight == 0:
-                    with _active_lock:
-                        _active.discard(self.key)
-                return
-            batch = self.batches.pop(0)
-            self.in_flight += 1
-        payload = {"job": "phase_cells", "cells": batch, "theory": self.theory_for}
-        self.theory_for = None
-        for _ in range(50):
-            try:
-                self.backend.submit(f"phase-{self.key[:8]}", payload, self.on_complete)
-                return
-            except QueueFull:
-                time.sleep(0.1)
-        log.error("phase sweep %s: the queue stayed full; %d cells left", self.key, len(batch))
-        with self.lock:
-            self.in_flight -= 1
-            self.batches.clear()
+    Works the same for every backend: the local pool stores a batch's cells in this process
+    (and wakes this thread at once); a Celery worker stores them in the database, read here.
+    """
+    backend = backend_for(app)
+    window = max(1, int(app.config["QUIZAPP_SIM_WORKERS"]) * IN_FLIGHT_PER_WORKER)
+    try:
+        with app.app_context():
+            start = finished_count(key)
+            sent = 0  # cells sent so far
+            done = 0
+            idle_since = time.monotonic()
+            while batches or done < sent:
+                in_flight = math.ceil((sent - done) / BATCH_CELLS)
+                while batches and in_flight < window:
+                    batch = batches.pop(0)
+                    payload = {"job": "phase_cells", "cells": batch, "theory": theory}
+                    theory = None
+                    if not _submit(app, backend, key, payload):
+                        log.error("phase sweep %s: the queue stayed full", key)
+                        return
+                    sent += len(batch)
+                    in_flight += 1 if batch else 0
+                db.session.rollback()  # end the read transaction: fresh counts next time
+                PROGRESS.wait(key, 0, DATABASE_RECHECK)
+                now_done = finished_count(key) - start
+                if now_done > done:
+                    done, idle_since = now_done, time.monotonic()
+                elif time.monotonic() - idle_since > FEED_GIVE_UP:
+                    log.error("phase sweep %s: no cell finished for %d s", key, FEED_GIVE_UP)
+                    return
+    finally:
         with _active_lock:
-            _active.discard(self.key)
+            _active.discard(key)
 
-    def on_complete(self, _job_id: str, outcome: JobOutcome) -> None:
+
+FEED_GIVE_UP = 120  # seconds without a finished cell before a feeder stops
+
+
+def _submit(app: Flask, backend, key: str, payload: dict) -> bool:
+    for _ in range(50):
         try:
-            if outcome.ok:
-                result = outcome.result or {}
-                record_cells(self.app, self.key, result.get("cells", []), result.get("theory"))
-            else:
-                log.error("phase sweep %s: a batch ended %s: %s", self.key, outcome.status,
-                          outcome.message)  # fmt: skip
-        finally:
-            with self.lock:
-                self.in_flight -= 1
-            self.submit_next()
+            backend.submit(
+                f"phase:{key}", payload, lambda job_id, outcome: record_batch(app, job_id, outcome)
+            )
+            return True
+        except QueueFull:
+            time.sleep(0.1)
+    return False
+
+
+def record_batch(app: Flask, job_id: str, outcome: JobOutcome) -> None:
+    """Store a finished batch of cells (from the local pool or a Celery worker)."""
+    key = job_id.removeprefix("phase:")
+    if not outcome.ok:
+        log.error("phase sweep %s: a batch ended %s: %s", key, outcome.status, outcome.message)
+        PROGRESS.bump(key)
+        return
+    result = outcome.result or {}
+    record_cells(app, key, result.get("cells", []), result.get("theory"))
 
 
 def record_cells(
