@@ -26,6 +26,7 @@ from quizapp.models import SimRun
 from quizapp.services.accounts import create_api_token, register_user
 from quizapp.services.content_import import import_content
 from quizapp.services.learning import submit_answer
+from quizapp.services.phase import start_phase
 from quizapp.services.simulations import start_lab_run
 
 SIMULATION_PATHS = ("/api/v1/lab/runs", "/api/v1/exercises/{slug}/runs")
@@ -60,6 +61,16 @@ VALID_BODIES = {
             )
         }
     ),
+    "/api/v1/lab/phase": st.fixed_dictionaries(
+        {"preset": st.sampled_from(["relu-he-line", "tanh-edge-of-chaos"]), "size": st.just(3)}
+    ),
+}
+# Queries the API accepts (the lab's permalinks), for the same reason.
+VALID_QUERIES = {
+    "/api/v1/lab/results": st.fixed_dictionaries(
+        {"kind": st.just("mlp"), "depth": st.sampled_from(["3", "4", "5"])},
+        optional={"width": st.sampled_from(["4", "8"]), "seed": st.sampled_from(["0", "1"])},
+    ),
 }
 # Its own pool (the settings are the pool's identity), closed when the module ends.
 POOL_SETTINGS = {"QUIZAPP_SIM_WORKERS": 1, "QUIZAPP_SIM_QUEUE_LIMIT": 2, "QUIZAPP_SIM_TIMEOUT": 7.0}
@@ -75,6 +86,7 @@ def api_app(tmp_path_factory):
         submit_answer(user, "vanishing-gradient-problem", 1, 0)
         app.config["FUZZ_TOKEN"] = create_api_token(user, "schemathesis").secret
         app.config["FUZZ_RUN"] = _finished_run(user)
+        app.config["FUZZ_PHASE"] = start_phase("relu-he-line", 3).key
     yield app
     with app.app_context():
         if "quizapp_jobs" in app.extensions:
@@ -119,7 +131,11 @@ def test_the_api_answers_any_request_without_a_server_error_and_as_documented(
         operation.as_strategy(GenerationMode.NEGATIVE),
     ]
     # Random slugs and ids only ever find 404s: also aim at things that exist.
-    real = {"slug": SLUGS.get(path), "run_id": api_app.config["FUZZ_RUN"]}
+    real = {
+        "slug": SLUGS.get(path),
+        "run_id": api_app.config["FUZZ_RUN"],
+        "key": api_app.config["FUZZ_PHASE"],
+    }
     wanted = {name: real[name] for name in real if "{" + name + "}" in path}
     if wanted:
         strategies.append(operation.as_strategy(path_parameters=wanted))
@@ -128,6 +144,10 @@ def test_the_api_answers_any_request_without_a_server_error_and_as_documented(
             VALID_BODIES[path].flatmap(
                 lambda body: operation.as_strategy(path_parameters=wanted, body=body)
             )
+        )
+    if path in VALID_QUERIES:
+        strategies.append(
+            VALID_QUERIES[path].flatmap(lambda query: operation.as_strategy(query=query))
         )
     cases = st.one_of(strategies)
     headers = {"Authorization": f"Bearer {api_app.config['FUZZ_TOKEN']}"}

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask import request, url_for
+from flask import url_for
 from flask_login import current_user, login_required
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from quizapp.services import lab as lab_service
 from quizapp.services import phase as phase_service
 from quizapp.sim.fields import LAB_FIELDS
+from quizapp.sim.phase import MAX_SIZE, MIN_SIZE
 from quizapp.web.lab import lab_config_from
 from quizapp.web.phase_chart import phase_figure
 
@@ -71,13 +72,24 @@ def lab_history():
     ]
 
 
+# The permalink's query: the simulator's own field names, each optional (blank: default).
+LabConfigQuery = Schema.from_dict(
+    {
+        name: fields.String(metadata={"description": f"{spec.label}: {spec.help}"})
+        for name, spec in LAB_FIELDS.items()
+    },
+    name="LabConfigQuery",
+)
+
+
 @blp.get("/lab/results")
+@blp.arguments(LabConfigQuery, location="query")
 @blp.response(200, SharedResultOut)
 @blp.alt_response(400, description="A configuration the simulator refuses (names the field)")
 @blp.alt_response(503, description="The simulation queue is full; retry after Retry-After")
-def shared_result():
+def shared_result(query: dict):
     """A configuration's result, public: from the cache, or started now (query = config)."""
-    view = lab_service.shared_result(lab_config_from(request.args))
+    view = lab_service.shared_result(lab_config_from(query))
     pending = view.pending
     return {
         "status": view.run.status,
@@ -99,13 +111,21 @@ class PhaseArgs(Schema):
     preset = fields.String(
         required=True, metadata={"description": "tanh-edge-of-chaos, relu-he-line, …"}
     )
-    size = fields.Integer(load_default=None, metadata={"description": "cells per side, 3–24"})
+    size = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=MIN_SIZE, max=MAX_SIZE),
+        metadata={"description": "cells per side"},
+    )
 
 
 class PhaseWaitArgs(Schema):
-    seen = fields.Integer(load_default=0, metadata={"description": "cells you already have"})
+    seen = fields.Integer(
+        load_default=0, validate=validate.Range(min=0), metadata={"description": "cells you have"}
+    )
     wait = fields.Float(
-        load_default=0.0, metadata={"description": "seconds to hold until more cells finish"}
+        load_default=0.0,
+        validate=validate.Range(min=0, max=25),
+        metadata={"description": "seconds to hold until more cells finish"},
     )
 
 
