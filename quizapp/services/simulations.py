@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 # A run still queued this long after its time limit was lost (e.g. the server restarted).
 LOST_AFTER = timedelta(minutes=5)
 RECORD_RETRIES = 5
+RECORD_DELAY = 0.002  # seconds
 QUEUE_FULL = "Many simulations are running right now. Please try again in a moment."
 RECORD_FAILED = "The result could not be saved because of a conflict. Please run it again."
 
@@ -173,6 +175,9 @@ def complete_run(app: Flask, run_id: str, outcome: JobOutcome) -> None:
 def complete_and_announce(app: Flask, run_id: str, outcome: JobOutcome) -> None:
     """Wake the requests waiting for this run at once, then record it and wake them again."""
     BOARD.publish(run_id, outcome)
+    # Let the woken request answer first: recording holds the GIL for a few milliseconds,
+    # which the learner would otherwise wait through.
+    time.sleep(RECORD_DELAY)
     try:
         complete_run(app, run_id, outcome)
     finally:
