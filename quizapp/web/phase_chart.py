@@ -42,6 +42,11 @@ class PhaseFigure:
     x_label: str = ""
     y_label: str = ""
 
+    @property
+    def boundary_kinds(self) -> set[str]:
+        """Which measured contours are drawn (the legend names only those)."""
+        return {css for css, *_ in self.boundaries}
+
 
 def _position(values: list[float], scale: str) -> list[float]:
     """0..1 position of each grid value's cell centre (cells are equal-width)."""
@@ -86,12 +91,16 @@ def phase_figure(view, lab_config_url) -> PhaseFigure:
             label = f"{view.preset.x.label} {x:g}, {view.preset.y.label} {y:g}"
             if cell is None:
                 title, fill = f"{label}: running…", "var(--surface-2)"
-            else:
-                ratio = "not finite" if value is None else f"10^{value:+.1f}"
+            elif value is None:
+                # No finite ratio: the signal underflowed to zero (vanished) or overflowed.
+                ratio = "0 (underflow)" if verdict == "vanishing" else "not finite"
                 title = f"{label}: backward signal ratio {ratio}, {verdict}"
-                fill = signal_colour(
-                    None if value is None else value * 6 / COLOUR_DECADES
-                )  # the shared scale saturates at 6; a phase diagram spans twice that
+                extreme = {"vanishing": -6.0, "exploding": 6.0}.get(verdict or "")
+                fill = signal_colour(extreme)
+            else:
+                title = f"{label}: backward signal ratio 10^{value:+.1f}, {verdict}"
+                # the shared scale saturates at 6 decades; a phase diagram spans twice that
+                fill = signal_colour(value * 6 / COLOUR_DECADES)
             figure.cells.append(
                 PhaseCellBox(
                     index=index,
