@@ -12,7 +12,7 @@ from sec_support import EXERCISE, PASSWORD, csrf_token, log_in, sign_up
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
-from quizapp.models import ApiToken, Attempt, SimRun, User
+from quizapp.models import ApiToken, Attempt, ProblemReport, SimRun, User
 from quizapp.services.accounts import create_api_token
 from quizapp.services.content_import import import_content
 
@@ -34,7 +34,17 @@ STATE_CHANGING = {
                                          {"choices": {"init": "default"}}),
     "api_exercises.start_lab_run": ("/api/v1/lab/runs", {"config": {"kind": "mlp", "depth": 3}}),
     "api_lab.start_phase": ("/api/v1/lab/phase", {"preset": "relu-he-line", "size": 3}),
+    "authoring.report": ("/questions/alpha/report", {"category": "typo", "message": "A typo."}),
+    "authoring.answer_report": ("/author/reports/1", {"status": "fixed", "reply": "Done."}),
+    "authoring.recompute": ("/author/recompute", {}),
+    "api_authoring.report_question": ("/api/v1/questions/alpha/reports",
+                                      {"category": "typo", "message": "A typo."}),
+    "api_authoring.report_exercise": ("/api/v1/exercises/tanh-init/reports",
+                                      {"category": "typo", "message": "A typo."}),
+    "api_authoring.answer_report": ("/api/v1/author/reports/1", {"status": "fixed"}),
 }  # fmt: skip
+# Sent with PATCH rather than POST.
+PATCHED = {"api_authoring.answer_report"}
 ACCOUNT_ACTIONS = {
     "password": {"pw-current_password": PASSWORD, "pw-new_password": "another long passphrase",
                  "pw-confirm": "another long passphrase"},
@@ -70,7 +80,8 @@ def _send(client, endpoint: str, data: dict, token_id: int, headers=None):
     path, _ = STATE_CHANGING[endpoint]
     path = path.format(token_id=token_id)
     if path.startswith("/api/"):
-        return client.post(path, json=data, headers=headers or {})
+        send = client.patch if endpoint in PATCHED else client.post
+        return send(path, json=data, headers=headers or {})
     return client.post(path, data=data, headers=headers or {})
 
 
@@ -78,7 +89,7 @@ def _counts(app) -> tuple[int, ...]:
     with app.app_context():
         return tuple(
             db.session.scalar(select(func.count()).select_from(model))
-            for model in (User, Attempt, SimRun, ApiToken)
+            for model in (User, Attempt, SimRun, ApiToken, ProblemReport)
         ) + (db.session.scalar(select(func.count()).where(ApiToken.revoked_at.is_not(None))),)
 
 
