@@ -312,7 +312,7 @@
     changed(true);
   });
   syncFields();
-  // A lab address with a configuration: run it now (from the cache when the server already
-  // showed its result), so it is a run of this visit, in the history and ready to overlay.
-  if (location.search) changed(true);
+  // Run what the form shows now (from the cache when the server already drew it), so the
+  // first screen has a result and it is a run of this visit, in the history and overlayable.
+  changed(true);
 })();
