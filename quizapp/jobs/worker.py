@@ -5,9 +5,37 @@ from __future__ import annotations
 import os
 from multiprocessing.connection import Connection
 
+OUT_OF_MEMORY = "The simulation ran out of memory. Use a smaller network."
 
-def serve_simulations(connection: Connection) -> None:
-    """Receive configs, send back ("done", result) / ("invalid", message) / ("failed", message)."""
+
+def cap_memory(memory_mb: int | None) -> None:
+    """Let this worker grow by at most `memory_mb` MiB beyond what a warm worker maps.
+
+    RLIMIT_AS bounds the address space: an allocation past it fails inside torch instead of
+    pushing the host into swap or the OOM killer. The base is measured after a first tiny
+    simulation, so torch's own start-up (libraries, thread pools) is not counted as the job's.
+    """
+    if not memory_mb:
+        return
+    import resource
+
+    from quizapp.sim import simulate
+
+    simulate({"kind": "mlp", "depth": 2, "width": 2, "batch_size": 2})
+    with open("/proc/self/status") as status:
+        mapped_kb = next(int(line.split()[1]) for line in status if line.startswith("VmSize:"))
+    limit = (mapped_kb * 1024) + memory_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    # torch reports a refused allocation as a RuntimeError, Python as MemoryError.
+    return isinstance(error, MemoryError) or "can't allocate memory" in str(error)
+
+
+def serve_simulations(connection: Connection, memory_mb: int | None = None) -> None:
+    """Receive configs, send back ("done", result) / ("invalid", message) / ("failed", message)
+    / ("out_of_memory", message); the pool replaces a worker that ran out of memory."""
     # Loaded here, in the worker, so the parent (web) process never imports torch.
     from quizapp.jobs.kinds import run_job
     from quizapp.sim import (
@@ -15,6 +43,7 @@ def serve_simulations(connection: Connection) -> None:
         engine,  # noqa: F401  (imports torch now, not in the first job's time)
     )
 
+    cap_memory(memory_mb)
     connection.send(("ready", os.getpid()))
     while True:
         try:
@@ -23,12 +52,13 @@ def serve_simulations(connection: Connection) -> None:
             return
         if config is None:
             return
+        connection.send(("received", None))  # the job reached this worker (pool.py retries if not)
         try:
             reply = ("done", run_job(config))
         except SimConfigError as error:
             reply = ("invalid", str(error))
-        except MemoryError:
-            reply = ("failed", "The simulation ran out of memory. Use a smaller network.")
         except Exception as error:  # reported to the learner; the worker lives on
             reply = ("failed", f"The simulation failed: {type(error).__name__}: {error}")
+            if _out_of_memory(error):
+                reply = ("out_of_memory", OUT_OF_MEMORY)
         connection.send(reply)

@@ -107,8 +107,17 @@ def overlay_views(run_ids: list[str], user: User | None) -> list[RunView]:
         raise InvalidInput("Choose one to four runs to overlay.", field="run")
     if len(ids) > MAX_OVERLAY:
         raise InvalidInput(f"At most {MAX_OVERLAY} runs can be overlaid.", field="run")
+    return [_run_or_result(item, user) for item in ids]
+
+
+def _run_or_result(item: str, user: User | None) -> RunView:
+    """A run visible to `user`, or a cached result named by its id (a result is public)."""
+    if len(item) == 32 and db.session.get(SimRun, item) is None:
+        result = db.session.scalar(select(SimResult).where(SimResult.key.startswith(item)))
+        if result is not None:
+            return cached_view(result.config)
     # A run just shown in the lab may be a moment from being stored: wait for it briefly.
-    return [wait_for_run(run_id, user, OVERLAY_WAIT) for run_id in ids]
+    return wait_for_run(item, user, OVERLAY_WAIT)
 
 
 def cached_view(config: dict[str, Any]) -> RunView | None:

@@ -172,7 +172,12 @@ def _fragment(view: RunView):
 def panel():
     """Start (or fetch from the cache) a run and answer with its result panel, in place."""
     try:
-        config = lab_config_from(request.form)
+        config = lab_service.normalised_lab_config(lab_config_from(request.form))
+        # A result already computed is read, not run: it costs nothing, records no run and
+        # so does not count against the run limits while a learner drags a slider.
+        cached = lab_service.cached_view(config)
+        if cached is not None:
+            return _fragment(cached)
         run = sim_service.start_lab_run(_user(), config)
     except InvalidInput as error:
         body = render_template("exercises/_lab_error.html", error=error)

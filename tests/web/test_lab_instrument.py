@@ -7,6 +7,7 @@ Runs go through the real process pool (real torch in the workers), never a stand
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -35,6 +36,15 @@ def lab_run(client):
         return response.status_code, body, run_id
 
     return run
+
+
+def stored(client, run_id: str) -> None:
+    """Until the recorder has stored the run (the waiting request may be answered first)."""
+    for _ in range(200):
+        if client.get(f"/api/v1/runs/{run_id}").get_json()["status"] == "done":
+            return
+        threading.Event().wait(0.05)
+    raise AssertionError(f"run {run_id} was never stored")
 
 
 # --- controls ------------------------------------------------------------------------------
@@ -97,9 +107,11 @@ def test_a_run_answers_with_its_result_panel_and_picture(client, lab_run):
     assert 'data-status="done"' in body and f'data-run-id="{run_id}"' in body
     assert "Backward signal per layer" in body and "The network" in body
     assert "Share this result" in body
-    # a second identical run comes from the cache, answered in the first request
+    stored(client, run_id)
+    # the same configuration again is read from the cache: answered at once, no run recorded
     response = client.post("/lab/panel", data=SMALL)
     assert response.status_code == 200 and "Answered from the cache" in response.text
+    assert response.headers["X-Run-Id"] != run_id
 
 
 def test_a_refused_configuration_is_explained_before_running(app, client):

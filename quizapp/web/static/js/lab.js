@@ -280,10 +280,11 @@
     empty.hidden = true;
     limitTicks();
   }
-  if (list.dataset.signedIn !== "true") {
-    stored().forEach((entry) => list.append(item(entry)));
-    empty.hidden = list.children.length > 0;
-  }
+  // This browser's runs (results read from the cache are only here), after the account's.
+  stored().forEach((entry) => {
+    if (!list.querySelector(`input[value="${entry.id}"]`)) list.append(item(entry));
+  });
+  empty.hidden = list.children.length > 0;
   function limitTicks() {
     const boxes = Array.from(list.querySelectorAll("input[type=checkbox]"));
     const ticked = boxes.filter((b) => b.checked).length;
