@@ -16,12 +16,15 @@ from quizapp.sim.activations import ACTIVATIONS
 from quizapp.sim.config import (
     _APPLIES_TO,
     FIELDS,
+    JACOBIAN_SPECTRUM,
     KINDS,
     LIMITS,
     LOSSES,
+    NORM_POSITIONS,
     NORMS,
     OPTIMIZERS,
     TASKS,
+    TRANSFORMER_NORMS,
     SimConfigError,
     validate_config,
 )
@@ -36,6 +39,13 @@ GROUPS: dict[str, str] = {
 # Human names of choice values; a value missing here is shown as its name.
 CHOICE_LABELS: dict[str, str] = {
     "mlp": "Multilayer perceptron (MLP)",
+    "transformer": "Transformer",
+    "layer": "Layer norm",
+    "pre": "Pre-norm (before each block)",
+    "post": "Post-norm (after each residual add)",
+    "auto": "Automatic (exact when small)",
+    "exact": "Exact",
+    "off": "Off",
     "residual_mlp": "Residual MLP",
     "cnn": "Convolutional network (CNN)",
     "rnn": "Recurrent network (RNN)",
@@ -125,6 +135,21 @@ WORDING: dict[str, Wording] = {
         (2, LIMITS["seq_len"], "linear"),
         1,
     ),
+    "norm_position": Wording(
+        "Normalisation position", "Where each block's layer norm sits.", "architecture"
+    ),
+    "heads": Wording(
+        "Attention heads",
+        "Heads per attention layer (the width must divide evenly).",
+        "architecture",
+        (1, 16, "linear"),
+        1,
+    ),
+    "jacobian_spectrum": Wording(
+        "Jacobian spectrum",
+        "Singular values of the input-output Jacobian: exact, estimated, or not computed.",
+        "training",
+    ),
     "init": Wording("Weight initialisation", "How every weight matrix starts.", "initialisation"),
     "init_std": Wording(
         "Weight std",
@@ -173,7 +198,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "kind": tuple(KINDS),
     "activation": tuple(ACTIVATIONS),
     "init": tuple(INITS),
-    "norm": NORMS,
+    "norm": NORMS + tuple(n for n in TRANSFORMER_NORMS if n not in NORMS),
+    "norm_position": NORM_POSITIONS,
+    "jacobian_spectrum": JACOBIAN_SPECTRUM,
     "loss": LOSSES,
     "task": TASKS,
     "optimizer": OPTIMIZERS,
@@ -181,6 +208,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
 # Choices that only some kinds accept (the schema refuses them elsewhere).
 CHOICE_KINDS: dict[tuple[str, str], tuple[str, ...]] = {
     ("task", "spirals"): ("mlp", "residual_mlp"),
+    **{("norm", n): ("transformer",) for n in TRANSFORMER_NORMS if n not in NORMS},
+    **{("norm", n): ("mlp", "residual_mlp", "cnn") for n in NORMS if n not in TRANSFORMER_NORMS},
 }
 # A field that only means something for some values of another field.
 REQUIRES: dict[str, tuple[str, tuple[str, ...]]] = {"init_std": ("init", ("normal",))}

@@ -161,5 +161,6 @@ def chi1_curve(preset: PhasePreset) -> list[list[float]]:
     layers = [{"backward_signal": 1.0}, {"backward_signal": 1.0}]
     for x in xs:
         config = validate_config(dict(preset.base, **{preset.x.field: x, preset.y.field: 2}))
-        curve.append([x, mean_field_mlp(config, layers)["chi1"]])
+        # unit mean-square inputs, as the teacher task draws them; χ₁ is taken at the fixed point
+        curve.append([x, mean_field_mlp(config, layers, 1.0)["chi1"]])
     return curve

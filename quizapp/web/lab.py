@@ -54,7 +54,18 @@ LAB_PRESETS = [
     ("LSTM, 50 steps", {"kind": "lstm", "seq_len": 50}),
     ("LSTM, forget bias 3", {"kind": "lstm", "seq_len": 50, "forget_bias": 3.0}),
     ("Training, 60 steps", {"kind": "mlp", "depth": 12, "train_steps": 60}),
-]
+    (
+        "Transformer, 12 blocks, no norm",
+        {"kind": "transformer", "depth": 12, "init": "xavier_normal", "norm": "none"},
+    ),
+    (
+        "Transformer, 12 blocks, pre-LN",
+        {"kind": "transformer", "depth": 12, "init": "xavier_normal", "norm": "layer"},
+    ),
+    ("Orthogonal tanh, width 16", {"kind": "mlp", "depth": 30, "width": 16,
+                                   "activation": "tanh", "init": "orthogonal",
+                                   "jacobian_spectrum": "exact"}),
+]  # fmt: skip
 
 
 def _user():
