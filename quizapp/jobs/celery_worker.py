@@ -21,6 +21,8 @@ def simulate_task(run_id: str, config: dict) -> str:
     from quizapp.services.simulations import complete_run
     from quizapp.sim import SimConfigError, simulate
 
+    if isinstance(config, dict) and "job" in config:  # e.g. a batch of phase-diagram cells
+        return run_batch_job(run_id, config)
     try:
         outcome = JobOutcome("done", result=simulate(config))
     except SimConfigError as error:
@@ -34,4 +36,17 @@ def simulate_task(run_id: str, config: dict) -> str:
     except Exception as error:  # reported to the learner, never retried: it would fail again
         outcome = JobOutcome("failed", message=f"The simulation failed: {error}")
     complete_run(flask_app, run_id, outcome)
+    return outcome.status
+
+
+def run_batch_job(job_id: str, payload: dict) -> str:
+    """A job of another kind than one simulation (jobs/kinds.py), stored by its service."""
+    from quizapp.jobs.kinds import run_job
+    from quizapp.services.phase import record_batch
+
+    try:
+        outcome = JobOutcome("done", result=run_job(payload))
+    except Exception as error:  # reported in the log; the sweep's feeder moves on
+        outcome = JobOutcome("failed", message=f"{type(error).__name__}: {error}")
+    record_batch(flask_app, job_id, outcome)
     return outcome.status

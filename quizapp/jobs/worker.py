@@ -37,10 +37,10 @@ def serve_simulations(connection: Connection, memory_mb: int | None = None) -> N
     """Receive configs, send back ("done", result) / ("invalid", message) / ("failed", message)
     / ("out_of_memory", message); the pool replaces a worker that ran out of memory."""
     # Loaded here, in the worker, so the parent (web) process never imports torch.
+    from quizapp.jobs.kinds import run_job
     from quizapp.sim import (
         SimConfigError,
         engine,  # noqa: F401  (imports torch now, not in the first job's time)
-        simulate,
     )
 
     cap_memory(memory_mb)
@@ -54,7 +54,7 @@ def serve_simulations(connection: Connection, memory_mb: int | None = None) -> N
             return
         connection.send(("received", None))  # the job reached this worker (pool.py retries if not)
         try:
-            reply = ("done", simulate(config))
+            reply = ("done", run_job(config))
         except SimConfigError as error:
             reply = ("invalid", str(error))
         except Exception as error:  # reported to the learner; the worker lives on

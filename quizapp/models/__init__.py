@@ -10,6 +10,7 @@ from quizapp.models.authoring import (
 from quizapp.models.base import Base
 from quizapp.models.content import Question, Topic, question_topics
 from quizapp.models.exercises import RUN_STATUSES, Exercise, SimResult, SimRun
+from quizapp.models.phase import PhaseCell, PhaseSweep
 
 __all__ = [
     "ROLES",
@@ -17,6 +18,8 @@ __all__ = [
     "Attempt",
     "Base",
     "Exercise",
+    "PhaseCell",
+    "PhaseSweep",
     "RUN_STATUSES",
     "SimResult",
     "SimRun",

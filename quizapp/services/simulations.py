@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from quizapp.domain.grading import Grade
 from quizapp.extensions import db
 from quizapp.jobs import JobOutcome, QueueFull, cache_key, owners
 from quizapp.jobs.backends import backend_for
+from quizapp.jobs.completion import BOARD
 from quizapp.models import Attempt, Exercise, Question, SimResult, SimRun, User
 from quizapp.models.base import utcnow
 from quizapp.services.errors import Busy, Gone, InvalidInput, Moved, NotFound
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 # host, which cannot be checked) is reported lost; a run whose owner is gone is requeued.
 LOST_AFTER = timedelta(minutes=5)
 RECORD_RETRIES = 5
+RECORD_DELAY = 0.002  # seconds
 QUEUE_FULL = "Many simulations are running right now. Please try again in a moment."
 RECORD_FAILED = "The result could not be saved because of a conflict. Please run it again."
 
@@ -152,7 +155,9 @@ def _start(user, config, exercise, choices, prediction) -> SimRun:
     db.session.add(run)
     db.session.commit()
     try:
-        backend.submit(run.id, config, lambda run_id, outcome: complete_run(app, run_id, outcome))
+        backend.submit(
+            run.id, config, lambda run_id, outcome: complete_and_announce(app, run_id, outcome)
+        )
     except QueueFull as full:
         db.session.delete(run)
         db.session.commit()
@@ -185,6 +190,18 @@ def complete_run(app: Flask, run_id: str, outcome: JobOutcome) -> None:
                 db.session.commit()
         finally:
             db.session.remove()
+
+
+def complete_and_announce(app: Flask, run_id: str, outcome: JobOutcome) -> None:
+    """Wake the requests waiting for this run at once, then record it and wake them again."""
+    BOARD.publish(run_id, outcome)
+    # Let the woken request answer first: recording holds the GIL for a few milliseconds,
+    # which the learner would otherwise wait through.
+    time.sleep(RECORD_DELAY)
+    try:
+        complete_run(app, run_id, outcome)
+    finally:
+        BOARD.mark_recorded(run_id)
 
 
 def _finish(run: SimRun, outcome: JobOutcome, store_result: bool) -> None:
@@ -368,7 +385,7 @@ def _hand_over(app: Flask, run_id: str, previous_owner: str | None) -> bool:
     config = db.session.get(SimRun, run_id).config
     try:
         backend_for(app).submit(
-            run_id, config, lambda done_id, outcome: complete_run(app, done_id, outcome)
+            run_id, config, lambda done_id, outcome: complete_and_announce(app, done_id, outcome)
         )
     except QueueFull:
         # Give it back, for the next process start or the next look at the run.

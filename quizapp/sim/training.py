@@ -32,7 +32,12 @@ def run_training(net: Network, task: Task, cfg: dict) -> dict[str, Any]:
     ratio_sums = [0.0] * len(net.layer_weights)
     first_ratios: list[float] | None = None
     diverged = False
-    for _ in range(cfg["train_steps"]):
+    # Each layer's gradient norm at up to GRADIENT_SAMPLES evenly spaced steps: the lab
+    # animates them as a layer × step heat map beside the loss.
+    sampled = _sampled_steps(cfg["train_steps"])
+    grad_steps: list[int] = []
+    grad_norms: list[list[float]] = []
+    for step in range(cfg["train_steps"]):
         x, target = task.sample()
         loss = loss_fn(net.forward(x, None), target)
         value = float(loss.detach())
@@ -42,6 +47,10 @@ def run_training(net: Network, task: Task, cfg: dict) -> dict[str, Any]:
             break
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if step in sampled:
+            grads = [w.grad if w.grad is not None else torch.zeros_like(w) for w in weights]
+            grad_norms.append(norms_per_layer(float64_norms(grads), net.layer_weights))
+            grad_steps.append(step + 1)
         with torch.no_grad():
             before = [w.detach().clone() for w in weights]
             optimizer.step()
@@ -68,4 +77,16 @@ def run_training(net: Network, task: Task, cfg: dict) -> dict[str, Any]:
         "update_ratio_per_layer": mean_ratios,
         "update_ratio_first_step": first_ratios,
         "update_ratio_definition": "mean over steps of ‖ΔW_l‖ / ‖W_l‖ (weights before the step)",
+        "layer_grad_steps": grad_steps,
+        "layer_grad_norms": grad_norms,
     }
+
+
+GRADIENT_SAMPLES = 60
+
+
+def _sampled_steps(steps: int) -> set[int]:
+    """Evenly spaced step indices, the first and the last always among them."""
+    if steps <= GRADIENT_SAMPLES:
+        return set(range(steps))
+    return {round(i * (steps - 1) / (GRADIENT_SAMPLES - 1)) for i in range(GRADIENT_SAMPLES)}

@@ -21,6 +21,7 @@ def register_web(app: Flask) -> None:
     from quizapp.web.decks import decks
     from quizapp.web.exercises import exercises, init_exercises
     from quizapp.web.input_guard import register_input_guard
+    from quizapp.web.lab import lab
     from quizapp.web.learning import init_learning, learning
     from quizapp.web.observability import register_observability
     from quizapp.web.page_cache import init_page_cache
@@ -45,6 +46,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(learning)
     app.register_blueprint(exercises)
     app.register_blueprint(practice)
+    app.register_blueprint(lab)
     app.register_blueprint(authoring)
     app.register_blueprint(decks)
     register_api(app)

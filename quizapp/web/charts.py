@@ -26,6 +26,7 @@ class Chart:
     bars: list[dict] = field(default_factory=list)  # {x, y, w, h, css, label}
     bands: list[dict] = field(default_factory=list)  # shaded horizontal ranges
     empty: bool = False
+    y_decades: tuple[int, int] | None = None  # log charts: the y axis, 10^low to 10^high
 
 
 def _scale(value: float, low: float, high: float, out_low: float, out_high: float) -> float:
@@ -67,8 +68,12 @@ def log_line_chart(
     css: dict[str, str],
     healthy_band: tuple[float, float] | None = None,
     x_label_every: int | None = None,
+    y_decades: tuple[int, int] | None = None,
 ) -> Chart:
-    """Several per-layer series on a log-10 y axis; None and non-positive values leave gaps."""
+    """Several per-layer series on a log-10 y axis; None and non-positive values leave gaps.
+
+    `y_decades` widens the axis to at least that range (charts compared side by side share one).
+    """
     chart = Chart()
     left, top, right, bottom = chart.plot
     values = [v for series in named_series.values() for v in series if v is not None and v > 0]
@@ -80,8 +85,11 @@ def log_line_chart(
     if healthy_band:
         low = min(low, math.floor(math.log10(healthy_band[0])))
         high = max(high, math.ceil(math.log10(healthy_band[1])))
+    if y_decades:
+        low, high = min(low, y_decades[0]), max(high, y_decades[1])
     if high == low:
         high += 1
+    chart.y_decades = (low, high)
     length = max(len(series) for series in named_series.values())
     for name, series in named_series.items():
         points = [

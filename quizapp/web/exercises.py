@@ -8,74 +8,18 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from quizapp.domain.exercises import METRICS, VERDICTS, describe_goal
+from quizapp.services import lab as lab_service
 from quizapp.services import simulations as sim_service
 from quizapp.services.errors import InvalidInput
-from quizapp.sim import LIMITS
-from quizapp.sim.activations import ACTIVATIONS
-from quizapp.sim.config import (
-    JACOBIAN_SPECTRUM,
-    KINDS,
-    LOSSES,
-    NORM_POSITIONS,
-    NORMS,
-    OPTIMIZERS,
-    TASKS,
-    TRANSFORMER_NORMS,
-)
-from quizapp.sim.inits import INITS
-from quizapp.web.run_charts import run_charts
+from quizapp.web.lab import lab_config_from, render_lab_page, share_url
+from quizapp.web.run_charts import run_charts, shared_run_charts
 
 exercises = Blueprint("exercises", __name__)
-
-# The lab form's fields: name -> (type, allowed values or None). Blank means "default".
-LAB_FIELDS: dict[str, tuple[type, tuple[str, ...] | None]] = {
-    "kind": (str, tuple(KINDS)),
-    "depth": (int, None),
-    "width": (int, None),
-    "activation": (str, tuple(ACTIVATIONS)),
-    "init": (str, tuple(INITS)),
-    "init_std": (float, None),
-    "norm": (str, NORMS + tuple(n for n in TRANSFORMER_NORMS if n not in NORMS)),
-    "norm_position": (str, NORM_POSITIONS),
-    "heads": (int, None),
-    "jacobian_spectrum": (str, JACOBIAN_SPECTRUM),
-    "skip_every": (int, None),
-    "residual_scale": (float, None),
-    "forget_bias": (float, None),
-    "batch_size": (int, None),
-    "seq_len": (int, None),
-    "loss": (str, LOSSES),
-    "seed": (int, None),
-    "task": (str, TASKS),
-    "train_steps": (int, None),
-    "optimizer": (str, OPTIMIZERS),
-    "lr": (float, None),
-}
+COMPARE_WAIT = 5.0
 
 
 def _user():
     return current_user if current_user.is_authenticated else None
-
-
-def lab_config_from(values) -> dict[str, Any]:
-    """A simulator config from form or query fields; blank fields take the defaults."""
-    config: dict[str, Any] = {}
-    for name, (kind, _) in LAB_FIELDS.items():
-        raw = (values.get(name) or "").strip()
-        if not raw:
-            continue
-        if kind is str:
-            config[name] = raw
-            continue
-        try:
-            config[name] = kind(raw) if kind is float else int(raw)
-        except ValueError:
-            label = "a whole number" if kind is int else "a number"
-            raise InvalidInput(f"{name} must be {label}, not {raw[:20]!r}", field=name) from None
-    unknown = [key for key in values if key not in LAB_FIELDS and key not in ("csrf_token",)]
-    if unknown:
-        raise InvalidInput(f"unknown field: {', '.join(sorted(unknown))[:200]}", field=unknown[0])
-    return config
 
 
 @exercises.get("/exercises")
@@ -121,15 +65,8 @@ def lab():
     return _render_lab(values)
 
 
-def _render_lab(values, error: InvalidInput | None = None):
-    return render_template(
-        "exercises/lab.html",
-        fields=LAB_FIELDS,
-        values=values,
-        limits=LIMITS,
-        presets=LAB_PRESETS,
-        error=error,
-    )
+def _render_lab(values, error: InvalidInput | None = None, status: int = 200):
+    return render_lab_page(values, error=error, status=status)
 
 
 @exercises.post("/lab/runs")
@@ -138,7 +75,7 @@ def start_lab_run():
         run = sim_service.start_lab_run(_user(), lab_config_from(request.form))
     except InvalidInput as error:
         # Back to the form with the learner's values and the reason, not to an error page.
-        return _render_lab(request.form, error=error), 400
+        return _render_lab(request.form, error=error, status=400)
     return redirect(url_for("exercises.run", run_id=run.id))
 
 
@@ -151,6 +88,7 @@ def run(run_id: str):
         charts=run_charts(view.result) if view.result else None,
         metrics=METRICS,
         lab_query=_lab_query(view.run.config),
+        share=share_url(view.run.config) if view.exercise is None else None,
     )
 
 
@@ -159,46 +97,17 @@ def compare():
     ids = [request.args.get("a", ""), request.args.get("b", "")]
     if not all(ids):
         raise InvalidInput("Choose two runs to compare (a and b).", field="a")
-    views = [sim_service.get_run(run_id, _user()) for run_id in ids]
+    # Runs just finished in the lab may be a moment from being stored: wait for them briefly.
+    views = [lab_service.wait_for_run(run_id, _user(), COMPARE_WAIT) for run_id in ids]
     return render_template(
         "exercises/compare.html",
         views=views,
-        charts=[run_charts(v.result) if v.result else None for v in views],
+        charts=shared_run_charts([v.result for v in views]),
     )
 
 
 def _lab_query(config: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in config.items() if value is not None}
-
-
-LAB_PRESETS = [
-    ("Deep sigmoid, default init", {"kind": "mlp", "depth": 30, "activation": "sigmoid"}),
-    ("ReLU with He init", {"kind": "mlp", "depth": 50, "activation": "relu", "init": "he_normal"}),
-    (
-        "ReLU + batch norm, depth 100",
-        {
-            "kind": "mlp",
-            "depth": 100,
-            "activation": "relu",
-            "init": "he_normal",
-            "norm": "batchnorm",
-        },
-    ),
-    ("Residual sigmoid stack", {"kind": "residual_mlp", "depth": 50, "activation": "sigmoid"}),
-    ("LSTM, 50 steps", {"kind": "lstm", "seq_len": 50}),
-    ("LSTM, forget bias 3", {"kind": "lstm", "seq_len": 50, "forget_bias": 3.0}),
-    (
-        "Transformer, 12 blocks, no norm",
-        {"kind": "transformer", "depth": 12, "init": "xavier_normal", "norm": "none"},
-    ),
-    (
-        "Transformer, 12 blocks, pre-LN",
-        {"kind": "transformer", "depth": 12, "init": "xavier_normal", "norm": "layer"},
-    ),
-    ("Orthogonal tanh, width 16", {"kind": "mlp", "depth": 30, "width": 16,
-                                   "activation": "tanh", "init": "orthogonal",
-                                   "jacobian_spectrum": "exact"}),
-]  # fmt: skip
 
 
 def init_exercises(app) -> None:

@@ -15,8 +15,14 @@ def _relative(values: list[float | None], reference: float | None) -> list[float
     return [None if v is None else v / reference for v in values]
 
 
-def run_charts(result: dict[str, Any]) -> dict[str, Chart]:
-    """Chart geometry for one result; every series is relative to the output's signal."""
+def run_charts(
+    result: dict[str, Any], y_decades: dict[str, tuple[int, int]] | None = None
+) -> dict[str, Chart]:
+    """Chart geometry for one result; every series is relative to the output's signal.
+
+    `y_decades` gives charts (by name) a y range to include, so compared runs share axes.
+    """
+    shared = y_decades or {}
     layers = result.get("layers") or []
     summary = result.get("summary") or {}
     theory = result.get("theory") or {}
@@ -42,15 +48,18 @@ def run_charts(result: dict[str, Any]) -> dict[str, Chart]:
         {"measured": "line-signal", "theory": "line-theory", "band low": "line-band",
          "band high": "line-band"},
         healthy_band=HEALTHY_BAND,
+        y_decades=shared.get("signal"),
     )  # fmt: skip
     grads = [layer.get("weight_grad_norm") for layer in layers]
     charts["weights"] = log_line_chart(
         {"weight gradient": _relative(grads, grads[-1] if grads else None)},
         {"weight gradient": "line-weights"},
+        y_decades=shared.get("weights"),
     )
     charts["activations"] = log_line_chart(
         {"activation std": [layer.get("activation_std") for layer in layers]},
         {"activation std": "line-activations"},
+        y_decades=shared.get("activations"),
     )
     steps = layers[0].get("steps") if layers else None
     if steps:
@@ -59,12 +68,27 @@ def run_charts(result: dict[str, Any]) -> dict[str, Chart]:
             {"per step": _relative(values, values[-1] if values else None)},
             {"per step": "line-signal"},
             healthy_band=HEALTHY_BAND,
+            y_decades=shared.get("steps"),
         )
     charts.update(probe_charts(result.get("probes") or {}))
     training = result.get("training")
     if training and training.get("loss"):
-        charts["loss"] = log_line_chart({"loss": training["loss"]}, {"loss": "line-loss"})
+        charts["loss"] = log_line_chart(
+            {"loss": training["loss"]}, {"loss": "line-loss"}, y_decades=shared.get("loss")
+        )
     return charts
+
+
+def shared_run_charts(results: list[dict[str, Any] | None]) -> list[dict[str, Chart] | None]:
+    """Charts for runs shown side by side, each chart name on one y range for all of them."""
+    first = [run_charts(r) if r else None for r in results]
+    ranges: dict[str, tuple[int, int]] = {}
+    for charts in first:
+        for name, chart in (charts or {}).items():
+            if chart.y_decades:
+                low, high = ranges.get(name, chart.y_decades)
+                ranges[name] = (min(low, chart.y_decades[0]), max(high, chart.y_decades[1]))
+    return [run_charts(r, ranges) if r else None for r in results]
 
 
 def probe_charts(probes: dict[str, Any]) -> dict[str, Chart]:

@@ -26,6 +26,7 @@ from quizapp.jobs.backends import backend_for
 from quizapp.models import SimRun
 from quizapp.services.accounts import create_api_token, register_user
 from quizapp.services.content_import import import_content
+from quizapp.services.phase import start_phase
 from quizapp.services.reports import report_problem
 from quizapp.services.simulations import start_lab_run
 
@@ -76,6 +77,16 @@ VALID_BODIES = {
                 },
             )
         }
+    ),
+    "/api/v1/lab/phase": st.fixed_dictionaries(
+        {"preset": st.sampled_from(["relu-he-line", "tanh-edge-of-chaos"]), "size": st.just(3)}
+    ),
+}
+# Queries the API accepts (the lab's permalinks), for the same reason.
+VALID_QUERIES = {
+    "/api/v1/lab/results": st.fixed_dictionaries(
+        {"kind": st.just("mlp"), "depth": st.sampled_from(["3", "4", "5"])},
+        optional={"width": st.sampled_from(["4", "8"]), "seed": st.sampled_from(["0", "1"])},
     ),
 }
 # Its own pool (the settings are the pool's identity), closed when the module ends.
@@ -137,6 +148,7 @@ def api_app(request, tmp_path_factory):
         ).id
         app.config["FUZZ_TOKEN"] = create_api_token(user, "schemathesis").secret
         app.config["FUZZ_RUN"] = _finished_run(user)
+        app.config["FUZZ_PHASE"] = start_phase("relu-he-line", 3).key
     yield app
     with app.app_context():
         if "quizapp_jobs" in app.extensions:
@@ -184,6 +196,7 @@ def test_the_api_answers_any_request_without_a_server_error_and_as_documented(
     real = {
         "slug": SLUGS.get(path),
         "run_id": api_app.config["FUZZ_RUN"],
+        "key": api_app.config["FUZZ_PHASE"],
         "report_id": api_app.config["FUZZ_REPORT"],
     }
     wanted = {name: real[name] for name in real if "{" + name + "}" in path}
@@ -194,6 +207,10 @@ def test_the_api_answers_any_request_without_a_server_error_and_as_documented(
             VALID_BODIES[path].flatmap(
                 lambda body: operation.as_strategy(path_parameters=wanted, body=body)
             )
+        )
+    if path in VALID_QUERIES:
+        strategies.append(
+            VALID_QUERIES[path].flatmap(lambda query: operation.as_strategy(query=query))
         )
     strategies.append(_malformed_strategy(operation, path))
     cases = st.one_of(strategies)

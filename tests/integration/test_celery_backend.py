@@ -119,3 +119,18 @@ def test_exercise_run_on_celery_is_graded_and_recorded_as_an_attempt(celery_setu
     with app.app_context():
         attempts = db.session.query(Attempt).filter_by(user_id=user_id, kind="exercise").all()
         assert [a.exercise_slug for a in attempts] == ["tanh-depth-30-init"]
+
+
+def test_a_phase_diagram_fills_in_through_a_real_celery_worker(celery_setup):
+    """Batches of cells go to the worker as jobs; the worker stores the cells and the line."""
+    from quizapp.services import phase
+
+    app = celery_setup
+    with app.test_request_context():
+        view = phase.start_phase("relu-he-line", 3)
+        deadline = time.time() + 120
+        while not (view.complete and view.theory) and time.time() < deadline:
+            view = phase.wait_for_progress(view.key, len(view.cells), 5)
+        assert view.complete and len(view.cells) == 9
+        assert view.theory, "the χ₁ line was not computed"
+        assert view.cells[8].verdict == "exploding"  # std 0.6, depth 50: χ₁ = 11.5

@@ -62,7 +62,8 @@ wrong_choice: {init: default}
 """
 TINY_LAB = {"kind": "mlp", "depth": 4, "width": 8, "batch_size": 16}
 # Several seconds of work for one core, within the simulator's budget.
-SLOW_LAB = {"kind": "lstm", "width": 256, "seq_len": 500, "batch_size": 24}
+# Within the memory budget, and still far slower than the 0.5 s limit of the timeout test.
+SLOW_LAB = {"kind": "lstm", "width": 192, "seq_len": 500, "batch_size": 32}
 
 
 @pytest.fixture

@@ -28,6 +28,9 @@ WAIT = 120.0  # seconds: a bound on the first simulation (a worker imports torch
 USER_DATA_ENDPOINTS = [
     "GET /runs/<run_id>",
     "GET /runs/compare",
+    "GET /runs/<run_id>/panel",
+    "GET /lab/overlay",
+    "GET /api/v1/lab/history",
     "GET /api/v1/runs/<run_id>",
     "GET /exercises/<slug> (previous runs)",
     "GET /account",
@@ -119,6 +122,7 @@ def test_alice_sees_her_own_data(world):
     alice, run_id = world["alice"], world["run_id"]
     assert alice.get(f"/runs/{run_id}").status_code == 200
     assert alice.get(f"/api/v1/runs/{run_id}").get_json()["status"] == "done"
+    assert alice.get(f"/runs/{run_id}/panel").status_code == 200
     assert SECRET_ANSWER in alice.get("/account/export").get_data(as_text=True)
     assert SECRET_TOKEN_NAME in alice.get("/account").get_data(as_text=True)
     assert "Question alpha" in alice.get("/review").get_data(as_text=True)
@@ -157,6 +161,8 @@ def test_another_learners_run_does_not_exist_for_you(world, who):
     for response in (
         client.get(f"/runs/{run_id}"),
         client.get(f"/runs/compare?a={run_id}&b={run_id}"),
+        client.get(f"/runs/{run_id}/panel"),
+        client.get(f"/lab/overlay?run={run_id}"),
         client.get(f"/api/v1/runs/{run_id}", headers=headers),
     ):
         assert response.status_code == 404, response.request.path
@@ -231,6 +237,14 @@ def test_the_me_endpoints_answer_for_the_token_holder_only(world, path):
     assert_no_alice_data(anonymous)
     forged = client.get(path, headers=bearer("qz_not-a-real-token"))
     assert forged.status_code == 401
+
+
+def test_the_lab_history_lists_only_your_own_runs(world):
+    mine = world["alice"].get("/api/v1/lab/history").get_json()
+    assert mine == []  # Alice's run is an exercise run: private, and not lab history
+    theirs = world["anonymous"].get("/api/v1/lab/history", headers=bearer(world["mallory_token"]))
+    assert theirs.status_code == 200 and theirs.get_json() == []
+    assert world["anonymous"].get("/api/v1/lab/history").status_code == 401
 
 
 def test_another_learners_token_cannot_be_revoked(world):

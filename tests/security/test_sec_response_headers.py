@@ -17,8 +17,11 @@ from quizapp.extensions import db
 from quizapp.models import SimRun, User
 from quizapp.services.accounts import create_api_token
 from quizapp.services.content_import import import_content
+from quizapp.services.phase import sweep_key
 from quizapp.services.simulations import start_exercise_run
+from quizapp.sim.phase import PHASE_PRESETS
 
+PHASE_KEY = sweep_key(PHASE_PRESETS["relu-he-line"], 3)
 GET_URLS = {
     "pages.catalog": "/?q=sigmoid&difficulty=easy",
     "pages.question": "/questions/alpha?reveal=1",
@@ -52,6 +55,15 @@ GET_URLS = {
     "api_exercises.list_exercises": "/api/v1/exercises",
     "api_exercises.get_exercise": f"/api/v1/exercises/{EXERCISE_SLUG}",
     "api_exercises.get_run": "/api/v1/runs/{run}",
+    "lab.run_panel": "/runs/{run}/panel",
+    "lab.shared": "/lab/results?kind=mlp&depth=3&width=4",
+    "lab.overlay": "/lab/overlay?run={run}",
+    "lab.phase": "/lab/phase?preset=relu-he-line&size=3",
+    "lab.phase_figure_fragment": f"/lab/phase/{PHASE_KEY}/figure",
+    "api_lab.lab_history": "/api/v1/lab/history",
+    "api_lab.shared_result": "/api/v1/lab/results?kind=mlp&depth=3&width=4",
+    "api_lab.lab_fields": "/api/v1/lab/fields",
+    "api_lab.get_phase": f"/api/v1/lab/phase/{PHASE_KEY}",
     "api_exercises.lab_schema": "/api/v1/lab/schema",
     "practice.next_question": "/practice/next?after=alpha",
     "practice.start_topic": "/practice/topics/gradient-flow",
@@ -209,6 +221,7 @@ PERSONAL = {
     "api_practice.my_cards",
     # Signed-in pages of learners (their reports) and of authors (statistics, reports).
     "authoring.report",
+    "api_lab.lab_history",
     "authoring.items",
     "authoring.items_csv",
     "authoring.exercise_analytics",

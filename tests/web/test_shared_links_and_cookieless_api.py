@@ -40,4 +40,4 @@ def test_a_refused_lab_configuration_returns_to_the_form_with_the_reason_and_val
     assert response.status_code == 400
     assert "depth: is 5000, above the limit of 200" in response.text
     assert 'id="lab-form"' in response.text and 'value="5000"' in response.text
-    assert '<div class="field has-error" data-field="depth">' in response.text
+    assert '<div class="field lab-field has-error" data-field="depth"' in response.text

@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from quizapp.domain.exercises import VERDICTS, describe_goal
+from quizapp.services import lab as lab_service
 from quizapp.services import simulations as sim_service
 
 blp = Blueprint("api_exercises", __name__, description="Gradient exercises and the lab")
@@ -45,6 +46,14 @@ class LabRunIn(Schema):
     config = fields.Dict(required=True, keys=fields.String(), values=fields.Raw(allow_none=True))
 
 
+class WaitArgs(Schema):
+    wait = fields.Float(
+        load_default=0.0,
+        validate=validate.Range(min=0, max=25),
+        metadata={"description": "Seconds to hold the answer until the run finishes (long-poll)"},
+    )
+
+
 class GoalOut(Schema):
     metric = fields.String()
     description = fields.String()
@@ -72,8 +81,8 @@ def _user():
     return current_user if current_user.is_authenticated else None
 
 
-def _run_body(run_id: str) -> dict:
-    view = sim_service.get_run(run_id, _user())
+def _run_body(run_id: str, wait: float = 0.0) -> dict:
+    view = lab_service.wait_for_run(run_id, _user(), wait)
     run = view.run
     return {
         "id": run.id,
@@ -124,14 +133,15 @@ def start_exercise_run(body: dict, slug: str):
 
 @blp.post("/lab/runs")
 @blp.arguments(LabRunIn)
+@blp.arguments(WaitArgs, location="query", as_kwargs=True)
 @blp.response(202, RunOut)
 @blp.alt_response(400, description="A configuration the simulator refuses (names the field)")
 @blp.alt_response(429, description="Too many runs started (cached ones too); see Retry-After")
 @blp.alt_response(503, description="The simulation queue is full; retry after Retry-After")
-def start_lab_run(body: dict):
-    """Run any configuration within the simulator's limits."""
+def start_lab_run(body: dict, wait: float):
+    """Run any configuration within the simulator's limits; `?wait=` answers once it is done."""
     run = sim_service.start_lab_run(_user(), body["config"])
-    return _run_body(run.id)
+    return _run_body(run.id, wait)
 
 
 class FieldOut(Schema):
@@ -170,8 +180,9 @@ def lab_schema():
 
 
 @blp.get("/runs/<run_id>")
+@blp.arguments(WaitArgs, location="query", as_kwargs=True)
 @blp.response(200, RunOut)
 @blp.alt_response(404, description="No such run (or not yours)")
-def get_run(run_id: str):
-    """A run's status and, when done, its result and goals."""
-    return _run_body(run_id)
+def get_run(run_id: str, wait: float):
+    """A run's status and, when done, its result and goals; `?wait=` long-polls for the end."""
+    return _run_body(run_id, wait)

@@ -1,21 +1,14 @@
-// While a simulation runs, poll its status and reload the page once it has finished.
+// While a simulation runs, ask for its status with a long-poll (the server answers as soon
+// as the run finishes), then reload the page once to show the result.
 (function () {
-  const pending = document.querySelectorAll(".run-pending[data-status-url]");
+  const pending = Array.from(document.querySelectorAll(".run-pending[data-status-url]"));
   if (!pending.length) return;
-  let delay = 400;
-  const poll = () => {
-    Promise.all(Array.from(pending).map((node) =>
-      fetch(node.dataset.statusUrl, { headers: { Accept: "application/json" } })
-        .then((response) => response.json())))
-      .then((runs) => {
-        if (runs.every((run) => run.status === "done" || run.status === "failed")) {
-          window.location.reload();
-        } else {
-          delay = Math.min(delay * 1.5, 3000);
-          setTimeout(poll, delay);
-        }
-      })
-      .catch(() => setTimeout(poll, 3000));
-  };
-  setTimeout(poll, delay);
+  const finished = (run) => run.status === "done" || run.status === "failed";
+  const follow = (node) =>
+    fetch(node.dataset.statusUrl + "?wait=20", { headers: { Accept: "application/json" } })
+      .then((response) => (response.ok ? response.json() : Promise.reject(response.status)))
+      .then((run) => (finished(run) ? run : follow(node)));
+  Promise.all(pending.map(follow))
+    .then(() => window.location.reload())
+    .catch(() => setTimeout(() => window.location.reload(), 3000));
 })();
