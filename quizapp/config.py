@@ -71,6 +71,8 @@ def load_settings(instance_path: str) -> dict[str, Any]:
         "QUIZAPP_SIM_WORKERS": int(os.environ.get("QUIZAPP_SIM_WORKERS", "2")),
         "QUIZAPP_SIM_QUEUE_LIMIT": int(os.environ.get("QUIZAPP_SIM_QUEUE_LIMIT", "16")),
         "QUIZAPP_SIM_TIMEOUT": float(os.environ.get("QUIZAPP_SIM_TIMEOUT", "20")),
+        # Fitting FSRS parameters to a long history takes far longer than a simulation.
+        "QUIZAPP_FIT_TIMEOUT": float(os.environ.get("QUIZAPP_FIT_TIMEOUT", "300")),
         "API_TITLE": "quizapp API",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",

@@ -29,6 +29,8 @@ class _Job:
     run_id: str
     config: dict[str, Any]
     on_complete: OnComplete
+    kind: str = "simulate"
+    timeout: float | None = None  # None: the pool's own time limit
 
 
 class SimulationPool:
@@ -54,11 +56,18 @@ class SimulationPool:
 
     # -- public -----------------------------------------------------------------------------
 
-    def submit(self, run_id: str, config: dict[str, Any], on_complete: OnComplete) -> None:
-        """Queue a job; QueueFull when `queue_limit` jobs already wait."""
+    def submit(
+        self,
+        run_id: str,
+        config: dict[str, Any],
+        on_complete: OnComplete,
+        kind: str = "simulate",
+        timeout: float | None = None,
+    ) -> None:
+        """Queue a job of `kind` (see jobs.kinds); QueueFull when `queue_limit` jobs wait."""
         self._start()
         try:
-            self._jobs.put_nowait(_Job(run_id, config, on_complete))
+            self._jobs.put_nowait(_Job(run_id, config, on_complete, kind, timeout))
         except queue.Full:
             raise QueueFull(retry_after=self._retry_after()) from None
 
@@ -156,19 +165,17 @@ class SimulationPool:
 
     def _run(self, process, connection, job: _Job) -> tuple[JobOutcome, bool]:
         """Send one job; returns the outcome and whether the worker can take another."""
+        timeout = job.timeout or self.timeout
         try:
-            connection.send(job.config)
-            if not connection.poll(self.timeout):
-                return (
-                    JobOutcome(
-                        "timeout",
-                        message=(
-                            f"The simulation took longer than {self.timeout:g} s and was "
-                            "stopped. Try a smaller network or fewer training steps."
-                        ),
-                    ),
-                    False,
+            connection.send((job.kind, job.config))
+            if not connection.poll(timeout):
+                message = (
+                    f"The simulation took longer than {timeout:g} s and was stopped. "
+                    "Try a smaller network or fewer training steps."
+                    if job.kind == "simulate"
+                    else f"The job took longer than {timeout:g} s and was stopped."
                 )
+                return JobOutcome("timeout", message=message), False
             status, payload = connection.recv()
         except (EOFError, OSError, BrokenPipeError):
             return (

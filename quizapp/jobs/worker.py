@@ -1,4 +1,4 @@
-"""The loop a simulation worker process runs: import torch once, then simulate job after job."""
+"""The loop a worker process runs: import torch once, then run job after job (any job kind)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,10 @@ from multiprocessing.connection import Connection
 
 
 def serve_simulations(connection: Connection) -> None:
-    """Receive configs, send back ("done", result) / ("invalid", message) / ("failed", message)."""
+    """Receive (kind, payload), send back ("done", result) / ("invalid" | "failed", message)."""
     # Loaded here, in the worker, so the parent (web) process never imports torch.
-    from quizapp.sim import (
-        SimConfigError,
-        engine,  # noqa: F401  (imports torch now, not in the first job's time)
-        simulate,
-    )
+    from quizapp.jobs.kinds import run_job
+    from quizapp.sim import engine  # noqa: F401  (imports torch now, not in the first job's time)
 
     connection.send(("ready", os.getpid()))
     while True:
@@ -23,12 +20,10 @@ def serve_simulations(connection: Connection) -> None:
             return
         if config is None:
             return
-        try:
-            reply = ("done", simulate(config))
-        except SimConfigError as error:
-            reply = ("invalid", str(error))
-        except MemoryError:
-            reply = ("failed", "The simulation ran out of memory. Use a smaller network.")
-        except Exception as error:  # reported to the learner; the worker lives on
-            reply = ("failed", f"The simulation failed: {type(error).__name__}: {error}")
-        connection.send(reply)
+        kind, payload = config
+        status, reply = run_job(kind, payload)
+        if status == "failed" and kind == "simulate":
+            reply = reply.replace("The job", "The simulation")
+            if "out of memory" in reply:
+                reply = "The simulation ran out of memory. Use a smaller network."
+        connection.send((status, reply))

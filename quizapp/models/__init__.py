@@ -4,6 +4,7 @@ from quizapp.models.accounts import ROLES, ApiToken, Attempt, ReviewCard, User
 from quizapp.models.base import Base
 from quizapp.models.content import Question, Topic, question_topics
 from quizapp.models.exercises import RUN_STATUSES, Exercise, SimResult, SimRun
+from quizapp.models.review import ReviewLog, ScheduleFit
 
 __all__ = [
     "ROLES",
@@ -16,6 +17,8 @@ __all__ = [
     "SimRun",
     "Question",
     "ReviewCard",
+    "ReviewLog",
+    "ScheduleFit",
     "Topic",
     "User",
     "question_topics",
