@@ -14,15 +14,18 @@ def register_web(app: Flask) -> None:
     from quizapp.web.learning import init_learning, learning
     from quizapp.web.observability import register_observability
     from quizapp.web.pages import pages
+    from quizapp.web.review import init_review, review
 
     register_observability(app)
     init_auth(app)
     init_learning(app)
     init_exercises(app)
+    init_review(app)
     app.register_blueprint(pages)
     app.register_blueprint(auth)
     app.register_blueprint(learning)
     app.register_blueprint(exercises)
+    app.register_blueprint(review)
     register_api(app)
     errors.register_error_handlers(app)
     security.register_security_headers(app)
