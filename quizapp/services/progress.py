@@ -20,7 +20,16 @@ from quizapp.domain.mastery import (
     topic_mastery,
 )
 from quizapp.extensions import db
-from quizapp.models import ApiToken, Attempt, Question, ReviewCard, Topic, User, question_topics
+from quizapp.models import (
+    ApiToken,
+    Attempt,
+    Question,
+    ReviewCard,
+    ScheduleFit,
+    Topic,
+    User,
+    question_topics,
+)
 from quizapp.models.base import utcnow
 
 HISTORY_LENGTH = 50
@@ -149,12 +158,18 @@ def export_user_data(user: User) -> dict[str, Any]:
         select(ReviewCard).where(ReviewCard.user_id == user.id).order_by(ReviewCard.id)
     )
     tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id))
+    fits = db.session.scalars(
+        select(ScheduleFit).where(ScheduleFit.user_id == user.id).order_by(ScheduleFit.version)
+    )
     return {
         "exported_at": utcnow().isoformat(),
         "account": {
             "username": user.username,
             "role": user.role,
             "desired_retention": user.desired_retention,
+            "new_cards_per_day": user.new_cards_per_day,
+            "max_reviews_per_day": user.max_reviews_per_day,
+            "leech_threshold": user.leech_threshold,
             "created_at": user.created_at.isoformat(),
         },
         "attempts": [
@@ -179,9 +194,28 @@ def export_user_data(user: User) -> dict[str, Any]:
                 "difficulty": c.difficulty,
                 "reviews": c.reviews,
                 "lapses": c.lapses,
+                "leech": c.leech,
+                "suspended_at": c.suspended_at.isoformat() if c.suspended_at else None,
                 "state": c.state,
             }
             for c in cards
+        ],
+        # Every version of the learner's fitted FSRS parameters, oldest first.
+        "schedule_fits": [
+            {
+                "version": f.version,
+                "status": f.status,
+                "trigger": f.trigger,
+                "created_at": f.created_at.isoformat(),
+                "review_count": f.review_count,
+                "parameters": f.parameters,
+                "log_loss_before": f.log_loss_before,
+                "log_loss_after": f.log_loss_after,
+                "rmse_before": f.rmse_before,
+                "rmse_after": f.rmse_after,
+                "recommended_retention": f.recommended_retention,
+            }
+            for f in fits
         ],
         "api_tokens": [
             {

@@ -364,6 +364,18 @@ def undo_rating(user: User, review_id: Any = None) -> Question:
         raise NotFound("There is no rating to undo.")
     if review_id not in (None, "") and str(review_id) != str(log.id):
         raise Conflict("Only your last rating can be undone, and this was not it.", "review")
+    newer = db.session.scalar(
+        select(func.count())
+        .select_from(ReviewLog)
+        .where(
+            ReviewLog.user_id == user.id,
+            ReviewLog.question_id == log.question_id,
+            ReviewLog.id > log.id,
+        )
+    )
+    if newer or (log.card_before is None and log.review_state != 0):
+        # The card was rebuilt since (an imported history): its old state is gone.
+        raise Conflict("That rating can no longer be undone: the card was rescheduled since.")
     card = db.session.scalar(
         select(ReviewCard)
         .where(ReviewCard.user_id == user.id, ReviewCard.question_id == log.question_id)

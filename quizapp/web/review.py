@@ -13,6 +13,7 @@ from datetime import date
 
 from flask import (
     Blueprint,
+    Response,
     flash,
     redirect,
     render_template,
@@ -252,3 +253,101 @@ def init_review(app) -> None:
     @app.template_filter("recall_percent")
     def recall_percent(value):
         return "–" if value is None else f"{round(value * 100)} %"
+
+    # Memory sections are partials that other pages include as they are (dashboard, question
+    # page), so they fetch their own data through these, for the signed-in learner only.
+    @app.template_global("learner_memory")
+    def learner_memory():
+        from quizapp.services.memory import memory_overview
+        from quizapp.web.review_charts import calendar_cells, forecast_chart
+
+        overview = memory_overview(current_user)
+        return {
+            "overview": overview,
+            "forecast_chart": forecast_chart(overview.forecast),
+            "calendar": calendar_cells(overview.calendar),
+        }
+
+    @app.template_global("card_memory")
+    def card_memory(question_id: int):
+        from quizapp.services.memory import question_memory
+
+        return question_memory(current_user, question_id)
+
+    @app.template_global("cal_weeks_reversed")
+    def cal_weeks_reversed(weeks):
+        return [list(reversed(week)) for week in reversed(weeks)]
+
+
+# -- schedule fitting and the review log -----------------------------------------------------
+
+
+@review.get("/account/schedule")
+@login_required
+def schedule():
+    from quizapp.services.schedule_fits import fit_status
+
+    status = fit_status(current_user)
+    return render_template("learning/schedule.html", status=status)
+
+
+@review.post("/account/schedule")
+@login_required
+def start_schedule_fit():
+    from quizapp.services.schedule_fits import start_fit
+
+    fit = start_fit(current_user)
+    flash(f"Fitting version {fit.version} of your schedule; this page updates by itself.", "info")
+    return redirect(url_for("review.schedule"), 303)
+
+
+@review.post("/account/schedule/retention")
+@login_required
+def use_recommended_retention():
+    from quizapp.services.accounts import set_desired_retention
+
+    try:
+        value = float(request.form.get("desired_retention", ""))
+    except ValueError:
+        raise InvalidInput("desired retention must be a number", "desired_retention") from None
+    set_desired_retention(current_user, value)
+    flash(f"Desired retention set to {value:.2f}.", "info")
+    return redirect(url_for("review.schedule"), 303)
+
+
+@review.get("/account/review-log.csv")
+@login_required
+def export_revlog():
+    from quizapp.services.revlog import export_revlog as build_csv
+
+    filename = f"quizapp-{current_user.username}-revlog.csv"
+    return Response(
+        build_csv(current_user),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@review.route("/account/review-log/import", methods=["GET", "POST"])
+@login_required
+def import_revlog():
+    from quizapp.services.revlog import RevlogInvalid
+    from quizapp.services.revlog import import_revlog as load_csv
+
+    if request.method == "GET":
+        return render_template("learning/revlog_import.html", problems=None)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return render_template(
+            "learning/revlog_import.html", problems=["Choose a CSV file to import."]
+        ), 400
+    try:
+        result = load_csv(current_user, upload.read())
+    except RevlogInvalid as error:
+        return render_template("learning/revlog_import.html", problems=error.problems), 400
+    flash(
+        f"Imported {result.imported} reviews ({result.skipped} already here); "
+        f"{result.cards} cards rescheduled from their history.",
+        "info",
+    )
+    return redirect(url_for("review.import_revlog"), 303)
