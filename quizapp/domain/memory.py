@@ -122,24 +122,17 @@ def activity_calendar(
 ) -> list[list[CalendarDay]]:
     """A year of days as weeks (Monday first) ending with today's week, each day levelled 0–4.
 
-    Levels are quartiles of the active days' counts, so a light and a heavy learner both see
-    a spread of colours.
+    Levels are quarters of the busiest day's count (any answer is at least level 1), so
+    a light and a heavy learner both see the full scale.
     """
     start = today - timedelta(days=today.weekday() + 7 * (weeks - 1))
     first = today - timedelta(days=365)
-    active = sorted(
-        count for day, count in answers_per_day.items() if count and first < day <= today
-    )
-    cuts = (
-        [active[min(len(active) - 1, int(len(active) * q))] for q in (0.25, 0.5, 0.75)]
-        if (active)
-        else []
+    peak = max(
+        (count for day, count in answers_per_day.items() if first < day <= today), default=0
     )
 
     def level(count: int) -> int:
-        if count <= 0:
-            return 0
-        return 1 + sum(count > cut for cut in cuts)
+        return 0 if count <= 0 or peak <= 0 else max(1, math.ceil(4 * count / peak))
 
     columns = []
     for week in range(weeks):
