@@ -87,19 +87,19 @@ def review_queue(user: User, now: datetime | None = None) -> ReviewQueue:
     """Today's cards in order: due reviews first, then new cards, each interleaved by topic."""
     now = now or utcnow()
     queue = ReviewQueue()
-    counts = dict(
-        db.session.execute(
-            select(ReviewLog.review_state == 0, func.count())
-            .where(
-                ReviewLog.user_id == user.id,
-                ReviewLog.reviewed_at >= day_start(now),
-                ReviewLog.source == "app",
-            )
-            .group_by(ReviewLog.review_state == 0)
-        ).all()
-    )
-    queue.new_done_today = counts.get(True, 0)
-    queue.reviews_done_today = counts.get(False, 0)
+    for state, number in db.session.execute(
+        select(ReviewLog.review_state, func.count())
+        .where(
+            ReviewLog.user_id == user.id,
+            ReviewLog.reviewed_at >= day_start(now),
+            ReviewLog.source == "app",
+        )
+        .group_by(ReviewLog.review_state)
+    ):
+        if state == 0:
+            queue.new_done_today += number
+        else:
+            queue.reviews_done_today += number
     reviews_left = max(0, user.max_reviews_per_day - queue.reviews_done_today)
     new_left = max(0, user.new_cards_per_day - queue.new_done_today)
 
