@@ -127,9 +127,7 @@ def activity_calendar(
     """
     start = today - timedelta(days=today.weekday() + 7 * (weeks - 1))
     first = today - timedelta(days=365)
-    peak = max(
-        (count for day, count in answers_per_day.items() if first < day <= today), default=0
-    )
+    peak = max((count for day, count in answers_per_day.items() if first < day <= today), default=0)
 
     def level(count: int) -> int:
         return 0 if count <= 0 or peak <= 0 else max(1, math.ceil(4 * count / peak))
