@@ -280,5 +280,7 @@ def synthetic_reviews(count: int, seed: int = 7, cards_per_day: int = 12):
             mind, _ = memory.review_card(mind, Rating(rating), at)
             planned, _ = schedule.review_card(planned, Rating(rating), at)
             at = planned.due + timedelta(hours=rng.random() * 30)
+            if at > start + timedelta(days=730):  # a two-year history, as a real log is
+                break
     reviews.sort(key=lambda review: review[1])
     return reviews[:count]

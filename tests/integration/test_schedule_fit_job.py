@@ -77,9 +77,10 @@ print(json.dumps({"fit": fit, "torch": "torch" in sys.modules, "page": "Log loss
 
 def test_a_fit_runs_end_to_end_in_the_worker_pool_and_torch_stays_out_of_the_web(tmp_path):
     slugs = sorted(path.stem for path in (CONTENT_DIR / "questions").glob("*.yaml"))
-    raw = synthetic_reviews(14 * len(slugs), seed=5, cards_per_day=4)
+    raw = synthetic_reviews(900, seed=5, cards_per_day=1)
+    # More synthetic cards than questions: later cards continue earlier ones' histories.
     csv = "card_id,review_time,review_rating\n" + "".join(
-        f"{slugs[card - 1]},{ms},{rating}\n" for card, ms, rating, _ in raw
+        f"{slugs[(card - 1) % len(slugs)]},{ms},{rating}\n" for card, ms, rating, _ in raw
     )
     script = SCRIPT % {"db": tmp_path / "fit.sqlite", "content": str(CONTENT_DIR)}
 

@@ -17,6 +17,8 @@ from quizapp.services.learning import current_parameters
 
 blp = Blueprint("api_review", __name__, description="Reviewing cards, your memory and schedule")
 
+# login_required sits right under each route, so a visitor gets 401 before any body check.
+
 API_SECURITY = [{"bearerAuth": []}, {"cookieAuth": []}]
 
 
@@ -165,10 +167,10 @@ class ImportOut(Schema):
 
 
 @blp.get("/me/review/queue")
+@login_required
 @blp.doc(security=API_SECURITY)
 @blp.response(200, QueueOut)
 @blp.alt_response(401, description="Not signed in")
-@login_required
 def review_queue():
     """Today's review queue in order: due cards first, then new ones, interleaved by topic."""
     now = utcnow()
@@ -199,13 +201,13 @@ def review_queue():
 
 
 @blp.post("/me/review/reveal")
+@login_required
 @blp.doc(security=API_SECURITY)
 @blp.arguments(AnswerIn)
 @blp.response(200, RevealOut)
 @blp.alt_response(400, description="Bad check or response")
 @blp.alt_response(401, description="Not signed in")
 @blp.alt_response(404, description="No such question")
-@login_required
 def reveal(body: dict):
     """Turn a card over: grade the answer to its check (if given), suggest a rating, and give
     each rating's next interval. Nothing is stored."""
@@ -229,6 +231,7 @@ def reveal(body: dict):
 
 
 @blp.post("/me/review/ratings")
+@login_required
 @blp.doc(security=API_SECURITY)
 @blp.arguments(RateIn)
 @blp.response(201, RateOut)
@@ -236,7 +239,6 @@ def reveal(body: dict):
 @blp.alt_response(401, description="Not signed in")
 @blp.alt_response(404, description="No such question")
 @blp.alt_response(409, description="The card changed under you; rate again")
-@login_required
 def rate(body: dict):
     """Rate a card Again/Hard/Good/Easy; it is rescheduled and the rating logged."""
     key = body.get("idempotency_key") or request.headers.get("Idempotency-Key")
@@ -262,13 +264,13 @@ def rate(body: dict):
 
 
 @blp.post("/me/review/undo")
+@login_required
 @blp.doc(security=API_SECURITY)
 @blp.arguments(UndoIn)
 @blp.response(200, UndoOut)
 @blp.alt_response(401, description="Not signed in")
 @blp.alt_response(404, description="Nothing to undo")
 @blp.alt_response(409, description="That is not your last rating")
-@login_required
 def undo(body: dict):
     """Undo your last rating: its attempt, the card's state and the log entry."""
     question = review_service.undo_rating(current_user, body.get("review"))
@@ -276,10 +278,10 @@ def undo(body: dict):
 
 
 @blp.get("/me/review/leeches")
+@login_required
 @blp.doc(security=API_SECURITY)
 @blp.response(200, LeechOut(many=True))
 @blp.alt_response(401, description="Not signed in")
-@login_required
 def leeches():
     """Your leeches, with easier related questions and linked exercises."""
     return [
@@ -296,44 +298,44 @@ def leeches():
 
 
 @blp.post("/me/review/leeches/<slug>")
+@login_required
 @blp.doc(security=API_SECURITY)
 @blp.arguments(LeechActionIn)
 @blp.response(204)
 @blp.alt_response(401, description="Not signed in")
 @blp.alt_response(404, description="Not one of your leeches")
-@login_required
 def resolve_leech(body: dict, slug: str):
     """resume (back into review), reset (learn anew) or keep (stay suspended)."""
     review_service.resolve_leech(current_user, slug, body["action"])
 
 
 @blp.get("/me/review/settings")
+@login_required
 @blp.doc(security=API_SECURITY)
 @blp.response(200, SettingsSchema)
 @blp.alt_response(401, description="Not signed in")
-@login_required
 def get_settings():
     """Your daily limits and leech threshold."""
     return review_service.review_settings(current_user)
 
 
 @blp.put("/me/review/settings")
+@login_required
 @blp.doc(security=API_SECURITY)
 @blp.arguments(SettingsSchema)
 @blp.response(200, SettingsSchema)
 @blp.alt_response(400, description="A value out of range")
 @blp.alt_response(401, description="Not signed in")
-@login_required
 def put_settings(body: dict):
     """Change your daily limits and leech threshold (fields left out stay as they are)."""
     return review_service.update_review_settings(current_user, body)
 
 
 @blp.get("/me/memory")
+@login_required
 @blp.doc(security=API_SECURITY)
 @blp.response(200, MemoryOut)
 @blp.alt_response(401, description="Not signed in")
-@login_required
 def memory():
     """Recall now per card, reviews due per day for 30 days, answers per day for a year."""
     overview = memory_service.memory_overview(current_user)
@@ -362,6 +364,7 @@ def memory():
 
 
 @blp.get("/me/review-log")
+@login_required
 @blp.doc(
     security=API_SECURITY,
     responses={
@@ -369,13 +372,13 @@ def memory():
     },
 )
 @blp.alt_response(401, description="Not signed in")
-@login_required
 def export_revlog():
     """Your review log as CSV in the FSRS benchmark layout (card_id is the question slug)."""
     return Response(revlog_service.export_revlog(current_user), mimetype="text/csv")
 
 
 @blp.post("/me/review-log")
+@login_required
 @blp.doc(
     security=API_SECURITY,
     requestBody={"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True},
@@ -383,7 +386,6 @@ def export_revlog():
 @blp.response(200, ImportOut)
 @blp.alt_response(400, description="Bad CSV: every problem with its line number")
 @blp.alt_response(401, description="Not signed in")
-@login_required
 def import_revlog():
     """Import a revlog CSV (the request body) for cards that exist here: all or nothing."""
     try:
@@ -400,10 +402,10 @@ def _fit(fit) -> dict:
 
 
 @blp.get("/me/schedule")
+@login_required
 @blp.doc(security=API_SECURITY)
 @blp.response(200, ScheduleOut)
 @blp.alt_response(401, description="Not signed in")
-@login_required
 def schedule():
     """Your FSRS parameters: reviews counted against the threshold, every fitted version."""
     status = fit_service.fit_status(current_user)
@@ -418,23 +420,23 @@ def schedule():
 
 
 @blp.post("/me/schedule/fits")
+@login_required
 @blp.doc(security=API_SECURITY)
 @blp.response(202, FitOut)
 @blp.alt_response(401, description="Not signed in")
 @blp.alt_response(409, description="Not enough reviews yet")
 @blp.alt_response(503, description="Workers busy")
-@login_required
 def start_fit():
     """Fit your FSRS parameters to your reviews, in a worker; poll the fit for its result."""
     return _fit(fit_service.start_fit(current_user))
 
 
 @blp.get("/me/schedule/fits/<fit_id>")
+@login_required
 @blp.doc(security=API_SECURITY)
 @blp.response(200, FitOut)
 @blp.alt_response(401, description="Not signed in")
 @blp.alt_response(404, description="No such fit")
-@login_required
 def get_fit(fit_id: str):
     """One fit: queued, running, done (with its figures) or failed (with the reason)."""
     return _fit(fit_service.get_fit(current_user, fit_id))
