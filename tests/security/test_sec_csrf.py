@@ -32,7 +32,25 @@ STATE_CHANGING = {
     "api_exercises.start_exercise_run": ("/api/v1/exercises/tanh-init/runs",
                                          {"choices": {"init": "default"}}),
     "api_exercises.start_lab_run": ("/api/v1/lab/runs", {"config": {"kind": "mlp", "depth": 3}}),
+    "review.reveal": ("/review/reveal", {"question": "alpha"}),
+    "review.rate": ("/review/rate", {"question": "alpha", "rating": "good"}),
+    "review.undo": ("/review/undo", {}),
+    "review.resolve_leech": ("/review/leeches/alpha", {"action": "resume"}),
+    "review.settings": ("/account/review-settings", {"new_cards_per_day": "1"}),
+    "review.start_schedule_fit": ("/account/schedule", {}),
+    "review.use_recommended_retention": ("/account/schedule/retention",
+                                         {"desired_retention": "0.8"}),
+    "review.import_revlog": ("/account/review-log/import", {}),
+    "api_review.reveal": ("/api/v1/me/review/reveal", {"question": "alpha"}),
+    "api_review.rate": ("/api/v1/me/review/ratings", {"question": "alpha", "rating": "good"}),
+    "api_review.undo": ("/api/v1/me/review/undo", {}),
+    "api_review.resolve_leech": ("/api/v1/me/review/leeches/alpha", {"action": "resume"}),
+    "api_review.put_settings": ("/api/v1/me/review/settings", {"new_cards_per_day": 1}),
+    "api_review.import_revlog": ("/api/v1/me/review-log", {}),
+    "api_review.start_fit": ("/api/v1/me/schedule/fits", {}),
 }  # fmt: skip
+# Endpoints whose state-changing method is not POST.
+METHODS = {"api_review.put_settings": "put"}
 ACCOUNT_ACTIONS = {
     "password": {"pw-current_password": PASSWORD, "pw-new_password": "another long passphrase",
                  "pw-confirm": "another long passphrase"},
@@ -68,7 +86,8 @@ def _send(client, endpoint: str, data: dict, token_id: int, headers=None):
     path, _ = STATE_CHANGING[endpoint]
     path = path.format(token_id=token_id)
     if path.startswith("/api/"):
-        return client.post(path, json=data, headers=headers or {})
+        send = getattr(client, METHODS.get(endpoint, "post"))
+        return send(path, json=data, headers=headers or {})
     return client.post(path, data=data, headers=headers or {})
 
 

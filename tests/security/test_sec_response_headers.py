@@ -14,7 +14,7 @@ from sec_support import EXERCISE, EXERCISE_SLUG, sign_up
 from sqlalchemy import select
 
 from quizapp.extensions import db
-from quizapp.models import SimRun, User
+from quizapp.models import ScheduleFit, SimRun, User
 from quizapp.services.accounts import create_api_token
 from quizapp.services.content_import import import_content
 from quizapp.services.simulations import start_exercise_run
@@ -50,6 +50,17 @@ GET_URLS = {
     "api_exercises.list_exercises": "/api/v1/exercises",
     "api_exercises.get_exercise": f"/api/v1/exercises/{EXERCISE_SLUG}",
     "api_exercises.get_run": "/api/v1/runs/{run}",
+    "review.leeches": "/review/leeches",
+    "review.schedule": "/account/schedule",
+    "review.export_revlog": "/account/review-log.csv",
+    "review.import_revlog": "/account/review-log/import",
+    "api_review.review_queue": "/api/v1/me/review/queue",
+    "api_review.leeches": "/api/v1/me/review/leeches",
+    "api_review.get_settings": "/api/v1/me/review/settings",
+    "api_review.memory": "/api/v1/me/memory",
+    "api_review.export_revlog": "/api/v1/me/review-log",
+    "api_review.schedule": "/api/v1/me/schedule",
+    "api_review.get_fit": "/api/v1/me/schedule/fits/headers-fit",
 }
 ERRORS = [
     ("GET", "/questions/no-such-question", None, 404),
@@ -91,6 +102,9 @@ def site(tmp_path_factory):
             assert time.monotonic() < deadline
             time.sleep(0.05)
             db.session.expire_all()
+        # A finished schedule fit of this learner, for its page in the API.
+        db.session.add(ScheduleFit(id="headers-fit", user_id=user.id, version=1, status="failed"))
+        db.session.commit()
     yield {"app": app, "signed_in": client, "token": token, "run": run}
     with app.app_context():
         db.engine.dispose()
