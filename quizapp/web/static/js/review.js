@@ -5,6 +5,7 @@
   const root = document.getElementById("review-root");
   if (!root) return;
   let busy = false;
+  let queuedKey = null;  // a key pressed while a card was loading: applied to the new card
 
   function formOf(selector) {
     return root.querySelector("form[" + selector + "]");
@@ -44,6 +45,11 @@
       form.submit();  // the network failed: fall back to the plain form post
     } finally {
       busy = false;
+      if (queuedKey) {
+        const key = queuedKey;
+        queuedKey = null;
+        handleKey(key, null, () => {});
+      }
     }
   }
 
@@ -54,37 +60,48 @@
     send(form, event.submitter);
   });
 
-  document.addEventListener("keydown", (event) => {
-    if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
-    const target = event.target;
+  // Returns whether the key did something on the review screen.
+  function handleKey(key, target, prevent) {
     const typing = target && (target.tagName === "TEXTAREA" ||
       (target.tagName === "INPUT" && !["radio", "checkbox", "submit", "button"].includes(target.type)));
     const front = formOf("data-review-reveal");
     const back = formOf("data-review-rate");
-    if ((event.key === " " || event.key === "Enter") && front) {
-      if (typing && event.key === " ") return;
-      if (target && target.tagName === "BUTTON" && event.key === "Enter") return;  // its own click
-      event.preventDefault();
+    if ((key === " " || key === "Enter") && front) {
+      if (typing && key === " ") return;
+      if (target && target.tagName === "BUTTON" && key === "Enter") return;  // its own click
+      prevent();
       send(front, front.querySelector("button[type=submit]"));
       return;
     }
     if (typing) return;
-    if (/^[1-9]$/.test(event.key)) {
+    if (/^[1-9]$/.test(key)) {
       if (back) {
-        const button = back.querySelector("button[data-key='" + event.key + "']");
-        if (button) { event.preventDefault(); send(back, button); }
+        const button = back.querySelector("button[data-key='" + key + "']");
+        if (button) { prevent(); send(back, button); }
       } else if (front) {
-        const option = front.querySelector("input[data-option='" + event.key + "']");
+        const option = front.querySelector("input[data-option='" + key + "']");
         if (option) {
-          event.preventDefault();
+          prevent();
           option.checked = option.type === "checkbox" ? !option.checked : true;
         }
       }
       return;
     }
-    if (event.key === "u" || event.key === "U") {
+    if (key === "u" || key === "U") {
       const undo = formOf("data-review-undo");
-      if (undo) { event.preventDefault(); send(undo, null); }
+      if (undo) { prevent(); send(undo, null); }
     }
+  }
+
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+    if (busy) {
+      if ([" ", "Enter", "u", "U"].includes(event.key) || /^[1-9]$/.test(event.key)) {
+        event.preventDefault();
+        queuedKey = event.key;
+      }
+      return;
+    }
+    handleKey(event.key, event.target, () => event.preventDefault());
   });
 })();
