@@ -211,8 +211,17 @@ def users_due_for_refit(now: datetime | None = None) -> list[User]:
         .group_by(ScheduleFit.user_id)
         .subquery()
     )
+    # Only learners with at least the threshold's number of reviews can qualify at all.
+    enough = (
+        select(ReviewLog.user_id)
+        .group_by(ReviewLog.user_id)
+        .having(func.count() > MIN_REVIEWS_TO_OPTIMISE)
+    )
     candidates = db.session.execute(
-        select(User, latest.c.at).outerjoin(latest, latest.c.user_id == User.id)
+        select(User, latest.c.at)
+        .outerjoin(latest, latest.c.user_id == User.id)
+        .where(User.id.in_(enough))
+        .order_by(User.id)
     ).all()
     due = []
     for user, last in candidates:

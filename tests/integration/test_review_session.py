@@ -340,3 +340,39 @@ def test_a_fit_with_weights_out_of_bounds_fails_and_changes_nothing(bank, learne
 
 def test_the_monthly_run_picks_learners_with_enough_reviews_and_an_old_fit(learner) -> None:
     assert users_due_for_refit(NOW) == []
+
+
+def add_history(user: User, raw) -> None:
+    """A synthetic learner's reviews as imported log rows, spread over the bank's questions."""
+    questions = list(db.session.scalars(select(Question.id).order_by(Question.id)))
+    for card, ms, rating, duration in raw:
+        db.session.add(ReviewLog(
+            user_id=user.id, question_id=questions[card % len(questions)], rating=rating,
+            review_state=2, reviewed_at=datetime.fromtimestamp(ms / 1000, UTC),
+            duration_ms=duration, elapsed_days=1.0, source="import"))  # fmt: skip
+    db.session.commit()
+
+
+def test_learners_with_enough_reviews_are_refitted_once_a_month(learner) -> None:
+    from conftest import synthetic_reviews
+
+    add_history(learner, synthetic_reviews(900, seed=5, cards_per_day=1))
+    assert fit_status(learner).ready
+
+    never = users_due_for_refit(NOW)
+    db.session.add(ScheduleFit(id="recent", user_id=learner.id, version=1, status="done",
+                               created_at=NOW - timedelta(days=3)))  # fmt: skip
+    db.session.commit()
+    recent = users_due_for_refit(NOW)
+    month_later = users_due_for_refit(NOW + timedelta(days=30))
+
+    assert [user.id for user in never] == [learner.id]
+    assert recent == []
+    assert [user.id for user in month_later] == [learner.id]
+
+
+def test_the_monthly_command_reports_what_it_did(bank) -> None:
+    result = bank.test_cli_runner().invoke(args=["review", "optimise-due"])
+
+    assert result.exit_code == 0, result.output
+    assert "0 schedule(s) fitted, 0 failed." in result.output
