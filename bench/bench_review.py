@@ -150,7 +150,7 @@ def bench_browser(root: Path, cards: int) -> dict | None:
     flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
     for command in (["db", "upgrade"], ["content", "import"]):
         subprocess.run([*flask, *command], cwd=ROOT, env=env, check=True, capture_output=True)
-    subprocess.run([*flask, "users", "create", "bench", "--password-stdin"], cwd=ROOT, env=env,
+    subprocess.run([*flask, "users", "create", "reviewer", "--password-stdin"], cwd=ROOT, env=env,
                    input=PASSWORD, text=True, check=True, capture_output=True)  # fmt: skip
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -175,7 +175,7 @@ def bench_browser(root: Path, cards: int) -> dict | None:
             )
             page = browser.new_page(base_url=url)
             page.goto("/login")
-            page.get_by_label("Username").fill("bench")
+            page.get_by_label("Username").fill("reviewer")
             page.get_by_label("Password").fill(PASSWORD)
             page.get_by_role("button", name="Log in").click()
             page.wait_for_url(re.compile(r".*/(?!login).*"))

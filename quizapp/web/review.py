@@ -9,7 +9,6 @@ script swaps in: no full reload between cards.
 from __future__ import annotations
 
 import time
-from datetime import date
 
 from flask import (
     Blueprint,
@@ -33,34 +32,39 @@ review = Blueprint("review", __name__)
 
 FRAGMENT_HEADER = "X-Review-Fragment"
 SESSION_KEY = "review_session"
+RECENT_RATINGS = 20  # the ratings of this session an undo button may still offer
 
 
 def _progress() -> dict:
-    """This browser's review session today: ratings made (by rating) and when it started."""
-    today = date.today().isoformat()
+    """This browser's review session today (UTC): ratings made, by rating, and the latest ones
+    (enough to undo), kept small because it lives in the session cookie."""
+    today = utcnow().date().isoformat()
     state = session.get(SESSION_KEY)
-    if not state or state.get("day") != today:
-        state = {"day": today, "done": [], "started": int(time.time())}
+    if not state or state.get("day") != today or "counts" not in state:
+        state = {"day": today, "counts": {}, "recent": [], "started": int(time.time())}
     return state
 
 
 def _record_progress(log_id: int, rating: str) -> None:
     state = _progress()
-    state["done"] = [*state["done"], [log_id, rating]][-500:]
+    state["counts"] = {**state["counts"], rating: state["counts"].get(rating, 0) + 1}
+    state["recent"] = [*state["recent"], [log_id, rating]][-RECENT_RATINGS:]
     session[SESSION_KEY] = state
 
 
 def _forget_progress(log_id: int) -> None:
     state = _progress()
-    state["done"] = [entry for entry in state["done"] if entry[0] != log_id]
+    for entry in state["recent"]:
+        if entry[0] == log_id:
+            rating = entry[1]
+            state["counts"] = {**state["counts"], rating: max(0, state["counts"][rating] - 1)}
+    state["recent"] = [entry for entry in state["recent"] if entry[0] != log_id]
     session[SESSION_KEY] = state
 
 
 def _summary(state: dict) -> dict:
-    counts = {rating: 0 for rating in RATINGS}
-    for _, rating in state["done"]:
-        counts[rating] = counts.get(rating, 0) + 1
-    done = len(state["done"])
+    counts = {rating: state["counts"].get(rating, 0) for rating in RATINGS}
+    done = sum(counts.values())
     return {
         "done": done,
         "counts": counts,
@@ -124,7 +128,7 @@ def render_review(reveal=None, front=None, status=None, code: int = 200):
         "progress": {"done": summary["done"], "total": summary["done"] + remaining},
         "summary": summary,
         "status": status,
-        "undo": last if last and any(entry[0] == last.id for entry in state["done"]) else None,
+        "undo": last if last and any(entry[0] == last.id for entry in state["recent"]) else None,
         "now": now,
     }
     if request.headers.get(FRAGMENT_HEADER) == "1":
