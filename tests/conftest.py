@@ -284,3 +284,29 @@ def synthetic_reviews(count: int, seed: int = 7, cards_per_day: int = 12):
                 break
     reviews.sort(key=lambda review: review[1])
     return reviews[:count]
+
+
+def add_review_history(user, raw) -> None:
+    """Store `synthetic_reviews` rows as the learner's imported review log (in an app context),
+    spread over the bank's questions, so a fit has a history to work on."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from quizapp.models import Question, ReviewLog
+
+    questions = list(db.session.scalars(select(Question.id).order_by(Question.id)))
+    for card, ms, rating, duration in raw:
+        db.session.add(
+            ReviewLog(
+                user_id=user.id,
+                question_id=questions[card % len(questions)],
+                rating=rating,
+                review_state=2,
+                reviewed_at=datetime.fromtimestamp(ms / 1000, UTC),
+                duration_ms=duration,
+                elapsed_days=1.0,
+                source="import",
+            )
+        )
+    db.session.commit()

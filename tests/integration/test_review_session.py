@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import write_question
+from conftest import add_review_history, synthetic_reviews, write_question
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
@@ -342,21 +342,8 @@ def test_the_monthly_run_picks_learners_with_enough_reviews_and_an_old_fit(learn
     assert users_due_for_refit(NOW) == []
 
 
-def add_history(user: User, raw) -> None:
-    """A synthetic learner's reviews as imported log rows, spread over the bank's questions."""
-    questions = list(db.session.scalars(select(Question.id).order_by(Question.id)))
-    for card, ms, rating, duration in raw:
-        db.session.add(ReviewLog(
-            user_id=user.id, question_id=questions[card % len(questions)], rating=rating,
-            review_state=2, reviewed_at=datetime.fromtimestamp(ms / 1000, UTC),
-            duration_ms=duration, elapsed_days=1.0, source="import"))  # fmt: skip
-    db.session.commit()
-
-
 def test_learners_with_enough_reviews_are_refitted_once_a_month(learner) -> None:
-    from conftest import synthetic_reviews
-
-    add_history(learner, synthetic_reviews(900, seed=5, cards_per_day=1))
+    add_review_history(learner, synthetic_reviews(900, seed=5, cards_per_day=1))
     assert fit_status(learner).ready
 
     never = users_due_for_refit(NOW)
