@@ -343,7 +343,7 @@ def test_the_monthly_run_picks_learners_with_enough_reviews_and_an_old_fit(learn
 
 
 def test_learners_with_enough_reviews_are_refitted_once_a_month(learner) -> None:
-    add_review_history(learner, synthetic_reviews(900, seed=5, cards_per_day=1))
+    add_review_history(learner, synthetic_reviews(2500, seed=5, cards_per_day=1))
     assert fit_status(learner).ready
 
     never = users_due_for_refit(NOW)
