@@ -8,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from quizapp.domain.grading import (
@@ -27,7 +26,16 @@ from quizapp.domain.scheduling import (
     retrievability,
 )
 from quizapp.extensions import db
-from quizapp.models import Attempt, Exercise, Question, ReviewCard, ReviewLog, User
+from quizapp.models import (
+    Attempt,
+    Exercise,
+    Question,
+    ReviewCard,
+    ReviewLog,
+    Topic,
+    User,
+    question_topics,
+)
 from quizapp.models.base import utcnow
 from quizapp.services.errors import Conflict, InvalidInput, NotFound
 from quizapp.services.learning import (
@@ -51,8 +59,19 @@ LEECH_THRESHOLD_RANGE = (2, 99)
 
 
 @dataclass(frozen=True)
+class QueueQuestion:
+    """What the queue needs of a question (its text is loaded for the current card only)."""
+
+    id: int
+    slug: str
+    title: str
+    difficulty: str
+    topic: str  # the slug of its first topic, for interleaving
+
+
+@dataclass(frozen=True)
 class QueueCard:
-    question: Question
+    question: QueueQuestion
     card: ReviewCard | None  # None: a new card
 
     @property
@@ -61,7 +80,7 @@ class QueueCard:
 
     @property
     def topic(self) -> str:
-        return self.question.topics[0].slug if self.question.topics else ""
+        return self.question.topic
 
 
 @dataclass
@@ -83,8 +102,26 @@ def day_start(now: datetime) -> datetime:
     return datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
 
 
+_QUEUE_COLUMNS = (Question.id, Question.slug, Question.title, Question.difficulty)
+
+
+def _first_topics() -> dict[int, str]:
+    first: dict[int, str] = {}
+    for question_id, slug in db.session.execute(
+        select(question_topics.c.question_id, Topic.slug)
+        .join(Topic, Topic.id == question_topics.c.topic_id)
+        .order_by(Topic.position, Topic.title)
+    ):
+        first.setdefault(question_id, slug)
+    return first
+
+
 def review_queue(user: User, now: datetime | None = None) -> ReviewQueue:
-    """Today's cards in order: due reviews first, then new cards, each interleaved by topic."""
+    """Today's cards in order: due reviews first, then new cards, each interleaved by topic.
+
+    Light rows only (ids, titles, a topic per question): a rating renders the next card
+    from this, and it runs on every rating.
+    """
     now = now or utcnow()
     queue = ReviewQueue()
     for state, number in db.session.execute(
@@ -102,63 +139,40 @@ def review_queue(user: User, now: datetime | None = None) -> ReviewQueue:
             queue.reviews_done_today += number
     reviews_left = max(0, user.max_reviews_per_day - queue.reviews_done_today)
     new_left = max(0, user.new_cards_per_day - queue.new_done_today)
+    topics = _first_topics()
+
+    def light(id_, slug, title, difficulty) -> QueueQuestion:
+        return QueueQuestion(id_, slug, title, difficulty, topics.get(id_, ""))
 
     active_card = and_(
         ReviewCard.user_id == user.id,
         ReviewCard.suspended_at.is_(None),
         Question.retired_at.is_(None),
     )
-    queue.due_total = (
-        db.session.scalar(
-            select(func.count())
-            .select_from(ReviewCard)
-            .join(Question, Question.id == ReviewCard.question_id)
-            .where(active_card, ReviewCard.due_at <= now)
-        )
-        or 0
-    )
-    due = []
-    if reviews_left:
-        due = db.session.execute(
-            select(ReviewCard, Question)
-            .join(Question, Question.id == ReviewCard.question_id)
-            .where(active_card, ReviewCard.due_at <= now)
-            .order_by(ReviewCard.due_at, Question.id)
-            .limit(reviews_left)
-            .options(selectinload(Question.topics))
-        ).all()
+    due_rows = db.session.execute(
+        select(ReviewCard, *_QUEUE_COLUMNS)
+        .join(Question, Question.id == ReviewCard.question_id)
+        .where(active_card, ReviewCard.due_at <= now + LEARN_AHEAD)
+        .order_by(ReviewCard.due_at, Question.id)
+    ).all()
+    due = [QueueCard(light(*row[1:]), row[0]) for row in due_rows if row[0].due_at <= now]
+    queue.due_total = len(due)
     seen = select(ReviewCard.question_id).where(ReviewCard.user_id == user.id)
-    unseen = Question.retired_at.is_(None) & Question.id.not_in(seen)
-    queue.new_available = (
-        db.session.scalar(select(func.count()).select_from(Question).where(unseen)) or 0
+    unseen = db.session.execute(
+        select(*_QUEUE_COLUMNS).where(Question.retired_at.is_(None), Question.id.not_in(seen))
+    ).all()
+    queue.new_available = len(unseen)
+    new = sorted(
+        (light(*row) for row in unseen), key=lambda q: (DIFFICULTY_ORDER.get(q.difficulty, 1), q.id)
+    )[:new_left]
+    queue.cards = interleave_by_topic(due[:reviews_left], lambda c: c.topic) + interleave_by_topic(
+        [QueueCard(question, None) for question in new], lambda c: c.topic
     )
-    new: list[Question] = []
-    if new_left:
-        new = list(
-            db.session.scalars(
-                select(Question)
-                .where(unseen)
-                .order_by(Question.id)
-                .options(selectinload(Question.topics))
-            )
-        )
-        new.sort(key=lambda q: (DIFFICULTY_ORDER.get(q.difficulty, 1), q.id))
-        new = new[:new_left]
-    queue.cards = interleave_by_topic(
-        [QueueCard(question, card) for card, question in due], lambda c: c.topic
-    ) + interleave_by_topic([QueueCard(question, None) for question in new], lambda c: c.topic)
     if not queue.cards:
         # Nothing due now: a (re)learning card due within the learn-ahead limit comes early.
-        soon = db.session.execute(
-            select(ReviewCard, Question)
-            .join(Question, Question.id == ReviewCard.question_id)
-            .where(active_card, ReviewCard.due_at <= now + LEARN_AHEAD)
-            .order_by(ReviewCard.due_at)
-            .limit(1)
-            .options(selectinload(Question.topics))
-        ).first()
-        if soon is not None and reviews_left:
-            queue.cards = [QueueCard(soon[1], soon[0])]
+        soon = [row for row in due_rows if row[0].due_at > now]
+        if soon and reviews_left:
+            queue.cards = [QueueCard(light(*soon[0][1:]), soon[0][0])]
         queue.next_due_at = db.session.scalar(
             select(func.min(ReviewCard.due_at))
             .join(Question, Question.id == ReviewCard.question_id)

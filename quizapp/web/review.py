@@ -99,23 +99,24 @@ def render_review(reveal=None, front=None, status=None, code: int = 200):
     parameters = current_parameters(current_user)
     current = queue.current
     if front is not None:
-        card = review_service.learner_card(current_user, front)
-        current = review_service.QueueCard(front, card)
-    question = reveal.question if reveal else (current.question if current else None)
+        question = front
+    elif reveal is not None:
+        question = reveal.question
+    elif current is not None:
+        question = review_service.get_question(current.question.slug)
+    else:
+        question = None
     card = None
     if question is not None:
-        card = (
-            current.card
-            if current and current.question.id == question.id
-            else (review_service.learner_card(current_user, question))
-        )
+        if current is not None and current.question.id == question.id:
+            card = current.card
+        else:
+            card = review_service.learner_card(current_user, question)
     state = _progress()
     summary = _summary(state)
     remaining = len(queue.cards)
-    if front is not None and not any(c.question.id == front.id for c in queue.cards):
-        remaining += 1
-    if reveal is not None and not any(c.question.id == reveal.question.id for c in queue.cards):
-        remaining += 1
+    if question is not None and not any(c.question.id == question.id for c in queue.cards):
+        remaining += 1  # a card shown out of the queue (undone, or due again in minutes)
     last = review_service.last_rating(current_user)
     context = {
         "queue": queue,
