@@ -226,9 +226,15 @@ def rating_options(
     ]
 
 
+def _question(slug_or_question: str | Question) -> Question:
+    if isinstance(slug_or_question, Question):
+        return slug_or_question
+    return get_question(slug_or_question)
+
+
 def reveal_card(
     user: User,
-    slug: str,
+    slug: str | Question,
     check_index: Any = None,
     response: Any = None,
     elapsed_ms: Any = None,
@@ -236,7 +242,7 @@ def reveal_card(
 ) -> Reveal:
     """Turn a card over: grade the answer to its check, if any, and suggest a rating."""
     now = now or utcnow()
-    question = get_question(slug)
+    question = _question(slug)
     index, grade = _grade(question, check_index, response)
     card = learner_card(user, question)
     suggested = None
@@ -290,7 +296,7 @@ class RatingResult:
 
 def rate_card(
     user: User,
-    slug: str,
+    slug: str | Question,
     rating: Any,
     *,
     check_index: Any = None,
@@ -303,7 +309,7 @@ def rate_card(
     if not isinstance(rating, str) or rating.lower() not in RATINGS:
         raise InvalidInput(f"rating must be one of {', '.join(RATINGS)}", field="rating")
     rating = rating.lower()
-    question = get_question(slug)
+    question = _question(slug)
     index, grade = _grade(question, check_index, response)
     elapsed = _elapsed(elapsed_ms)
     key = _idempotency_key(idempotency_key)

@@ -151,7 +151,7 @@ def reveal():
     check_index = request.form.get("check") or None
     revealed = review_service.reveal_card(
         current_user,
-        slug,
+        question,
         check_index,
         _response_value(check_index, question),
         elapsed_ms=_elapsed_ms(),
@@ -167,7 +167,7 @@ def rate():
     check_index = request.form.get("check") or None
     result = review_service.rate_card(
         current_user,
-        slug,
+        question,
         request.form.get("rating", ""),
         check_index=check_index,
         response=_response_value(check_index, question),
