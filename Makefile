@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run serve worker test lint format bench loadtest browser clean
+.PHONY: install run serve author worker test lint format bench loadtest browser clean
 
 install: $(STAMP)
 
@@ -31,6 +31,10 @@ serve: install instance
 	QUIZAPP_ENV=production $(FLASK) db upgrade
 	QUIZAPP_ENV=production $(FLASK) content import
 	QUIZAPP_ENV=production $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+# An author's live preview of content/ on http://127.0.0.1:5001 (a scratch database).
+author: install
+	$(FLASK) content serve --port $${AUTHOR_PORT:-5001}
 
 worker: install
 	$(BIN)/celery -A quizapp.jobs.celery_worker worker --concurrency $${WORKERS:-2} --loglevel info

@@ -80,6 +80,110 @@ def import_command(directory: str | None) -> None:
     click.echo(report.summary())
 
 
+@content_cli.command("new")
+@click.argument("kind", type=click.Choice(["question", "exercise"]))
+@click.argument("slug")
+@click.option("--dir", "directory", help="Content folder (default: the app's content/).")
+def new_command(kind: str, slug: str, directory: str | None) -> None:
+    """Write a valid, commented starting file for a new question or exercise."""
+    from quizapp.content.starters import StarterRefused, write_starter
+
+    try:
+        path = write_starter(kind, slug, _content_dir(directory))
+    except StarterRefused as refused:
+        click.echo(f"Error: {refused}", err=True)
+        sys.exit(1)
+    click.echo(f"Wrote {path}. Edit it, then run `flask content check`.")
+
+
+def _valid_bank_or_exit(directory: str | None):
+    from quizapp.content.loader import load_bank
+
+    bank = load_bank(_content_dir(directory))
+    for error in bank.errors:
+        click.echo(str(error), err=True)
+    if bank.errors:
+        click.echo(f"Nothing exported: {len(bank.errors)} problem(s); fix them first.", err=True)
+        sys.exit(1)
+    return bank
+
+
+@content_cli.command("serve")
+@click.argument("directory", required=False)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5001, show_default=True, type=int)
+def serve_command(directory: str | None, host: str, port: int) -> None:
+    """Preview a content folder: the site on a scratch database, reloading on every save."""
+    from quizapp.web.preview import create_preview_app, watch
+
+    root = _content_dir(directory)
+    if not root.is_dir():
+        raise click.BadParameter(f"{root} is not a folder", param_hint="DIRECTORY")
+    app = create_preview_app(root)
+    watch(app)
+    state = app.extensions["quizapp_preview"]
+    click.echo(
+        f"Previewing {root.resolve()} on http://{host}:{port}/ "
+        f"({len(state.problems)} problem(s) now; the learners' database is not used). Ctrl+C stops."
+    )
+    # app.run() refuses to block inside the `flask` command; the server it would start, directly:
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@content_cli.command("export")
+@click.option("--format", "format_name", required=True, type=click.Choice(["apkg", "moodle-xml"]))
+@click.option("--output", required=True, type=click.Path(dir_okay=False, writable=True))
+@click.option("--topic", help="Only the questions of this topic (slug).")
+@click.option("--dir", "directory", help="Content folder (default: the app's content/).")
+def export_command(format_name: str, output: str, topic: str | None, directory: str | None) -> None:
+    """Export the bank (or one topic) as an Anki deck or a Moodle XML quiz."""
+    from quizapp.content.interchange import EXPORTERS
+
+    bank = _valid_bank_or_exit(directory)
+    questions = sorted(bank.questions, key=lambda card: (card["topics"][0], card["slug"]))
+    if topic is not None:
+        if topic not in {declared["slug"] for declared in bank.topics}:
+            raise click.BadParameter(f"unknown topic '{topic}'", param_hint="--topic")
+        questions = [card for card in questions if topic in card["topics"]]
+    written = EXPORTERS[format_name](bank, questions, Path(output))
+    click.echo(f"Wrote {written} {'notes' if format_name == 'apkg' else 'questions'} to {output}.")
+
+
+@content_cli.command("convert")
+@click.argument("format_name", metavar="FORMAT", type=click.Choice(["moodle-xml", "gift"]))
+@click.argument("source", type=click.Path(exists=True, dir_okay=False))
+@click.option("--into", required=True, type=click.Path(file_okay=False), help="Content folder.")
+def convert_command(format_name: str, source: str, into: str) -> None:
+    """Convert a Moodle XML or GIFT file into question files for an author to review."""
+    from quizapp.content.interchange import CONVERTERS, ConversionRefused, write_cards
+
+    try:
+        text = Path(source).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        click.echo(f"{source}:1: file is not valid UTF-8", err=True)
+        sys.exit(1)
+    conversion = CONVERTERS[format_name](text)
+    for problem in sorted(conversion.problems):
+        click.echo(problem.located(source), err=True)
+    if not conversion.cards:
+        click.echo("Nothing converted.", err=True)
+        sys.exit(1)
+    try:
+        written = write_cards(conversion, Path(into), source)
+    except ConversionRefused as refused:
+        for reason in refused.reasons:
+            click.echo(f"Error: {reason}", err=True)
+        click.echo("Nothing written.", err=True)
+        sys.exit(1)
+    click.echo(
+        f"Wrote {len(written)} question file(s) into {Path(into) / 'questions'}"
+        f" ({len(conversion.problems)} construct(s) not carried, listed above). "
+        "Review them, add references, then run `flask content check`."
+    )
+
+
 @sim_cli.command("run")
 @click.option("--config", "config_json", required=True, help="Simulation config as JSON.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")

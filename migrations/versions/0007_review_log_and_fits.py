@@ -1,7 +1,7 @@
 """review log, schedule fits, daily limits, leeches
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0012
 Create Date: 2026-12-01 09:50:00
 
 """

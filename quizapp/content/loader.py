@@ -7,7 +7,7 @@ errors, so `flask content check` can report every problem in every file at once.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,10 @@ class Bank:
     documents: dict[str, SourceDocument] = field(default_factory=dict)  # by question slug
     exercises: list[dict[str, Any]] = field(default_factory=list)
     exercise_documents: dict[str, SourceDocument] = field(default_factory=dict)
+    # Files that parsed but failed validation, by file stem: still checked for links and
+    # markdown so that one `content check` reports every problem, and still link targets.
+    invalid_documents: dict[str, SourceDocument] = field(default_factory=dict)
+    invalid_exercises: dict[str, SourceDocument] = field(default_factory=dict)
     errors: list[ContentError] = field(default_factory=list)
     files_read: int = 0
 
@@ -189,19 +193,72 @@ def _load_topics(path: Path, bank: Bank) -> None:
 
 
 def _read_document(
-    path: Path, schema: Schema, bank: Bank
+    path: Path,
+    schema: Schema,
+    bank: Bank,
+    invalid: dict[str, SourceDocument],
+    texts: Callable[[dict[str, Any]], Iterator[tuple[FieldPath, str]]],
 ) -> tuple[str, bytes, ParsedYaml, dict[str, Any]] | None:
-    """Read, parse and validate one content file; None (with its errors in the bank) if bad."""
+    """Read, parse and validate one content file; None (with its errors in the bank) if bad.
+
+    A file that parses but fails validation is kept in `invalid` and its markdown is linted
+    all the same, so its later problems are not hidden behind its schema errors."""
     loaded = _read_yaml(path, bank)
     if loaded is None:
         return None
     raw, parsed = loaded
     data = _validate(schema, parsed.data, parsed, str(path), bank)
-    return None if data is None else (str(path), raw, parsed, data)
+    if data is None:
+        if isinstance(parsed.data, dict):
+            invalid[path.stem] = SourceDocument(str(path), parsed.data, parsed, hash_source(raw))
+            _lint_texts(str(path), parsed, texts_that_parse(texts, parsed.data), bank)
+        return None
+    return (str(path), raw, parsed, data)
+
+
+def texts_that_parse(
+    texts: Callable[[dict[str, Any]], Iterator[tuple[FieldPath, str]]], data: dict[str, Any]
+) -> Iterator[tuple[FieldPath, str]]:
+    """The markdown texts of a file that failed validation, as far as its shape allows."""
+    yield from (
+        (path, text)
+        for path, text in _tolerant_walk(texts, _Lenient(data))
+        if isinstance(text, str)
+    )
+
+
+class _Lenient(dict):
+    """A raw mapping that answers "nothing here" for missing or ill-typed parts."""
+
+    def __getitem__(self, key: Any) -> Any:
+        return _lenient(super().get(key))
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        value = super().get(key, default)
+        return _lenient(value)
+
+
+def _lenient(value: Any) -> Any:
+    if isinstance(value, dict):
+        return _Lenient(value)
+    if isinstance(value, list):
+        return [_lenient(item) for item in value]
+    return value
+
+
+def _tolerant_walk(
+    texts: Callable[[dict[str, Any]], Iterator[tuple[FieldPath, str]]], data: dict[str, Any]
+) -> Iterator[tuple[FieldPath, Any]]:
+    try:
+        yield from texts(data)
+    except (TypeError, AttributeError, KeyError):
+        return  # the rest of the shape is too broken to walk; its schema errors say why
 
 
 def _load_question(path: Path, bank: Bank) -> None:
-    document = _read_document(path, shared_schema(QuestionSchema), bank)
+    document = _read_document(
+        path, shared_schema(QuestionSchema), bank, bank.invalid_documents, markdown_fields
+    )
     if document is None:
         return
     display, raw, parsed, data = document
@@ -258,25 +315,36 @@ def markdown_fields(data: dict[str, Any]) -> Iterator[tuple[FieldPath, str]]:
                 yield ("checks", check_index, "options", option_index, name), option[name]
 
 
+def _string_list(data: dict[str, Any], name: str) -> list[tuple[int, str]]:
+    """The text items of a list field with their indexes; [] when the field is not a list."""
+    values = data.get(name)
+    if not isinstance(values, list):
+        return []
+    return [(index, value) for index, value in enumerate(values) if isinstance(value, str)]
+
+
 def _check_links(bank: Bank) -> None:
+    """Links between files, checked for invalid files too (their schema errors are separate)."""
     topic_slugs = {topic["slug"] for topic in bank.topics}
-    for slug, document in bank.documents.items():
+    question_slugs = set(bank.documents) | set(bank.invalid_documents)
+    exercise_slugs = bank.exercise_slugs | set(bank.invalid_exercises)
+    for slug, document in {**bank.invalid_documents, **bank.documents}.items():
         data = document.data
         seen_related: set[str] = set()
-        for index, related in enumerate(data["related"]):
+        for index, related in _string_list(data, "related"):
             line = document.line_of("related", index)
             if related == slug:
                 message = "a question cannot be related to itself"
             elif related in seen_related:
                 message = f"'{related}' is listed twice"
-            elif related not in bank.documents:
+            elif related not in question_slugs:
                 message = f"unknown question '{related}' (no file questions/{related}.yaml)"
             else:
                 message = ""
             seen_related.add(related)
             if message:
                 bank.errors.append(ContentError(document.path, line, f"related.{index}", message))
-        for index, topic in enumerate(data["topics"]):
+        for index, topic in _string_list(data, "topics"):
             if topic_slugs and topic not in topic_slugs:
                 bank.errors.append(
                     ContentError(
@@ -286,8 +354,8 @@ def _check_links(bank: Bank) -> None:
                         f"unknown topic '{topic}' (declare it in topics.yaml)",
                     )
                 )
-        for index, exercise in enumerate(data["exercises"]):
-            if exercise not in bank.exercise_slugs:
+        for index, exercise in _string_list(data, "exercises"):
+            if exercise not in exercise_slugs:
                 bank.errors.append(
                     ContentError(
                         document.path,
@@ -326,7 +394,9 @@ MAX_VALIDATED_SELECTIONS = 200
 
 
 def _load_exercise(path: Path, bank: Bank) -> None:
-    document = _read_document(path, shared_schema(ExerciseSchema), bank)
+    document = _read_document(
+        path, shared_schema(ExerciseSchema), bank, bank.invalid_exercises, exercise_markdown_fields
+    )
     if document is None:
         return
     display, raw, parsed, data = document
@@ -376,6 +446,7 @@ def _load_exercise(path: Path, bank: Bank) -> None:
                 break
     _lint_texts(display, parsed, exercise_markdown_fields(data), bank)
     if len(bank.errors) > errors_before:
+        bank.invalid_exercises[path.stem] = SourceDocument(display, data, parsed, hash_source(raw))
         return
     if slug in bank.exercise_documents:
         other = bank.exercise_documents[slug]
@@ -396,9 +467,10 @@ def exercise_markdown_fields(data: dict[str, Any]) -> Iterator[tuple[FieldPath, 
 
 
 def _check_exercise_links(bank: Bank) -> None:
-    for document in bank.exercise_documents.values():
-        for index, slug in enumerate(document.data["questions"]):
-            if slug not in bank.documents:
+    question_slugs = set(bank.documents) | set(bank.invalid_documents)
+    for document in {**bank.invalid_exercises, **bank.exercise_documents}.values():
+        for index, slug in _string_list(document.data, "questions"):
+            if slug not in question_slugs:
                 bank.errors.append(
                     ContentError(
                         document.path,

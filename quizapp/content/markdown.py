@@ -109,8 +109,12 @@ def _parser() -> MarkdownIt:
     return md
 
 
+@lru_cache(maxsize=16_384)
 def render_markdown(text: str) -> str:
-    """Render author markdown to sanitised HTML (math as MathML, mermaid left for the browser)."""
+    """Render author markdown to sanitised HTML (math as MathML, mermaid left for the browser).
+
+    Cached: `content check`, the import and the preview render every text of the bank again
+    and again, and almost all of them are unchanged (a failure raises and is not cached)."""
     if not text:
         return ""
     try:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from quizapp.content.loader import ContentError, SourceDocument
 from quizapp.content.markdown import MarkdownError, render_markdown
+from quizapp.content.yaml_source import FieldPath
 
 # Markdown fields of a check, and of each of its options, stored again as `<name>_html`.
 CHECK_MARKDOWN_FIELDS = ("prompt", "feedback", "model_answer")
@@ -98,3 +100,23 @@ def render_exercise(document: SourceDocument) -> dict[str, Any]:
         "source_path": document.path,
         "content_hash": document.content_hash,
     }
+
+
+def render_problems(
+    document: SourceDocument, texts: Callable[[dict[str, Any]], Iterator[tuple[FieldPath, str]]]
+) -> list[ContentError]:
+    """Every markdown text of `document` that would fail to render, not just the first one."""
+    problems = []
+    for path, text in texts(document.data):
+        try:
+            render_markdown(text)
+        except MarkdownError as error:
+            line = document.parsed.text_starts.get(path, document.line_of(*path))
+            problems.append(
+                ContentError(document.path, line + error.line_offset, _name(path), error.message)
+            )
+        except Exception as error:  # a converter bug must still name the file, not crash
+            problems.append(
+                ContentError(document.path, document.line_of(*path), _name(path), str(error))
+            )
+    return problems

@@ -78,6 +78,8 @@ class Attempt(Base):
     __table_args__ = (
         UniqueConstraint("user_id", "idempotency_key", name="uq_attempts_user_id_idempotency_key"),
         Index("ix_attempts_user_created", "user_id", "created_at"),
+        # Item statistics: first attempt of each learner on each check, without a table scan.
+        Index("ix_attempts_item_user", "question_id", "check_index", "user_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

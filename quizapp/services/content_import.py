@@ -5,13 +5,27 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import select
 
-from quizapp.content.loader import Bank, ContentError, SourceDocument, load_bank
-from quizapp.content.rendering import RenderFailed, render_exercise, render_question
+from quizapp.content.loader import (
+    Bank,
+    ContentError,
+    SourceDocument,
+    exercise_markdown_fields,
+    load_bank,
+    markdown_fields,
+    texts_that_parse,
+)
+from quizapp.content.rendering import (
+    RenderFailed,
+    render_exercise,
+    render_problems,
+    render_question,
+)
 from quizapp.extensions import db
 from quizapp.models import Exercise, Question, Topic
 from quizapp.models.base import utcnow
@@ -52,33 +66,40 @@ def _no_progress(items: list[T]) -> Iterable[T]:
 
 
 def check_content(root: Path, simulate: Callable[[dict], dict] | None = None) -> Bank:
-    """Validate the folder, render every text (bad math is found before import) and, given
-    a simulator, check that each exercise can be solved but not by every choice."""
+    """Every problem of every file in one pass: parse, schema, links, every text that would
+    not render and, given a simulator, whether each otherwise valid exercise can be solved
+    but not by every choice. Sorted by file and line."""
     bank = load_bank(root)
-    for render, documents in (
-        (render_question, bank.documents),
-        (render_exercise, bank.exercise_documents),
+    for texts, documents, invalid in (
+        (markdown_fields, bank.documents, bank.invalid_documents),
+        (exercise_markdown_fields, bank.exercise_documents, bank.invalid_exercises),
     ):
         for document in documents.values():
-            try:
-                render(document)
-            except RenderFailed as failure:
-                bank.errors.append(failure.error)
-    if simulate is not None and not bank.errors:
+            bank.errors.extend(render_problems(document, texts))
+        for document in invalid.values():
+            bank.errors.extend(render_problems(document, partial(texts_that_parse, texts)))
+    if simulate is not None:
         from quizapp.services.exercise_lint import lint_exercises
 
-        bank.errors.extend(lint_exercises(bank.exercise_documents.values(), simulate))
-    bank.errors.sort()
+        with_problems = {error.path for error in bank.errors}
+        clean = [doc for doc in bank.exercise_documents.values() if doc.path not in with_problems]
+        bank.errors.extend(lint_exercises(clean, simulate))
+    bank.errors = sorted(set(bank.errors))  # a text can fail the lint and the renderer alike
     return bank
 
 
 def import_content(root: Path, progress: Progress | None = None) -> ImportReport:
     """Bring the database in line with `root`; raise ContentInvalid and write nothing on errors."""
-    progress = progress or _no_progress
     bank = load_bank(root)
     if bank.errors:
         raise ContentInvalid(bank.errors)
+    return _import_bank(bank, progress or _no_progress)
 
+
+def _import_bank(
+    bank: Bank, progress: Progress, keep: frozenset[str] = frozenset()
+) -> ImportReport:
+    """Write `bank` in one transaction; rows of slugs in `keep` stay as they are, not retired."""
     kinds = [
         (Question, bank.documents, render_question),
         (Exercise, bank.exercise_documents, render_exercise),
@@ -107,7 +128,7 @@ def import_content(root: Path, progress: Progress | None = None) -> ImportReport
         topics = _sync_topics(bank.topics, report)
         now = utcnow()
         for model, documents, _ in kinds:
-            rows = _sync_rows(model, existing[model], documents, rendered[model], now, report)
+            rows = _sync_rows(model, existing[model], documents, rendered[model], now, report, keep)
             if model is Question:
                 for slug, question in rows.items():
                     question.topics = [topics[name] for name in documents[slug].data["topics"]]
@@ -118,6 +139,39 @@ def import_content(root: Path, progress: Progress | None = None) -> ImportReport
     return report
 
 
+def import_what_is_valid(root: Path) -> Bank:
+    """Import every file of `root` that has no problem and keep the last good version of the
+    others (for the author's preview); returns the checked bank with every problem."""
+    bank = check_content(root)
+    broken = {error.path for error in bank.errors}
+    known_topics = {topic["slug"] for topic in bank.topics} | set(
+        db.session.scalars(select(Topic.slug))
+    )
+    bank.topics = bank.topics or [
+        {"slug": topic.slug, "title": topic.title, "description": topic.description}
+        for topic in db.session.scalars(select(Topic).order_by(Topic.position))
+    ]
+    questions = {
+        slug: document
+        for slug, document in bank.documents.items()
+        if document.path not in broken and set(document.data["topics"]) <= known_topics
+    }
+    exercises = {
+        slug: document
+        for slug, document in bank.exercise_documents.items()
+        if document.path not in broken
+    }
+    keep = frozenset(
+        (set(bank.documents) - set(questions))
+        | (set(bank.exercise_documents) - set(exercises))
+        | set(bank.invalid_documents)
+        | set(bank.invalid_exercises)
+    )
+    bank.documents, bank.exercise_documents = questions, exercises
+    _import_bank(bank, _no_progress, keep)
+    return bank
+
+
 def _sync_rows(
     model: type[Question] | type[Exercise],
     existing: dict[str, Question | Exercise],
@@ -125,8 +179,10 @@ def _sync_rows(
     rendered: list[dict[str, Any]],
     now: datetime,
     report: ImportReport,
+    keep: frozenset[str] = frozenset(),
 ) -> dict[str, Question | Exercise]:
-    """Insert or update the rendered rows, retire rows whose file is gone; returns changed rows."""
+    """Insert or update the rendered rows, retire rows whose file is gone (unless in `keep`);
+    returns the changed rows."""
     changed: dict[str, Question | Exercise] = {}
     for fields in rendered:
         row = existing.get(fields["slug"])
@@ -152,7 +208,7 @@ def _sync_rows(
                 report.restored.append(slug)
             else:
                 report.unchanged.append(slug)
-        elif row.retired_at is None:
+        elif row.retired_at is None and slug not in keep:
             row.retired_at = now
             report.retired.append(slug)
     return changed

@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import delete
 
 from quizapp.extensions import db
-from quizapp.models import ApiToken, Attempt, ReviewCard, SimRun
+from quizapp.models import ApiToken, Attempt, ProblemReport, ReviewCard, SimRun
 
 # Every table holding a user's data; a new one is one entry here (and in the export).
-USER_OWNED_TABLES = [Attempt, ReviewCard, ApiToken, SimRun]
+USER_OWNED_TABLES = [Attempt, ReviewCard, ApiToken, SimRun, ProblemReport]
 
 
 def delete_user_data(user_id: int) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask
 
 
@@ -10,10 +12,13 @@ def register_web(app: Flask) -> None:
     from quizapp.web import errors, security
     from quizapp.web.api import register_api
     from quizapp.web.auth import auth, init_auth
+    from quizapp.web.authoring import authoring, init_authoring
+    from quizapp.web.decks import decks
     from quizapp.web.exercises import exercises, init_exercises
     from quizapp.web.learning import init_learning, learning
     from quizapp.web.observability import register_observability
     from quizapp.web.pages import pages
+    from quizapp.web.preview import init_preview
     from quizapp.web.review import init_review, review
 
     register_observability(app)
@@ -21,14 +26,19 @@ def register_web(app: Flask) -> None:
     init_learning(app)
     init_exercises(app)
     init_review(app)
+    init_authoring(app)
+    init_preview(app)
     app.register_blueprint(pages)
     app.register_blueprint(auth)
     app.register_blueprint(learning)
     app.register_blueprint(exercises)
     app.register_blueprint(review)
+    app.register_blueprint(authoring)
+    app.register_blueprint(decks)
     register_api(app)
     errors.register_error_handlers(app)
     security.register_security_headers(app)
+    app.jinja_env.filters["resolve_path"] = lambda path: str(Path(path).resolve())
     app.jinja_env.globals["difficulty_labels"] = {
         "easy": "Easy",
         "medium": "Medium",

@@ -13,6 +13,7 @@ from quizapp.domain.grading import MAX_ANSWER_CHARS
 from quizapp.services import learning as learning_service
 from quizapp.services import progress as progress_service
 from quizapp.services import questions as question_service
+from quizapp.services import reports as report_service
 from quizapp.services.errors import InvalidInput
 from quizapp.web.charts import accuracy_chart
 from quizapp.web.question_page import render_question_page
@@ -115,6 +116,7 @@ def dashboard():
         progress=progress,
         chart=accuracy_chart(progress.accuracy),
         mistakes=progress_service.recent_mistakes(current_user, limit=5),
+        my_reports=report_service.my_reports(current_user, limit=10),
     )
 
 

@@ -211,3 +211,85 @@ def pytest_plugin_registered(plugin, manager):
         shared = manager.get_plugin(str(REPO_ROOT / "tests" / "conftest.py"))
         if shared is not None:
             sys.modules["conftest"] = shared
+
+
+@dataclass
+class PreviewServer:
+    url: str
+    content: Path
+
+
+@pytest.fixture
+def preview_server(tmp_path):
+    """`flask content serve` on a copy of content/, its own scratch database; stopped after."""
+    content = tmp_path / "content"
+    shutil.copytree(REPO_ROOT / "content", content)
+    learners_db = tmp_path / "learners.sqlite"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{learners_db}", "FLASK_DEBUG": "0"}
+    port = _free_port()
+    log = tmp_path / "preview.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [*FLASK, "content", "serve", str(content), "--port", str(port)],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + READY_WAIT
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the preview exited early:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2):
+                break
+        except OSError:
+            assert time.monotonic() < deadline, f"the preview did not start:\n{log.read_text()}"
+            time.sleep(0.2)
+    try:
+        yield PreviewServer(url, content)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(10)
+    assert not learners_db.exists(), "the preview opened the learners' database"
+
+
+E2E_PASSWORD = "correct horse battery staple"
+
+
+def _sign_up(tab, username: str) -> None:
+    from playwright.sync_api import expect
+
+    tab.goto("/register")
+    tab.get_by_label("Username").fill(username)
+    tab.get_by_label("Password", exact=True).fill(E2E_PASSWORD)
+    tab.get_by_label("Repeat the password").fill(E2E_PASSWORD)
+    tab.get_by_role("button", name="Sign up").click()
+    expect(tab.locator(".flash-success")).to_contain_text(f"Welcome, {username}")
+
+
+@pytest.fixture
+def sign_up():
+    """sign_up(tab, username): register through the form (the flash message proves it)."""
+    return _sign_up
+
+
+@pytest.fixture
+def new_tab(browser, live_server, console):
+    """new_tab(): another browser context (its own cookies) on the live server, watched."""
+    contexts = []
+
+    def open_tab(base_url: str | None = None):
+        context = browser.new_context(base_url=base_url or live_server.url, viewport=VIEWPORT)
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        tab = context.new_page()
+        console.watch(tab)
+        return tab
+
+    yield open_tab
+    for context in contexts:
+        context.close()
+    assert not console.problems, "\n".join(console.problems)

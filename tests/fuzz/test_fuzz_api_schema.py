@@ -1,7 +1,8 @@
 """Schemathesis against /api/openapi.json: no request, however odd, gets a 5xx (except the
 documented 503 of a full simulation queue), and every response matches the documented schema.
 
-Requests are sent with a learner's API token, so the /me endpoints answer with real data.
+Requests are sent with an author's API token, so the /me and /author endpoints answer with
+real data.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from quizapp.models.base import utcnow
 from quizapp.services.accounts import create_api_token, register_user
 from quizapp.services.content_import import import_content
 from quizapp.services.learning import submit_answer
+from quizapp.services.reports import report_problem
 from quizapp.services.simulations import start_lab_run
 
 SIMULATION_PATHS = ("/api/v1/lab/runs", "/api/v1/exercises/{slug}/runs")
@@ -38,9 +40,18 @@ SLUGS = {
     "/api/v1/exercises/{slug}": "sigmoid-depth-30-init",
     "/api/v1/exercises/{slug}/runs": "sigmoid-depth-30-init",
     "/api/v1/me/review/leeches/{slug}": "adam-bias-correction",
+    "/api/v1/questions/{slug}/reports": "vanishing-gradient-problem",
+    "/api/v1/exercises/{slug}/reports": "sigmoid-depth-30-init",
+    "/api/v1/topics/{slug}/deck": "gradient-flow",
 }
 SEED = "vanishing-gradient-problem"
 LEECH = "adam-bias-correction"  # never rated by the fuzzer, so no undo reaches it
+REPORT_BODY = st.fixed_dictionaries(
+    {
+        "category": st.sampled_from(["wrong_answer", "unclear", "typo", "other"]),
+        "message": st.text(min_size=1, max_size=300).filter(str.strip),
+    }
+)
 TINY_LAB = {"kind": "mlp", "depth": 4, "width": 8, "batch_size": 16}
 # Bodies the API accepts, so the success paths are checked against the schema too.
 VALID_BODIES = {
@@ -56,6 +67,12 @@ VALID_BODIES = {
     ),
     "/api/v1/me/review-log": st.just(
         f"card_id,review_time,review_rating\n{SEED},1740821400000,3\n"
+    ),
+    "/api/v1/questions/{slug}/reports": REPORT_BODY,
+    "/api/v1/exercises/{slug}/reports": REPORT_BODY,
+    "/api/v1/author/reports/{report_id}": st.fixed_dictionaries(
+        {"status": st.sampled_from(["open", "fixed", "wont_fix"])},
+        optional={"reply": st.text(max_size=300)},
     ),
     "/api/v1/questions/{slug}/attempts": st.fixed_dictionaries(
         {"check": st.integers(0, 2), "response": st.one_of(st.integers(0, 4), st.text())},
@@ -90,8 +107,12 @@ def api_app(tmp_path_factory):
     app = make_app(f"sqlite:///{root / 'api.sqlite'}", **POOL_SETTINGS)
     with app.app_context():
         import_content(CONTENT_DIR)
-        user = register_user("fuzzer", "a long fuzzing passphrase")
+        # An author: the author endpoints answer with data too (authors are learners as well).
+        user = register_user("fuzzer", "a long fuzzing passphrase", role="author")
         submit_answer(user, "vanishing-gradient-problem", 1, 0)
+        app.config["FUZZ_REPORT"] = report_problem(
+            user, "question", "vanishing-gradient-problem", "typo", "a fuzzing report"
+        ).id
         app.config["FUZZ_TOKEN"] = create_api_token(user, "schemathesis").secret
         app.config["FUZZ_RUN"] = _finished_run(user)
         # A leech to act on, and a fit still queued: asking for another returns that one.
@@ -152,6 +173,7 @@ def test_the_api_answers_any_request_without_a_server_error_and_as_documented(
         "slug": SLUGS.get(path),
         "run_id": api_app.config["FUZZ_RUN"],
         "fit_id": api_app.config["FUZZ_FIT"],
+        "report_id": api_app.config["FUZZ_REPORT"],
     }
     wanted = {name: real[name] for name in real if "{" + name + "}" in path}
     if wanted:

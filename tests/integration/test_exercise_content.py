@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import write_question
 
 from quizapp.services.content_import import check_content
 from quizapp.services.exercise_lint import DiskCachedSimulator
@@ -309,8 +310,42 @@ def test_the_cli_runs_the_lint_by_default(app, runner, content_dir, tmp_path):
     assert code == 0, output
 
 
-def test_the_lint_does_not_run_while_the_files_have_errors(content_dir, simulator):
+def test_the_lint_skips_an_exercise_with_its_own_errors(content_dir, simulator):
     write_exercise(content_dir, replace={"questions: [alpha]": "questions: [gamma]"})
     errors = lint(content_dir, simulator)
     assert any("unknown question 'gamma'" in error for error in errors)
     assert simulator.misses == 0
+
+
+def test_one_check_reports_every_problem_of_every_file_at_once(content_dir, simulator):
+    """Schema, markdown, rendering, links and the solvability lint in one pass, sorted.
+
+    Before, these came out in rounds: schema errors hid a file's markdown and links, the
+    first unrenderable text hid the others, and any error anywhere held the lint back."""
+    broken = write_question(
+        content_dir,
+        "alpha",
+        related=["beta", "gamma"],
+        replace={
+            "difficulty: medium": "difficulty: extreme",  # schema
+            "It is $1/4$, reached": "It is $x^$, reached",  # cannot render
+            "Give it as a decimal.": "Give it as $a^$ decimal.",  # cannot render either
+            "the product is largest at": "the product $is largest at",  # unbalanced $
+        },
+    )
+    lazy = write_exercise(content_dir, "tanh-shallow", replace={"depth: 12": "depth: 4"})
+    problems = check_content(content_dir, simulate=simulator).errors
+    places = [(problem.path, problem.line) for problem in problems]
+    assert places == sorted(places)  # by file, then line
+    errors = [str(problem) for problem in problems]
+    expected = [
+        f"{broken}:3: difficulty: must be one of easy, medium, hard",
+        f"{broken}:{line_of(broken, 'It is $x^$')}: answer: cannot render math 'x^'",
+        f"{broken}:{line_of(broken, 'Give it as')}: checks.1.prompt: cannot render math 'a^'",
+        f"{broken}:{line_of(broken, 'the product $is')}: explanation: unbalanced $ math delimiter",
+        f"{broken}:{line_of(broken, 'related:')}: related.1: unknown question 'gamma'",
+        f"{lazy}:{line_of(lazy, 'wrong_choice:')}: wrong_choice: should fail the goals",
+    ]
+    for start in expected:
+        assert any(error.startswith(start) for error in errors), (start, errors)
+    assert not any("unknown question 'alpha'" in error for error in errors)

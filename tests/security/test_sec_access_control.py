@@ -41,6 +41,7 @@ USER_DATA_ENDPOINTS = [
     "GET /api/v1/me/export",
     "GET /api/v1/me/progress",
     "GET /api/v1/me/reviews/due",
+    "GET /api/v1/me/reports",
     "POST /api/v1/questions/<slug>/attempts (idempotency key)",
     # The review screen, leeches, review limits, memory, review log and schedule fits.
     "POST /review/reveal",
@@ -146,6 +147,26 @@ def test_alice_sees_her_own_data(world):
     assert [a["response"] for a in export["attempts"]][0] == SECRET_ANSWER
     due = api.get("/api/v1/me/reviews/due", headers=bearer(world["alice_token"])).get_json()
     assert {card["question"] for card in due} == {"alpha", "beta"}
+
+
+def test_problem_reports_are_seen_only_by_their_learner_and_the_authors(world):
+    secret = "alice-report-9c1d"
+    filed = world["alice"].post(
+        "/questions/alpha/report", data={"category": "typo", "message": secret}
+    )
+    assert filed.status_code == 303
+    assert secret in world["alice"].get("/api/v1/me/reports").get_data(as_text=True)  # control
+    assert "Your reports" in world["alice"].get("/dashboard").get_data(as_text=True)
+    for response in (
+        world["mallory"].get("/api/v1/me/reports"),
+        world["mallory"].get("/dashboard"),
+        world["mallory"].get("/author/reports"),
+        world["app"]
+        .test_client()
+        .get("/api/v1/me/reports", headers=bearer(world["mallory_token"])),
+    ):
+        assert secret not in response.get_data(as_text=True), response.request.path
+    assert world["anonymous"].get("/api/v1/me/reports").status_code == 401
 
 
 @pytest.mark.parametrize("who", ["mallory", "anonymous"])

@@ -12,7 +12,7 @@ from sec_support import EXERCISE, PASSWORD, csrf_token, log_in, sign_up
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
-from quizapp.models import ApiToken, Attempt, SimRun, User
+from quizapp.models import ApiToken, Attempt, ProblemReport, SimRun, User
 from quizapp.services.accounts import create_api_token
 from quizapp.services.content_import import import_content
 
@@ -48,9 +48,17 @@ STATE_CHANGING = {
     "api_review.put_settings": ("/api/v1/me/review/settings", {"new_cards_per_day": 1}),
     "api_review.import_revlog": ("/api/v1/me/review-log", {}),
     "api_review.start_fit": ("/api/v1/me/schedule/fits", {}),
+    "authoring.report": ("/questions/alpha/report", {"category": "typo", "message": "A typo."}),
+    "authoring.answer_report": ("/author/reports/1", {"status": "fixed", "reply": "Done."}),
+    "authoring.recompute": ("/author/recompute", {}),
+    "api_authoring.report_question": ("/api/v1/questions/alpha/reports",
+                                      {"category": "typo", "message": "A typo."}),
+    "api_authoring.report_exercise": ("/api/v1/exercises/tanh-init/reports",
+                                      {"category": "typo", "message": "A typo."}),
+    "api_authoring.answer_report": ("/api/v1/author/reports/1", {"status": "fixed"}),
 }  # fmt: skip
 # Endpoints whose state-changing method is not POST.
-METHODS = {"api_review.put_settings": "put"}
+METHODS = {"api_review.put_settings": "put", "api_authoring.answer_report": "patch"}
 ACCOUNT_ACTIONS = {
     "password": {"pw-current_password": PASSWORD, "pw-new_password": "another long passphrase",
                  "pw-confirm": "another long passphrase"},
@@ -95,7 +103,7 @@ def _counts(app) -> tuple[int, ...]:
     with app.app_context():
         return tuple(
             db.session.scalar(select(func.count()).select_from(model))
-            for model in (User, Attempt, SimRun, ApiToken)
+            for model in (User, Attempt, SimRun, ApiToken, ProblemReport)
         ) + (db.session.scalar(select(func.count()).where(ApiToken.revoked_at.is_not(None))),)
 
 

@@ -61,6 +61,19 @@ GET_URLS = {
     "api_review.export_revlog": "/api/v1/me/review-log",
     "api_review.schedule": "/api/v1/me/schedule",
     "api_review.get_fit": "/api/v1/me/schedule/fits/headers-fit",
+    "authoring.report": "/questions/alpha/report",
+    "authoring.items": "/author?sort=facility&order=desc",
+    "authoring.items_csv": "/author/items.csv",
+    "authoring.exercise_analytics": "/author/exercises",
+    "authoring.reports": "/author/reports?status=open",
+    "decks.topic_deck": "/topics/gradient-flow/deck.apkg",
+    "decks.bank_deck": "/deck.apkg",
+    "api_authoring.my_reports": "/api/v1/me/reports",
+    "api_authoring.author_reports": "/api/v1/author/reports",
+    "api_authoring.author_items": "/api/v1/author/items",
+    "api_authoring.author_exercises": "/api/v1/author/exercises",
+    "api_authoring.topic_deck": "/api/v1/topics/gradient-flow/deck",
+    "api_authoring.bank_deck": "/api/v1/deck",
 }
 ERRORS = [
     ("GET", "/questions/no-such-question", None, 404),
@@ -78,7 +91,7 @@ SAFE_REFERRER = {"no-referrer", "same-origin", "strict-origin", "strict-origin-w
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """Content, a learner with a finished exercise run; read-only for the tests."""
+    """Content, an author with a finished exercise run; read-only for the tests."""
     root = tmp_path_factory.mktemp("headers")
     from conftest import write_question
 
@@ -89,12 +102,15 @@ def site(tmp_path_factory):
     write_question(root, "beta", related=["alpha"])
     (root / "exercises" / f"{EXERCISE_SLUG}.yaml").write_text(EXERCISE)
     app = make_app(f"sqlite:///{root / 'headers.sqlite'}")
+    app.instance_path = str(root / "instance")  # Anki decks are cached there
     with app.app_context():
         import_content(root)
     client = app.test_client()
     assert sign_up(client, "header-reader").status_code == 302
     with app.app_context():
         user = db.session.scalar(select(User))
+        user.role = "author"  # the author pages are pages too
+        db.session.commit()
         token = create_api_token(user, "headers").secret
         run = start_exercise_run(user, EXERCISE_SLUG, {"init": "default"}).id
         deadline = time.monotonic() + 120  # a bound on starting a worker, not a timing check

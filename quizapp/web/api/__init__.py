@@ -8,6 +8,7 @@ from flask_smorest import Api
 
 def register_api(app: Flask) -> Api:
     """Create the app's API (one per app: flask-smorest keeps a spec per Api) and its routes."""
+    from quizapp.web.api.authoring import blp as authoring_blp
     from quizapp.web.api.exercises import blp as exercises_blp
     from quizapp.web.api.learning import blp as learning_blp
     from quizapp.web.api.questions import blp as questions_blp
@@ -24,4 +25,5 @@ def register_api(app: Flask) -> Api:
     api.register_blueprint(learning_blp, url_prefix="/api/v1")
     api.register_blueprint(exercises_blp, url_prefix="/api/v1")
     api.register_blueprint(review_blp, url_prefix="/api/v1")
+    api.register_blueprint(authoring_blp, url_prefix="/api/v1")
     return api

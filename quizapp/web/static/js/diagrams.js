@@ -16,6 +16,10 @@
     if (nodes.length) window.mermaid.run({ nodes }).catch((error) => console.warn("diagram", error));
   };
   draw(document);
-  document.querySelectorAll("details").forEach((details) =>
-    details.addEventListener("toggle", () => { if (details.open) draw(details); }));
+  // "toggle" does not bubble: listen in the capture phase, so details added later (the
+  // author preview swaps the page's content in place) are drawn when opened too.
+  document.addEventListener("toggle", (event) => {
+    if (event.target.open) draw(event.target);
+  }, true);
+  document.addEventListener("quizapp:content-replaced", () => draw(document));
 })();
