@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0007"
-down_revision = "0003"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
