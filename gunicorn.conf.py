@@ -2,6 +2,8 @@
 
 import multiprocessing
 import os
+import sys
+from pathlib import Path
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
 # Requests are short but CPU-bound in Python (templates, JSON): processes beat threads under
@@ -22,3 +24,50 @@ accesslog = None  # the app writes one JSON line per request itself, with its re
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def _refuse_unsafe_settings() -> None:
+    """Check the app's settings once, in the master, before any worker starts: an unsafe
+    production setting stops gunicorn with one line instead of a traceback per worker."""
+    from quizapp.config import ConfigurationError, load_settings
+
+    try:
+        load_settings(str(Path(__file__).resolve().parent / "instance"))
+    except ConfigurationError as error:
+        print(f"quizapp: refusing to start: {error}", file=sys.stderr, flush=True)
+        sys.exit(1)
+
+
+# The settings know how many processes serve the app (rate limits kept in one process's
+# memory are refused with more than one); on_starting corrects it if `-w` overrode `workers`.
+os.environ["QUIZAPP_WEB_WORKERS"] = str(workers)
+_refuse_unsafe_settings()
+
+
+def on_starting(server):
+    """Before any worker starts: tell the app how many processes serve it, and refuse to start
+    (one line, no traceback) when they would each count rate limits in their own memory."""
+    os.environ["QUIZAPP_WEB_WORKERS"] = str(server.cfg.workers)
+    if os.environ.get("QUIZAPP_ENV") != "production":
+        return
+    from quizapp.config import ConfigurationError, limiter_storage_uri
+
+    try:
+        limiter_storage_uri(production=True)
+    except ConfigurationError as error:
+        print(f"quizapp: refusing to start: {error}", file=sys.stderr, flush=True)
+        sys.exit(1)
+
+
+def post_worker_init(worker):
+    """A new worker (after a restart, a crash, or gunicorn recycling one) runs again the
+    simulation runs whose web process is gone: they lived in that process's pool."""
+    from quizapp.services.simulations import requeue_orphaned_runs
+
+    try:
+        requeued = requeue_orphaned_runs(worker.wsgi)
+    except Exception:  # the database may not be up yet: the runs are requeued when read
+        worker.log.exception("could not requeue simulation runs lost with their process")
+    else:
+        if requeued:
+            worker.log.info("requeued %d simulation run(s) lost with their process", requeued)

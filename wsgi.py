@@ -1,5 +1,17 @@
 """Entry point for gunicorn and `flask --app wsgi`."""
 
-from quizapp import create_app
+import sys
 
-app = create_app()
+from quizapp import create_app
+from quizapp.config import ConfigurationError
+
+# gunicorn's exit code for "the application failed to load": its master then stops instead
+# of starting the worker again and again.
+GUNICORN_APP_LOAD_ERROR = 4
+
+try:
+    app = create_app()
+except ConfigurationError as error:
+    # One line an operator can act on; a traceback would bury it.
+    print(f"quizapp: refusing to start: {error}", file=sys.stderr, flush=True)
+    sys.exit(GUNICORN_APP_LOAD_ERROR if "gunicorn" in sys.modules else 1)

@@ -229,10 +229,11 @@ def add_history(slugs: list[str], attempts: int, rng: random.Random) -> int:
 def bench_dashboard(app, slugs: list[str], attempts: int, renders: int, rng) -> dict:
     with app.app_context():
         user_id = add_history(slugs, attempts, rng)
+        session_token = db.session.get(User, user_id).session_token
         engine = db.engine
     client = app.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = f"{user_id}:1"
+        session["_user_id"] = session_token  # what a log-in puts in the cookie
         session["_fresh"] = True
 
     statements: list[str] = []

@@ -1,4 +1,4 @@
-"""Command line: `flask content ...`, `flask sim ...`, `flask users ...`."""
+"""Command line: `flask content ...`, `flask sim ...`, `flask users ...`, `flask runs ...`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from flask.cli import AppGroup
 
 content_cli = AppGroup("content", help="Check and import the question bank.")
 sim_cli = AppGroup("sim", help="Run gradient-flow simulations.")
-users_cli = AppGroup("users", help="Create accounts, change roles, list users.")
+users_cli = AppGroup(
+    "users", help="Create accounts, change roles, list users, sign them out everywhere."
+)
+runs_cli = AppGroup("runs", help="Look after stored simulation runs.")
 review_cli = AppGroup("review", help="Spaced-repetition upkeep: monthly schedule fits.")
 
 PROGRESS_THRESHOLD = 20  # files; fewer finish before a bar would be worth drawing
@@ -262,6 +265,27 @@ def users_list_command() -> None:
         click.echo(f"{user.username:<{width}}  {user.role:<7}  {created}")
 
 
+@users_cli.command("sign-out")
+@click.argument("username")
+@click.option("--revoke-tokens", is_flag=True, help="Also revoke every API token of the account.")
+def users_sign_out_command(username: str, revoke_tokens: bool) -> None:
+    """End every session of USERNAME on every device (a lost laptop, a shared computer)."""
+    from quizapp.services.accounts import end_all_sessions, find_user, revoke_all_api_tokens
+    from quizapp.services.errors import ServiceError
+
+    try:
+        user = find_user(username)
+    except ServiceError as error:
+        click.echo(f"Error: {error.message}", err=True)
+        sys.exit(1)
+    end_all_sessions(user)
+    message = f"'{user.username}' is signed out everywhere."
+    if revoke_tokens:
+        revoked = revoke_all_api_tokens(user)
+        message += f" {revoked} API token{'' if revoked == 1 else 's'} revoked."
+    click.echo(message)
+
+
 @sim_cli.command("warm")
 def sim_warm_command() -> None:
     """Precompute every exercise's choice space into the result cache, with a progress bar."""
@@ -297,9 +321,32 @@ def review_optimise_due_command() -> None:
         raise SystemExit(1)
 
 
+@runs_cli.command("prune")
+@click.option(
+    "--days",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Keep anonymous runs this many days (default QUIZAPP_RUN_RETENTION_DAYS, 30).",
+)
+def runs_prune_command(days: int | None) -> None:
+    """Delete anonymous runs past the retention period and results nothing uses any more."""
+    from datetime import timedelta
+
+    from quizapp.services.run_retention import prune_runs
+
+    if days is None:
+        days = current_app.config["QUIZAPP_RUN_RETENTION_DAYS"]
+    report = prune_runs(timedelta(days=days))
+    click.echo(
+        f"Deleted {report.runs_deleted} anonymous run(s) older than {days} day(s) and "
+        f"{report.results_deleted} stored result(s) no run or exercise uses."
+    )
+
+
 def register_commands(app: Flask) -> None:
     """Attach every command group to the app's `flask` CLI."""
     app.cli.add_command(content_cli)
     app.cli.add_command(sim_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(review_cli)
+    app.cli.add_command(runs_cli)

@@ -17,7 +17,10 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+# Moving window: "5 per minute" holds for any 60 seconds, not per calendar minute (a fixed
+# window lets 10 through around a minute boundary). Limits count a request before its view
+# runs, with an atomic increment in the store, so parallel requests cannot all slip through.
+limiter = Limiter(key_func=get_remote_address, default_limits=[], strategy="moving-window")
 
 
 def register_extensions(app: Flask) -> None:
@@ -32,10 +35,13 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
-    if app.config.get("QUIZAPP_TRUST_PROXY"):
+    proxies = int(app.config.get("QUIZAPP_TRUST_PROXY") or 0)
+    if proxies:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+        # The client address is the one the n-th proxy from us saw; Host passes through the
+        # proxy unchanged (docs/deploy/nginx-quizapp.conf), so X-Forwarded-Host is not read.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
 
 
 def _tune_sqlite(connection, _record) -> None:

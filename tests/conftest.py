@@ -5,7 +5,13 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import textwrap
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -230,10 +236,20 @@ def add_user(app, username: str | None = None) -> int:
         return user.id
 
 
-def sign_in(client, user_id: int) -> None:
-    """Put the learner's Flask-Login id in the test client's session."""
+def session_token(app, user_id: int) -> str:
+    """The learner's current session token: what a log-in puts in the session cookie."""
+    from quizapp.models import User
+
+    with app.app_context():
+        return db.session.get(User, user_id).session_token
+
+
+def sign_in(client, user_id: int, token: str | None = None) -> None:
+    """What a successful log-in leaves in the test client's session: the learner's session
+    token (`token` overrides it, e.g. with a stale one)."""
+    token = token or session_token(client.application, user_id)
     with client.session_transaction() as session:
-        session["_user_id"] = f"{user_id}:1"
+        session["_user_id"] = token
         session["_fresh"] = True
 
 
@@ -310,3 +326,123 @@ def add_review_history(user, raw) -> None:
             )
         )
     db.session.commit()
+
+
+# -- real servers: gunicorn as production runs it ----------------------------------------------
+
+SERVER_READY_WAIT = 90.0  # seconds: a bound on start-up (4 workers importing the app), not a goal
+PRODUCTION_SECRET = "a-test-secret-key-that-is-long-enough-for-production-0123456789"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (loopback)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def production_env(database_url: str, **overrides: str) -> dict[str, str]:
+    """The environment of `make serve` for a test server: production mode on loopback."""
+    env = {
+        **os.environ,
+        "QUIZAPP_ENV": "production",
+        "SECRET_KEY": PRODUCTION_SECRET,
+        "DATABASE_URL": database_url,
+        "QUIZAPP_SECURE_COOKIES": "0",  # plain http on loopback
+        "QUIZAPP_LOG_REQUESTS": "0",
+        "QUIZAPP_CONTENT_DIR": str(CONTENT_DIR),
+        "QUIZAPP_SIM_WORKERS": "1",
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+    for name in ("QUIZAPP_TRUST_PROXY", "RATELIMIT_STORAGE_URI", "QUIZAPP_CSRF", "QUIZAPP_JOBS"):
+        env.pop(name, None)
+    env.update(overrides)
+    return env
+
+
+def run_flask(env: dict[str, str], *args: str, check: bool = True):
+    """`flask --app wsgi ARGS` in a subprocess with `env`."""
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    if check and done.returncode != 0:
+        raise AssertionError(f"flask {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+    return done
+
+
+class GunicornServer:
+    """gunicorn with the repository's gunicorn.conf.py, in its own process group."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, workers: int = 4) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = dict(env, GUNICORN_BIND=f"127.0.0.1:{self.port}", GUNICORN_WORKERS=str(workers))
+        self.log_path = log_path
+        self.process = None
+
+    def start(self, wait: bool = True) -> GunicornServer:
+
+        with self.log_path.open("w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+                cwd=REPO_ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # workers and simulation processes share the group
+            )
+        if wait:
+            self.wait_until_healthy()
+        return self
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_until_healthy(self) -> None:
+
+        deadline = time.monotonic() + SERVER_READY_WAIT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited early:\n{self.log}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"gunicorn did not answer within {SERVER_READY_WAIT:g} s:\n{self.log}")
+
+    def stop(self) -> None:
+
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def kill(self) -> None:
+        """SIGKILL to gunicorn and every process it started: a crash, not a shutdown."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(20)
+
+    def __enter__(self) -> GunicornServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def redis_flushed(url: str) -> None:
+    """Empty the test Redis database (never db 0 or a shared one: the URL names the test db)."""
+    import redis
+
+    redis.Redis.from_url(url).flushdb()

@@ -1,7 +1,7 @@
 """problem reports from learners, item-statistics snapshots and an index for them
 
 Revision ID: 0012
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-01 10:00:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0012'
-down_revision = '0003'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 

@@ -15,7 +15,16 @@ def _local_backend(config: dict[str, Any]) -> JobBackend:
         config["QUIZAPP_SIM_WORKERS"],
         config["QUIZAPP_SIM_QUEUE_LIMIT"],
         config["QUIZAPP_SIM_TIMEOUT"],
+        worker_memory_mb(config),
     )
+
+
+def worker_memory_mb(config: dict[str, Any]) -> int:
+    """Each simulation process's share of the host's simulation memory: the total
+    (QUIZAPP_SIM_MEMORY_MB) over every pool worker of every web process on the host, so it
+    holds whatever the number of gunicorn workers (gunicorn.conf.py tells the app)."""
+    processes = max(1, config["QUIZAPP_WEB_WORKERS"]) * max(1, config["QUIZAPP_SIM_WORKERS"])
+    return max(64, config["QUIZAPP_SIM_MEMORY_MB"] // processes)
 
 
 def _celery_backend(config: dict[str, Any]) -> JobBackend:

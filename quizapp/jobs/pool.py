@@ -13,6 +13,7 @@ import logging
 import multiprocessing
 import queue
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,8 @@ from quizapp.jobs import JobOutcome, OnComplete, QueueFull
 log = logging.getLogger(__name__)
 
 STARTUP_TIMEOUT = 120.0  # seconds for a fresh worker to import torch
+# The worker died after its last job and before acknowledging this one: the job never ran.
+NOT_REACHED = JobOutcome("crashed", message="The simulation worker stopped before the job began.")
 
 
 @dataclass
@@ -36,8 +39,15 @@ class _Job:
 class SimulationPool:
     """Runs simulations in `workers` processes; at most `queue_limit` jobs wait for a worker."""
 
-    def __init__(self, workers: int = 2, queue_limit: int = 16, timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        workers: int = 2,
+        queue_limit: int = 16,
+        timeout: float = 20.0,
+        memory_mb: int | None = None,
+    ) -> None:
         self.workers = max(1, workers)
+        self.memory_mb = memory_mb  # each worker's cap beyond its own start-up (worker.py)
         self.queue_limit = max(1, queue_limit)
         self.timeout = timeout
         self._jobs: queue.Queue[_Job | None] = queue.Queue(maxsize=self.queue_limit)
@@ -115,7 +125,9 @@ class SimulationPool:
         from quizapp.jobs.worker import serve_simulations
 
         parent, child = self._context.Pipe()
-        process = self._context.Process(target=serve_simulations, args=(child,), daemon=True)
+        process = self._context.Process(
+            target=serve_simulations, args=(child, self.memory_mb), daemon=True
+        )
         process.start()
         child.close()
         if not parent.poll(STARTUP_TIMEOUT):
@@ -142,6 +154,8 @@ class SimulationPool:
                     process.join(5)
                     process = connection = None
                     self.restarts += 1
+                if outcome is NOT_REACHED:
+                    process, connection, outcome = self._run_on_fresh_worker(job)
             except Exception as error:  # never let the supervisor die silently
                 log.exception("simulation job %s could not run", job.run_id)
                 outcome = JobOutcome("failed", message=f"The simulation could not start: {error}")
@@ -156,6 +170,23 @@ class SimulationPool:
                 connection.send(None)
             process.join(5)
 
+    def _run_on_fresh_worker(self, job: _Job):
+        """The one retry of a job whose worker died before the job reached it: nothing of the
+        job ran, so it cannot be what killed the worker. Returns (process, connection,
+        outcome); the process is None if this worker died too."""
+        log.warning("simulation worker died before job %s reached it: retrying once", job.run_id)
+        process, connection = self._spawn()
+        self._processes[threading.current_thread().name] = process
+        outcome, healthy = self._run(process, connection, job)
+        if not healthy:
+            process.kill()
+            process.join(5)
+            process = connection = None
+            self.restarts += 1
+        if outcome is NOT_REACHED:
+            outcome = JobOutcome("crashed", message=NOT_REACHED.message)
+        return process, connection, outcome
+
     @staticmethod
     def _record(job: _Job, outcome: JobOutcome) -> None:
         try:
@@ -165,36 +196,49 @@ class SimulationPool:
 
     def _run(self, process, connection, job: _Job) -> tuple[JobOutcome, bool]:
         """Send one job; returns the outcome and whether the worker can take another."""
+        reached = False
         timeout = job.timeout or self.timeout
+        deadline = time.monotonic() + timeout
         try:
             connection.send((job.kind, job.config))
-            if not connection.poll(timeout):
-                message = (
-                    f"The simulation took longer than {timeout:g} s and was stopped. "
-                    "Try a smaller network or fewer training steps."
-                    if job.kind == "simulate"
-                    else f"The job took longer than {timeout:g} s and was stopped."
-                )
-                return JobOutcome("timeout", message=message), False
-            status, payload = connection.recv()
+            while True:
+                if not connection.poll(max(0.0, deadline - time.monotonic())):
+                    message = (
+                        f"The simulation took longer than {timeout:g} s and was stopped. "
+                        "Try a smaller network or fewer training steps."
+                        if job.kind == "simulate"
+                        else f"The job took longer than {timeout:g} s and was stopped."
+                    )
+                    return JobOutcome("timeout", message=message), False
+                status, payload = connection.recv()
+                if status != "received":
+                    break
+                reached = True
         except (EOFError, OSError, BrokenPipeError):
+            if not reached:
+                return NOT_REACHED, False
             return (
                 JobOutcome("crashed", message="The simulation worker stopped unexpectedly."),
                 False,
             )
         if status == "done":
             return JobOutcome("done", result=payload), True
+        if status == "out_of_memory":
+            # A fresh worker gives back what the allocator kept from the failed job.
+            return JobOutcome("failed", message=str(payload)), False
         return JobOutcome(status, message=str(payload)), True
 
 
-_pools: dict[tuple[int, int, float], SimulationPool] = {}
+_pools: dict[tuple[int, int, float, int | None], SimulationPool] = {}
 _pools_lock = threading.Lock()
 
 
-def shared_pool(workers: int, queue_limit: int, timeout: float) -> SimulationPool:
+def shared_pool(
+    workers: int, queue_limit: int, timeout: float, memory_mb: int | None = None
+) -> SimulationPool:
     """One pool per setting in a process, shared by every app (tests create many apps)."""
-    key = (workers, queue_limit, timeout)
+    key = (workers, queue_limit, timeout, memory_mb)
     with _pools_lock:
         if key not in _pools:
-            _pools[key] = SimulationPool(workers, queue_limit, timeout)
+            _pools[key] = SimulationPool(workers, queue_limit, timeout, memory_mb)
         return _pools[key]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -22,9 +23,20 @@ from quizapp.models.base import Base, UTCDateTime, utcnow
 
 ROLES = ("learner", "author", "admin")
 
+# Tables whose ids leave the database (in cookies, URLs, API answers, logs) never hand out a
+# deleted row's id again: SQLite would otherwise reuse the highest id after a deletion.
+# PostgreSQL sequences never go back, so the option only changes SQLite.
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
+
+def new_session_token() -> str:
+    """A random, unguessable identifier for a user's sessions (256 bits)."""
+    return secrets.token_urlsafe(32)
+
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(40))
@@ -37,8 +49,10 @@ class User(Base):
     new_cards_per_day: Mapped[int] = mapped_column(Integer, default=20, server_default="20")
     max_reviews_per_day: Mapped[int] = mapped_column(Integer, default=200, server_default="200")
     leech_threshold: Mapped[int] = mapped_column(Integer, default=8, server_default="8")
-    # Bumped on password change so every other session and remember-me cookie stops working.
-    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    # What the session and remember-me cookies name instead of the row id: random, so a
+    # cookie can never point at another person, and replaced on log-out and password change
+    # so every cookie issued before stops working (Flask-Login's "alternative id").
+    session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     tokens: Mapped[list[ApiToken]] = relationship(
@@ -54,11 +68,12 @@ class User(Base):
         return True
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        return self.session_token
 
 
 class ApiToken(Base):
     __tablename__ = "api_tokens"
+    __table_args__ = NEVER_REUSE_IDS
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
@@ -69,6 +84,8 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # None: valid until revoked.
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
     user: Mapped[User] = relationship(back_populates="tokens")
 
@@ -80,6 +97,7 @@ class Attempt(Base):
         Index("ix_attempts_user_created", "user_id", "created_at"),
         # Item statistics: first attempt of each learner on each check, without a table scan.
         Index("ix_attempts_item_user", "question_id", "check_index", "user_id", "id"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -105,6 +123,7 @@ class ReviewCard(Base):
     __table_args__ = (
         UniqueConstraint("user_id", "question_id", name="uq_review_cards_user_id_question_id"),
         Index("ix_review_cards_user_due", "user_id", "due_at"),
+        NEVER_REUSE_IDS,
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

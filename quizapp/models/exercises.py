@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from quizapp.models.base import Base, UTCDateTime, utcnow
+from quizapp.models.result_packing import pack_result, unpack_result
 
 
 class Exercise(Base):
@@ -33,15 +34,25 @@ class Exercise(Base):
 
 
 class SimResult(Base):
-    """A finished simulation, keyed by its normalised config and the simulator version."""
+    """A finished simulation, keyed by its normalised config (seed included) and the simulator
+    version: stored once however many runs show it. The result is kept packed (columns,
+    deflated; see result_packing), read and written through `result` as a plain dict."""
 
     __tablename__ = "sim_results"
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     simulator_version: Mapped[str] = mapped_column(String(20))
     config: Mapped[dict[str, Any]] = mapped_column(JSON)
-    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    packed: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def result(self) -> dict[str, Any]:
+        return unpack_result(self.packed)
+
+    @result.setter
+    def result(self, value: dict[str, Any]) -> None:
+        self.packed = pack_result(value)
 
 
 RUN_STATUSES = ("queued", "running", "done", "failed")
@@ -69,3 +80,7 @@ class SimRun(Base):
     from_cache: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Who will finish a queued run (jobs/owners.py) and when it was last handed to them: a
+    # run whose owner process is gone is handed to another one (services/simulations.py).
+    owner: Mapped[str | None] = mapped_column(String(120), default=None)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -223,7 +223,7 @@ def _elapsed(raw: Any) -> int | None:
         return None
     try:
         value = int(float(raw))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: inf, or an int past float
         raise InvalidInput("elapsed_ms must be a number of milliseconds", "elapsed_ms") from None
     return max(0, min(value, MAX_ELAPSED_MS))
 

@@ -1,11 +1,10 @@
-"""A learner's progress: mastery per topic, accuracy over time, streak, history, export."""
+"""A learner's progress: mastery per topic, accuracy over time, streak, history."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -20,16 +19,7 @@ from quizapp.domain.mastery import (
     topic_mastery,
 )
 from quizapp.extensions import db
-from quizapp.models import (
-    ApiToken,
-    Attempt,
-    Question,
-    ReviewCard,
-    ScheduleFit,
-    Topic,
-    User,
-    question_topics,
-)
+from quizapp.models import Attempt, Question, ReviewCard, Topic, User, question_topics
 from quizapp.models.base import utcnow
 
 HISTORY_LENGTH = 50
@@ -146,84 +136,3 @@ def recent_mistakes(user: User, limit: int = 20) -> list[Question]:
             .options(selectinload(Question.topics))  # the cards show their topics: no N+1
         )
     )
-
-
-def export_user_data(user: User) -> dict[str, Any]:
-    """Everything stored about the learner, as JSON-ready data (token secrets are never stored)."""
-    slugs = dict(db.session.execute(select(Question.id, Question.slug)).all())
-    attempts = db.session.scalars(
-        select(Attempt).where(Attempt.user_id == user.id).order_by(Attempt.id)
-    )
-    cards = db.session.scalars(
-        select(ReviewCard).where(ReviewCard.user_id == user.id).order_by(ReviewCard.id)
-    )
-    tokens = db.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id))
-    fits = db.session.scalars(
-        select(ScheduleFit).where(ScheduleFit.user_id == user.id).order_by(ScheduleFit.version)
-    )
-    return {
-        "exported_at": utcnow().isoformat(),
-        "account": {
-            "username": user.username,
-            "role": user.role,
-            "desired_retention": user.desired_retention,
-            "new_cards_per_day": user.new_cards_per_day,
-            "max_reviews_per_day": user.max_reviews_per_day,
-            "leech_threshold": user.leech_threshold,
-            "created_at": user.created_at.isoformat(),
-        },
-        "attempts": [
-            {
-                "question": slugs.get(a.question_id),
-                "check": a.check_index,
-                "kind": a.kind,
-                "response": a.response,
-                "score": a.score,
-                "correct": a.correct,
-                "rating": a.rating,
-                "elapsed_ms": a.elapsed_ms,
-                "created_at": a.created_at.isoformat(),
-            }
-            for a in attempts
-        ],
-        "review_cards": [
-            {
-                "question": slugs.get(c.question_id),
-                "due_at": c.due_at.isoformat(),
-                "stability": c.stability,
-                "difficulty": c.difficulty,
-                "reviews": c.reviews,
-                "lapses": c.lapses,
-                "leech": c.leech,
-                "suspended_at": c.suspended_at.isoformat() if c.suspended_at else None,
-                "state": c.state,
-            }
-            for c in cards
-        ],
-        # Every version of the learner's fitted FSRS parameters, oldest first.
-        "schedule_fits": [
-            {
-                "version": f.version,
-                "status": f.status,
-                "trigger": f.trigger,
-                "created_at": f.created_at.isoformat(),
-                "review_count": f.review_count,
-                "parameters": f.parameters,
-                "log_loss_before": f.log_loss_before,
-                "log_loss_after": f.log_loss_after,
-                "rmse_before": f.rmse_before,
-                "rmse_after": f.rmse_after,
-                "recommended_retention": f.recommended_retention,
-            }
-            for f in fits
-        ],
-        "api_tokens": [
-            {
-                "name": t.name,
-                "prefix": t.prefix,
-                "created_at": t.created_at.isoformat(),
-                "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
-            }
-            for t in tokens
-        ],
-    }

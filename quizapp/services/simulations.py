@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -27,7 +27,7 @@ from quizapp.domain.exercises import (
 )
 from quizapp.domain.grading import Grade
 from quizapp.extensions import db
-from quizapp.jobs import JobOutcome, QueueFull, cache_key
+from quizapp.jobs import JobOutcome, QueueFull, cache_key, owners
 from quizapp.jobs.backends import backend_for
 from quizapp.models import Attempt, Exercise, Question, SimResult, SimRun, User
 from quizapp.models.base import utcnow
@@ -38,7 +38,8 @@ from quizapp.sim import SIMULATOR_VERSION, SimConfigError, validate_config
 
 log = logging.getLogger(__name__)
 
-# A run still queued this long after its time limit was lost (e.g. the server restarted).
+# A run still queued this long after it was handed to a live owner (or to one on another
+# host, which cannot be checked) is reported lost; a run whose owner is gone is requeued.
 LOST_AFTER = timedelta(minutes=5)
 RECORD_RETRIES = 5
 QUEUE_FULL = "Many simulations are running right now. Please try again in a moment."
@@ -104,7 +105,21 @@ def start_lab_run(user: User | None, config: Any) -> SimRun:
     return _start(user, _normalise(config), None, None, None)
 
 
+# Checks every run submission passes first, cached or not (the web layer registers its
+# per-account and per-address rate limits here): one place, whichever page or API starts it.
+SubmissionCheck = Callable[[User | None], None]
+SUBMISSION_CHECKS: list[SubmissionCheck] = []
+
+
+def register_submission_check(check: SubmissionCheck) -> None:
+    """Run `check(user)` before every run submission; it raises to refuse one."""
+    if check not in SUBMISSION_CHECKS:
+        SUBMISSION_CHECKS.append(check)
+
+
 def _start(user, config, exercise, choices, prediction) -> SimRun:
+    for check in SUBMISSION_CHECKS:
+        check(user)
     key = cache_key(config, SIMULATOR_VERSION)
     run = SimRun(
         id=uuid.uuid4().hex,
@@ -129,6 +144,7 @@ def _start(user, config, exercise, choices, prediction) -> SimRun:
     # that still finds it full (another request got there first) removes its run again.
     if not backend.has_capacity():
         raise Busy(QUEUE_FULL, retry_after=5)
+    run.owner, run.submitted_at = job_owner(app), utcnow()
     db.session.add(run)
     db.session.commit()
     try:
@@ -241,7 +257,10 @@ def get_run(run_id: str, user: User | None) -> RunView:
     run = db.session.get(SimRun, run_id) if len(run_id) <= 32 else None
     if run is None or (run.user_id is not None and (user is None or user.id != run.user_id)):
         raise NotFound("No such simulation run.")
-    if run.status in ("queued", "running") and utcnow() - run.created_at > LOST_AFTER:
+    if run.status in ("queued", "running"):
+        requeue_if_orphaned(run)
+    submitted = run.submitted_at or run.created_at
+    if run.status in ("queued", "running") and utcnow() - submitted > LOST_AFTER:
         run.status, run.error, run.finished_at = "failed", "The simulation was lost.", utcnow()
         db.session.commit()
     exercise = db.session.get(Exercise, run.exercise_id) if run.exercise_id else None
@@ -317,3 +336,72 @@ def warm_cache(configs: Iterable[dict[str, Any]]) -> int:
         db.session.commit()
         computed += 1
     return computed
+
+
+# -- runs lost with their process ------------------------------------------------------------
+
+
+def job_owner(app: Flask) -> str:
+    """Who finishes the runs this process submits: Celery, or this process's own pool."""
+    return owners.CELERY if app.config["QUIZAPP_JOBS"] == "celery" else owners.this_process()
+
+
+def _hand_over(app: Flask, run_id: str, previous_owner: str | None) -> bool:
+    """Claim a lost run for this process (atomically: one claimant wins) and submit it again;
+    simulations are deterministic, so running it twice gives the same result."""
+    owner = job_owner(app)
+    same_owner = (
+        SimRun.owner.is_(None) if previous_owner is None else SimRun.owner == previous_owner
+    )
+    claimed = db.session.execute(
+        update(SimRun)
+        .where(SimRun.id == run_id, same_owner, SimRun.status.in_(("queued", "running")))
+        .values(owner=owner, submitted_at=utcnow())
+    ).rowcount
+    db.session.commit()
+    if claimed != 1:
+        return False
+    config = db.session.get(SimRun, run_id).config
+    try:
+        backend_for(app).submit(
+            run_id, config, lambda done_id, outcome: complete_run(app, done_id, outcome)
+        )
+    except QueueFull:
+        # Give it back, for the next process start or the next look at the run.
+        db.session.execute(update(SimRun).where(SimRun.id == run_id).values(owner=None))
+        db.session.commit()
+        return False
+    log.info("requeued simulation run %s (its owner %s is gone)", run_id, previous_owner)
+    return True
+
+
+def requeue_if_orphaned(run: SimRun) -> bool:
+    """Requeue a queued run whose owner process has ended (looked at when the run is read)."""
+    app = current_app._get_current_object()
+    if app.config["QUIZAPP_JOBS"] == "celery" or not owners.owner_is_gone(run.owner):
+        return False
+    requeued = _hand_over(app, run.id, run.owner)
+    db.session.refresh(run)
+    return requeued
+
+
+def requeue_orphaned_runs(app: Flask) -> int:
+    """At start-up: requeue every queued run whose owner process has ended (a restart or a
+    crash took its pool with it). Returns how many were requeued."""
+    if app.config["QUIZAPP_JOBS"] == "celery":
+        return 0  # Celery delivers its queued tasks again by itself
+    with app.app_context():
+        try:
+            pending = db.session.execute(
+                select(SimRun.id, SimRun.owner)
+                .where(SimRun.status.in_(("queued", "running")))
+                .order_by(SimRun.created_at)
+            ).all()
+            # An unknown owner (queued before owners were recorded) is gone after a restart too.
+            return sum(
+                _hand_over(app, run_id, owner)
+                for run_id, owner in pending
+                if owner is None or owners.owner_is_gone(owner)
+            )
+        finally:
+            db.session.remove()

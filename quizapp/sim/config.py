@@ -267,6 +267,9 @@ def validate_config(config: dict) -> dict:
     out["lr"] = _read_float("lr", get("lr", DEFAULT_LR[out["optimizer"]]), 0.0, 10.0, low_open=True)
 
     _check_budget(out)
+    from quizapp.sim.memory import check_memory_budget  # it builds on this module
+
+    check_memory_budget(out)
     return out
 
 
@@ -347,8 +350,12 @@ def _check_budget(config: dict) -> None:
 
 
 def _fits(config: dict) -> bool:
+    from quizapp.sim.memory import MEMORY_BUDGET_BYTES, estimate_peak_bytes
+
     work, kept = estimate_work(config)
-    return work <= COMPUTE_BUDGET and kept <= MEMORY_BUDGET_ELEMENTS
+    # Memory too: a suggested value that fits the work but not the memory is no way out.
+    fits_memory = estimate_peak_bytes(config) <= MEMORY_BUDGET_BYTES
+    return work <= COMPUTE_BUDGET and kept <= MEMORY_BUDGET_ELEMENTS and fits_memory
 
 
 def _largest_fitting(config: dict, field: str) -> int | None:

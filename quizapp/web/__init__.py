@@ -15,19 +15,23 @@ def register_web(app: Flask) -> None:
     from quizapp.web.authoring import authoring, init_authoring
     from quizapp.web.decks import decks
     from quizapp.web.exercises import exercises, init_exercises
+    from quizapp.web.input_guard import register_input_guard
     from quizapp.web.learning import init_learning, learning
     from quizapp.web.observability import register_observability
     from quizapp.web.pages import pages
     from quizapp.web.preview import init_preview
     from quizapp.web.review import init_review, review
+    from quizapp.web.run_limits import register_run_limits
 
     register_observability(app)
+    register_input_guard(app)  # before CSRF, log-in or any view reads the request
     init_auth(app)
     init_learning(app)
     init_exercises(app)
     init_review(app)
     init_authoring(app)
     init_preview(app)
+    register_run_limits(app)
     app.register_blueprint(pages)
     app.register_blueprint(auth)
     app.register_blueprint(learning)

@@ -7,7 +7,9 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Flask,
+    current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -16,6 +18,7 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 
 from quizapp.extensions import csrf, limiter, login_manager
+from quizapp.models.base import utcnow
 from quizapp.services import accounts
 from quizapp.services.errors import ServiceError
 from quizapp.web.errors import error_response, wants_json
@@ -28,14 +31,21 @@ from quizapp.web.forms import (
     RetentionForm,
     TokenForm,
 )
+from quizapp.web.login_throttle import claim_password_check, password_check_passed
 from quizapp.web.question_page import has_session_cookie
 
 auth = Blueprint("auth", __name__)
 
-LOGIN_FAILURE_LIMIT = "5 per minute"
 REGISTRATION_LIMIT = "10 per hour"
 STATE_CHANGING = {"POST", "PUT", "PATCH", "DELETE"}
 COOKIELESS_ENDPOINTS = {"learning.answer"}
+
+
+API_PREFIX = "/api/"
+INVALID_CREDENTIALS = (
+    "The Authorization header does not authenticate: send 'Authorization: Bearer <token>' "
+    "with an active, unexpired API token, or no Authorization header at all."
+)
 
 
 def _bearer_token() -> str | None:
@@ -51,13 +61,8 @@ def init_auth(app: Flask) -> None:
     login_manager.session_protection = "basic"
 
     @login_manager.user_loader
-    def load_user(session_id: str):
-        return accounts.load_session_user(session_id)
-
-    @login_manager.request_loader
-    def load_user_from_token(req):
-        token = _bearer_token() if req.path.startswith("/api/") else None
-        return accounts.user_for_api_token(token) if token else None
+    def load_user(session_token: str):
+        return accounts.load_session_user(session_token)
 
     @login_manager.unauthorized_handler
     def unauthorized():
@@ -67,12 +72,32 @@ def init_auth(app: Flask) -> None:
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
     @app.before_request
+    def authenticate_api_token():
+        # On the API an Authorization header is the whole credential: a valid token signs the
+        # request in (a session cookie sent alongside is ignored), anything else is a 401.
+        # Never "skip the CSRF check because a header is there, then fall back to the
+        # cookie": that would let a forged request ride on the victim's session.
+        if not request.path.startswith(API_PREFIX) or "Authorization" not in request.headers:
+            return None
+        token = _bearer_token()
+        user = accounts.user_for_api_token(token) if token else None
+        if user is None:
+            response = app.make_response(error_response(401, INVALID_CREDENTIALS))
+            response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+            return response
+        g._login_user = user  # Flask-Login's per-request user: the session is never consulted
+        g.authenticated_by_token = True
+        return None
+
+    @app.before_request
     def protect_from_csrf():
-        # CSRF rides on cookies. API calls with a token, or with no cookie at all (curl, an
-        # anonymous script), carry no ambient authority, so there is nothing to forge.
+        # CSRF rides on cookies. API calls signed in by a token, or with no cookie at all
+        # (curl, an anonymous script), carry no ambient authority: nothing to forge.
         if not app.config["WTF_CSRF_ENABLED"] or request.method not in STATE_CHANGING:
             return
-        if request.path.startswith("/api/") and (_bearer_token() or not has_session_cookie()):
+        if request.path.startswith(API_PREFIX) and (
+            g.get("authenticated_by_token") or not has_session_cookie()
+        ):
             return
         # An answer sent with no cookie is graded and never stored: nothing to forge. Log-in
         # and sign-up stay protected even then (login CSRF signs a victim into my account).
@@ -83,19 +108,13 @@ def init_auth(app: Flask) -> None:
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths: an open redirect would let a link send the learner elsewhere."""
-    if target:
+    # Control characters too: CR/LF would split the Location header, and browsers drop tab
+    # and newline from URLs, so "/\t/evil.example" would leave the site as "//evil.example".
+    if target and target.isprintable():
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target:
             return target
     return url_for("pages.catalog")
-
-
-def _login_failed(response) -> bool:
-    return response.status_code == 401
-
-
-def _account_key() -> str:
-    return "login-account:" + request.form.get("username", "").strip().lower()[:40]
 
 
 @auth.route("/register", methods=["GET", "POST"])
@@ -123,21 +142,17 @@ def register():
 
 
 @auth.route("/login", methods=["GET", "POST"])
-@limiter.limit(LOGIN_FAILURE_LIMIT, methods=["POST"], deduct_when=_login_failed)
-@limiter.limit(
-    LOGIN_FAILURE_LIMIT,
-    methods=["POST"],
-    key_func=_account_key,
-    deduct_when=_login_failed,
-)
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("pages.catalog"))
     form = LoginForm(next=request.args.get("next", ""))
     status = 200
     if form.validate_on_submit():
+        # Counted before the (slow) password check, atomically, per account and per address.
+        claim_password_check(form.username.data)
         user = accounts.authenticate(form.username.data, form.password.data)
         if user is not None:
+            password_check_passed(form.username.data)
             login_user(user, remember=bool(form.remember.data))
             return redirect(_safe_next(form.next.data))
         # One message whether the username exists or not: no account enumeration.
@@ -150,8 +165,11 @@ def login():
 
 @auth.post("/logout")
 def logout():
+    if current_user.is_authenticated:
+        # Ends the session on the server: a copy of the cookies kept anywhere stops working.
+        accounts.end_all_sessions(current_user)
     logout_user()
-    flash("You are signed out.", "info")
+    flash("You are signed out on every device.", "info")
     return redirect(url_for("pages.catalog"))
 
 
@@ -163,7 +181,12 @@ def logout_page():
 @auth.route("/account", methods=["GET", "POST"])
 @login_required
 def account():
-    password_form = ChangePasswordForm(prefix="pw")
+    action = request.form.get("action")
+    # Only the submitted form reads the request: the others keep their defaults (the ticked
+    # "revoke all my tokens" box would otherwise come back unticked after any other action).
+    password_form = ChangePasswordForm(
+        prefix="pw", **({} if action == "password" else {"formdata": None})
+    )
     retention_form = RetentionForm(
         prefix="ret", desired_retention=round(current_user.desired_retention, 2)
     )
@@ -171,15 +194,21 @@ def account():
     delete_form = DeleteAccountForm(prefix="del")
     new_token = None
     status = 200
-    action = request.form.get("action")
     try:
         if action == "password" and password_form.validate_on_submit():
-            accounts.change_password(
-                current_user, password_form.current_password.data, password_form.new_password.data
+            revoked = accounts.change_password(
+                current_user,
+                password_form.current_password.data,
+                password_form.new_password.data,
+                revoke_tokens=bool(password_form.revoke_tokens.data),
             )
-            # The user object, not the proxy: a proxy stored as the user would point at itself.
-            login_user(current_user._get_current_object())  # cookie with the new session version
+            # This device stays signed in with the new session token (and keeps remember-me if
+            # it had it). The user object, not the proxy: a proxy would point at itself.
+            remembered = current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+            login_user(current_user._get_current_object(), remember=remembered in request.cookies)
             flash("Password changed. Other devices have been signed out.", "success")
+            if revoked:
+                flash(f"{revoked} API token{'s' if revoked != 1 else ''} revoked.", "success")
             return redirect(url_for("auth.account"))
         if action == "retention" and retention_form.validate_on_submit():
             accounts.set_desired_retention(
@@ -188,7 +217,9 @@ def account():
             flash("Review settings saved.", "success")
             return redirect(url_for("auth.account"))
         if action == "token" and token_form.validate_on_submit():
-            new_token = accounts.create_api_token(current_user, token_form.name.data)
+            new_token = accounts.create_api_token(
+                current_user, token_form.name.data, token_form.lifetime_days()
+            )
         if action == "delete" and delete_form.validate_on_submit():
             if accounts.authenticate(current_user.username, delete_form.password.data) is None:
                 delete_form.password.errors.append("The password is wrong.")
@@ -211,6 +242,12 @@ def account():
         delete_form=delete_form,
         revoke_form=ConfirmForm(prefix="rev"),
         new_token=new_token,
+        tokens=sorted(
+            (token for token in current_user.tokens if token.revoked_at is None),
+            key=lambda token: token.created_at,
+            reverse=True,
+        ),
+        now=utcnow(),
     ), status
 
 

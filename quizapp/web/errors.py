@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, g, jsonify, render_template, request
+from limits.errors import StorageError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, TooManyRequests
 
 from quizapp.services.errors import Busy, ServiceError
 
@@ -82,6 +83,17 @@ def register_error_handlers(app: Flask) -> None:
         response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
         return response
 
+    @app.errorhandler(StorageError)
+    def handle_limiter_outage(error: StorageError):
+        # The shared rate-limit store is down. Failing open would lift every limit (log-in
+        # guessing included), so the limited routes wait for it instead.
+        log.warning("rate-limit store down on %s %s: %s", request.method, request.path, error)
+        response = app.make_response(
+            error_response(503, "Please try again in a few seconds: a service we need is down.")
+        )
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+        return response
+
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception):
         log.exception("unhandled error on %s %s", request.method, request.path)
@@ -109,6 +121,10 @@ def _http_message(error: HTTPException) -> str:
     if error.code == 413:
         return "The request body is too large."
     if error.code == 429:
+        # Our own limits say what was limited and for how long; Flask-Limiter's describe the
+        # limit in its notation ("5 per 1 minute"), so those get a plain sentence.
+        if type(error) is TooManyRequests and error.description != TooManyRequests.description:
+            return error.description
         return "Too many requests. Please wait a minute and try again."
     return error.description or TITLES.get(error.code or 500, "Error")
 

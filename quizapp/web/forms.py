@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DecimalField, HiddenField, PasswordField, StringField
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    HiddenField,
+    PasswordField,
+    SelectField,
+    StringField,
+)
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange
 
 
@@ -35,6 +43,9 @@ class ChangePasswordForm(FlaskForm):
             EqualTo("new_password", message="The passwords do not match."),
         ],
     )
+    # A password change usually means the old one may be known to someone else; their
+    # tokens would outlive the change otherwise.
+    revoke_tokens = BooleanField("Also revoke all my API tokens", default=True)
 
 
 class RetentionForm(FlaskForm):
@@ -45,8 +56,23 @@ class RetentionForm(FlaskForm):
     )
 
 
+NEVER = "never"
+TOKEN_LIFETIME_CHOICES = [
+    SelectChoice("7", "in 7 days"),
+    SelectChoice("30", "in 30 days"),
+    SelectChoice("90", "in 90 days"),
+    SelectChoice("365", "in a year"),
+    SelectChoice(NEVER, "never (until revoked)"),
+]
+
+
 class TokenForm(FlaskForm):
     name = StringField("Token name", validators=[DataRequired(), Length(max=80)])
+    expires_in_days = SelectField("Expires", choices=TOKEN_LIFETIME_CHOICES, default="90")
+
+    def lifetime_days(self) -> int | None:
+        """The chosen lifetime in days; None for a token that never expires."""
+        return None if self.expires_in_days.data == NEVER else int(self.expires_in_days.data)
 
 
 class ConfirmForm(FlaskForm):

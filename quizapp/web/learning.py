@@ -11,6 +11,7 @@ from flask_login import current_user, login_required
 
 from quizapp.domain.grading import MAX_ANSWER_CHARS
 from quizapp.services import learning as learning_service
+from quizapp.services import personal_data
 from quizapp.services import progress as progress_service
 from quizapp.services import questions as question_service
 from quizapp.services import reports as report_service
@@ -131,7 +132,7 @@ def mistakes():
 @learning.get("/account/export")
 @login_required
 def export():
-    data = progress_service.export_user_data(current_user)
+    data = personal_data.export_user_data(current_user)
     filename = f"quizapp-{current_user.username}.json"
     return Response(
         json.dumps(data, indent=2),

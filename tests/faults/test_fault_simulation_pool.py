@@ -21,7 +21,7 @@ TINY = {"kind": "mlp", "depth": 3, "width": 4, "batch_size": 8}
 # About a second of work: the queue stays full while requests (milliseconds) are sent.
 BUSY = {"kind": "mlp", "depth": 20, "width": 128, "batch_size": 64, "train_steps": 300}
 # Several seconds of work on one core: long enough to be killed in the middle.
-SLOW = {"kind": "lstm", "width": 256, "seq_len": 500, "batch_size": 128}
+SLOW = {"kind": "lstm", "width": 256, "seq_len": 500, "batch_size": 32}
 
 
 @pytest.fixture

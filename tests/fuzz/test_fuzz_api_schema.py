@@ -13,7 +13,7 @@ from collections import Counter
 
 import pytest
 import schemathesis
-from conftest import CONTENT_DIR, make_app
+from conftest import CONTENT_DIR, POSTGRES_URL, _reset_postgres, make_app
 from fuzz_profiles import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -101,10 +101,45 @@ VALID_BODIES = {
 POOL_SETTINGS = {"QUIZAPP_SIM_WORKERS": 1, "QUIZAPP_SIM_QUEUE_LIMIT": 2, "QUIZAPP_SIM_TIMEOUT": 7.0}
 
 
-@pytest.fixture(scope="module")
-def api_app(tmp_path_factory):
-    root = tmp_path_factory.mktemp("schemathesis")
-    app = make_app(f"sqlite:///{root / 'api.sqlite'}", **POOL_SETTINGS)
+# The shapes that once gave 500s on PostgreSQL (issue 11): NUL bytes, CR/LF, control
+# characters, digit strings too long for int(); sent as path, query and body values.
+MALFORMED_TEXT = st.sampled_from(
+    ["a\x00b", "\x00", "/\r\nSet-Cookie: x=1", "\x1b[2J\x7f", "9" * 4_301, "%00", "\t"]
+)
+
+
+def _malformed_strategy(operation, path: str):
+    """Cases with a malformed value in every path parameter, a query value and the body."""
+    names = [p.name for p in operation.path_parameters] if operation.path_parameters else []
+    query_names = [p.name for p in operation.query] if operation.query else []
+    return MALFORMED_TEXT.flatmap(
+        lambda bad: operation.as_strategy(
+            path_parameters={name: bad for name in names} or None,
+            query={name: bad for name in query_names} or None,
+            **({"body": _malformed_body(path, bad)} if path in VALID_BODIES else {}),
+        )
+    )
+
+
+def _malformed_body(path: str, bad: str) -> dict:
+    if path == "/api/v1/lab/runs":
+        return {"config": {"kind": "mlp", "activation": bad}}
+    if path == "/api/v1/exercises/{slug}/runs":
+        return {"choices": {"init": bad, bad: "x"}}
+    return {"check": 0, "response": bad, "idempotency_key": bad}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def api_app(request, tmp_path_factory):
+    if request.param == "postgres":
+        if not POSTGRES_URL:
+            pytest.skip("QUIZAPP_TEST_POSTGRES_URL is not set (.ci/run sets it)")
+        _reset_postgres(POSTGRES_URL)
+        url = POSTGRES_URL
+    else:
+        url = f"sqlite:///{tmp_path_factory.mktemp('schemathesis') / 'api.sqlite'}"
+    # A pool per database: the settings are the pool's identity, and each module run closes its own.
+    app = make_app(url, **dict(POOL_SETTINGS, QUIZAPP_SIM_TIMEOUT=7.0 + (url == POSTGRES_URL)))
     with app.app_context():
         import_content(CONTENT_DIR)
         # An author: the author endpoints answer with data too (authors are learners as well).
@@ -184,6 +219,7 @@ def test_the_api_answers_any_request_without_a_server_error_and_as_documented(
                 lambda body: operation.as_strategy(path_parameters=wanted, body=body)
             )
         )
+    strategies.append(_malformed_strategy(operation, path))
     cases = st.one_of(strategies)
     headers = {"Authorization": f"Bearer {api_app.config['FUZZ_TOKEN']}"}
 
@@ -205,4 +241,5 @@ def test_the_api_answers_any_request_without_a_server_error_and_as_documented(
     # The fuzzing reached the success path too, not only the refusals.
     assert any(200 <= status < 300 for status in statuses), statuses
     if os.environ.get("FUZZ_REPORT"):
-        print(f"\nschemathesis {method} {path}: {dict(sorted(statuses.items()))}")
+        database = api_app.config["SQLALCHEMY_DATABASE_URI"].split(":")[0]
+        print(f"\nschemathesis {database} {method} {path}: {dict(sorted(statuses.items()))}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, text
@@ -112,9 +112,25 @@ def test_changing_the_password_needs_the_current_one_and_ends_other_sessions(ctx
 
 def test_malformed_or_unknown_session_ids_load_no_one(ctx):
     (user,) = make_users("ada")
-    assert accounts.load_session_user(f"{user.id}:1") == user
-    for session_id in ("", "abc", "1", f"{user.id}:", ":1", "x:1", f"{user.id}:x", "99:1"):
+    assert accounts.load_session_user(user.session_token) == user
+    # The old `<id>:<version>` form and anything else that is not the current token: nobody.
+    for session_id in ("", "abc", "1", f"{user.id}:1", ":1", "x:1", user.session_token[:-1],
+                       user.session_token + "x", "x" * 5000):  # fmt: skip
         assert accounts.load_session_user(session_id) is None, session_id
+
+
+def test_ending_all_sessions_replaces_the_token_and_ids_are_never_reused(ctx):
+    first, second = make_users("ada", "bob")
+    token = first.session_token
+    accounts.end_all_sessions(first)
+    assert first.session_token != token and len(first.session_token) >= 43
+    assert accounts.load_session_user(token) is None
+    assert accounts.load_session_user(first.session_token) == first
+    assert second.session_token not in (token, first.session_token)
+    highest = second.id
+    accounts.delete_account(second)
+    (third,) = make_users("cyd")
+    assert third.id > highest
 
 
 def test_desired_retention_is_a_setting_within_bounds(ctx):
@@ -199,6 +215,49 @@ def test_token_names_are_required_and_active_tokens_are_capped(ctx):
     accounts.revoke_api_token(user, tokens[0].token.id)
     db.session.refresh(user)
     assert accounts.create_api_token(user, "room again").secret
+
+
+def test_a_token_expires_after_its_lifetime_or_never(ctx):
+    (user,) = make_users("ada")
+    week = accounts.create_api_token(user, "ci job", expires_in_days=7)
+    forever = accounts.create_api_token(user, "home server", expires_in_days=None)
+    default = accounts.create_api_token(user, "laptop")
+    lifetime = week.token.expires_at - week.token.created_at
+    assert lifetime == timedelta(days=7)
+    assert default.token.expires_at - default.token.created_at == timedelta(days=90)
+    assert forever.token.expires_at is None
+    for created in (week, forever, default):
+        assert accounts.user_for_api_token(created.secret) == user
+
+    week.token.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+    db.session.commit()
+    assert accounts.user_for_api_token(week.secret) is None
+    assert [token.name for token in accounts.active_api_tokens(user)] == ["laptop", "home server"]
+    with pytest.raises(InvalidInput, match="expires in 7, 30, 90, 365 days, or never"):
+        accounts.create_api_token(user, "odd", expires_in_days=3)
+
+
+def test_expired_tokens_do_not_count_against_the_cap(ctx):
+    (user,) = make_users("ada")
+    tokens = [accounts.create_api_token(user, f"token {n}") for n in range(20)]
+    tokens[0].token.expires_at = datetime.now(UTC) - timedelta(days=1)
+    db.session.commit()
+    assert accounts.create_api_token(user, "room again").secret
+
+
+def test_a_password_change_can_revoke_every_token(ctx):
+    ada = accounts.register_user("ada", PASSWORD)
+    (bob,) = make_users("bob")
+    ada_secrets = [accounts.create_api_token(ada, name).secret for name in ("a", "b")]
+    bob_secret = accounts.create_api_token(bob, "b").secret
+    assert accounts.change_password(ada, PASSWORD, "a brand new passphrase") == 0
+    assert all(accounts.user_for_api_token(secret) == ada for secret in ada_secrets)
+    revoked = accounts.change_password(
+        ada, "a brand new passphrase", "another new passphrase", revoke_tokens=True
+    )
+    assert revoked == 2
+    assert all(accounts.user_for_api_token(secret) is None for secret in ada_secrets)
+    assert accounts.user_for_api_token(bob_secret) == bob
 
 
 # Deleting an account

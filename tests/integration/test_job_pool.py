@@ -18,7 +18,7 @@ from quizapp.jobs.pool import SimulationPool, shared_pool
 
 TINY = {"kind": "mlp", "depth": 4, "width": 8, "batch_size": 16}
 # About 4 s of work on one core: a job still running when the test kills its worker.
-SLOW = {"kind": "lstm", "width": 256, "seq_len": 500, "batch_size": 128}
+SLOW = {"kind": "lstm", "width": 256, "seq_len": 500, "batch_size": 32}
 # A few tenths of a second: the single worker stays busy while the queue fills.
 BUSY = {"kind": "lstm", "width": 128, "seq_len": 250, "batch_size": 32}
 WAIT = 60.0  # seconds; a bound on waiting for a job, never a performance assertion

@@ -141,3 +141,109 @@ def test_migrations_round_trip_on_postgres() -> None:
     engine.dispose()
 
     upgrade_downgrade_upgrade(POSTGRES_URL)
+
+
+def _rows(engine) -> dict[str, int]:
+    with engine.connect() as connection:
+        return {
+            table: connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+            for table in ("users", "attempts", "review_cards", "api_tokens", "sim_runs")
+        }
+
+
+def _learner_data_at_0003(app, engine) -> None:
+    """Two learners with answers, a card, a token and a run, written with 0003's columns."""
+    with app.app_context():
+        import_content(CONTENT_DIR)
+    now = "2026-11-30 12:00:00"
+    with engine.begin() as connection:
+        question_id = connection.execute(text("SELECT min(id) FROM questions")).scalar_one()
+        for user_id in (1, 2):
+            connection.execute(
+                text(
+                    "INSERT INTO users (id, username, username_key, password_hash, role,"
+                    " desired_retention, session_version, created_at)"
+                    " VALUES (:id, :name, :name, 'x', 'learner', 0.9, 3, :now)"
+                ),
+                {"id": user_id, "name": f"learner-{user_id}", "now": now},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO attempts (user_id, question_id, check_index, kind, response,"
+                    " score, correct, created_at)"
+                    " VALUES (:user, :question, 0, 'single_choice', '1', 1.0, :yes, :now)"
+                ),
+                {"user": user_id, "question": question_id, "yes": True, "now": now},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO review_cards (user_id, question_id, state, due_at, reviews,"
+                    " lapses, version) VALUES (:user, :question, '{}', :now, 1, 0, 1)"
+                ),
+                {"user": user_id, "question": question_id, "now": now},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO api_tokens (user_id, name, token_hash, prefix, created_at)"
+                    " VALUES (:user, 'laptop', :hash, 'qz_abc', :now)"
+                ),
+                {"user": user_id, "hash": f"{user_id:064d}", "now": now},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO sim_runs (id, user_id, config, cache_key, status, from_cache,"
+                    " created_at) VALUES (:id, :user, '{}', 'k', 'done', :no, :now)"
+                ),
+                {"id": f"run-{user_id}", "user": user_id, "no": False, "now": now},
+            )
+
+
+def session_tokens_keep_every_learners_data(url: str) -> None:
+    """0004 replaces session versions with random tokens and rebuilds tables on SQLite: every
+    row that points at a user survives it, both ways."""
+    app = migrated_app(url)
+    engine = create_engine(url)
+    try:
+        flask_db(app, "upgrade", "0003")
+        _learner_data_at_0003(app, engine)
+        before = _rows(engine)
+        assert before == {table: 2 for table in before}
+
+        flask_db(app, "upgrade")
+        assert _rows(engine) == before
+        with engine.connect() as connection:
+            tokens = connection.execute(text("SELECT session_token FROM users")).scalars().all()
+        assert len(set(tokens)) == 2 and all(len(token) >= 43 for token in tokens)
+        assert schema_differences(engine) == []
+
+        flask_db(app, "downgrade", "0003")
+        assert _rows(engine) == before
+        flask_db(app, "upgrade")
+        assert _rows(engine) == before
+    finally:
+        engine.dispose()
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_0004_keeps_every_learners_data_on_sqlite(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'upgraded.sqlite'}"
+    session_tokens_keep_every_learners_data(url)
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        # AUTOINCREMENT tables keep their high-water mark in sqlite_sequence.
+        sequenced = set(connection.execute(text("SELECT name FROM sqlite_sequence")).scalars())
+    engine.dispose()
+    assert {"users", "attempts", "review_cards", "api_tokens"} <= sequenced
+
+
+@pytest.mark.postgres
+def test_0004_keeps_every_learners_data_on_postgres() -> None:
+    if not POSTGRES_URL:
+        pytest.skip("QUIZAPP_TEST_POSTGRES_URL is not set (.ci/run sets it)")
+    engine = create_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    session_tokens_keep_every_learners_data(POSTGRES_URL)

@@ -7,7 +7,7 @@ import contextlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import write_question
+from conftest import sign_in, write_question
 from sqlalchemy import event, select
 
 from quizapp.domain.scheduling import schedule_review
@@ -16,9 +16,9 @@ from quizapp.models import Attempt, Question, ReviewCard, User
 from quizapp.services.accounts import create_api_token, revoke_api_token
 from quizapp.services.content_import import import_content
 from quizapp.services.learning import submit_answer
+from quizapp.services.personal_data import export_user_data
 from quizapp.services.progress import (
     HISTORY_LENGTH,
-    export_user_data,
     learner_progress,
     recent_mistakes,
 )
@@ -279,8 +279,7 @@ def test_the_dashboard_runs_the_same_queries_for_20_or_200_answers(app, content_
     queries = {}
     for name, user_id in ids.items():
         client = app.test_client()
-        with client.session_transaction() as session:
-            session["_user_id"] = f"{user_id}:1"
+        sign_in(client, user_id)
         assert client.get("/dashboard").status_code == 200  # warm
         for path in ("/dashboard", "/api/v1/me/progress", "/practice/mistakes"):
             with app.app_context(), counting_queries() as statements:

@@ -62,7 +62,7 @@ wrong_choice: {init: default}
 """
 TINY_LAB = {"kind": "mlp", "depth": 4, "width": 8, "batch_size": 16}
 # Several seconds of work for one core, within the simulator's budget.
-SLOW_LAB = {"kind": "lstm", "width": 256, "seq_len": 500, "batch_size": 128}
+SLOW_LAB = {"kind": "lstm", "width": 256, "seq_len": 500, "batch_size": 32}
 
 
 @pytest.fixture

@@ -116,3 +116,35 @@ def test_list_prints_a_table_of_username_role_and_creation(app, runner):
     for row in rows:
         assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", row[2])
     assert lines[0].index("role") == lines[1].index("learner") == lines[2].index("admin")
+
+
+def test_sign_out_ends_every_session_and_can_revoke_every_token(app, runner):
+    from quizapp.services.accounts import create_api_token, user_for_api_token
+
+    add_user(app, "Ada")
+    add_user(app, "bob")
+    with app.app_context():
+        ada, bob = (
+            db.session.scalar(select(User).where(User.username == n)) for n in ("Ada", "bob")
+        )
+        tokens = {name: (user.session_token, create_api_token(user, "cli").secret)
+                  for name, user in (("ada", ada), ("bob", bob))}  # fmt: skip
+
+    kept = runner.invoke(args=["users", "sign-out", "ada"])
+    assert kept.exit_code == 0, kept.output
+    assert kept.output.strip() == "'Ada' is signed out everywhere."
+    revoked = runner.invoke(args=["users", "sign-out", "ADA", "--revoke-tokens"])
+    assert revoked.output.strip() == "'Ada' is signed out everywhere. 1 API token revoked."
+    with app.app_context():
+        ada, bob = (
+            db.session.scalar(select(User).where(User.username == n)) for n in ("Ada", "bob")
+        )
+        assert ada.session_token != tokens["ada"][0]
+        assert bob.session_token == tokens["bob"][0]
+        assert user_for_api_token(tokens["ada"][1]) is None
+        assert user_for_api_token(tokens["bob"][1]) == bob
+
+    missing = runner.invoke(args=["users", "sign-out", "nobody"])
+    assert missing.exit_code == 1
+    assert "Error: No user 'nobody'." in missing.output
+    assert "Traceback" not in missing.output

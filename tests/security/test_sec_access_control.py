@@ -42,6 +42,7 @@ USER_DATA_ENDPOINTS = [
     "GET /api/v1/me/progress",
     "GET /api/v1/me/reviews/due",
     "GET /api/v1/me/reports",
+    "GET /api/v1/me/tokens",
     "POST /api/v1/questions/<slug>/attempts (idempotency key)",
     # The review screen, leeches, review limits, memory, review log and schedule fits.
     "POST /review/reveal",
@@ -221,7 +222,8 @@ def test_an_api_token_does_not_open_the_html_pages(world):
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/v1/me/export", "/api/v1/me/progress", "/api/v1/me/reviews/due"]
+    "path",
+    ["/api/v1/me/export", "/api/v1/me/progress", "/api/v1/me/reviews/due", "/api/v1/me/tokens"],
 )
 def test_the_me_endpoints_answer_for_the_token_holder_only(world, path):
     client = world["app"].test_client()
@@ -234,6 +236,8 @@ def test_the_me_endpoints_answer_for_the_token_holder_only(world, path):
         assert body["attempts"] == [] and body["review_cards"] == []
     elif path.endswith("progress"):
         assert body["attempts_total"] == 0 and body["due_now"] == 0
+    elif path.endswith("tokens"):
+        assert [token["name"] for token in body] == ["mallory-token"]
     else:
         assert body == []
     anonymous = client.get(path)
@@ -256,7 +260,8 @@ def test_another_learners_token_cannot_be_revoked(world):
 def test_a_revoked_token_opens_nothing(world):
     alice = world["alice"]
     assert alice.post(f"/account/tokens/{world['alice_token_id']}/revoke").status_code == 302
-    for path in ("/api/v1/me/export", "/api/v1/me/progress", "/api/v1/me/reviews/due"):
+    for path in ("/api/v1/me/export", "/api/v1/me/progress", "/api/v1/me/reviews/due",
+                 "/api/v1/me/tokens"):  # fmt: skip
         response = world["anonymous"].get(path, headers=bearer(world["alice_token"]))
         assert response.status_code == 401, path
         assert_no_alice_data(response)

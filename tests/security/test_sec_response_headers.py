@@ -47,6 +47,7 @@ GET_URLS = {
     "api_learning.my_progress": "/api/v1/me/progress",
     "api_learning.my_due_reviews": "/api/v1/me/reviews/due",
     "api_learning.my_export": "/api/v1/me/export",
+    "api_tokens.my_tokens": "/api/v1/me/tokens",
     "api_exercises.list_exercises": "/api/v1/exercises",
     "api_exercises.get_exercise": f"/api/v1/exercises/{EXERCISE_SLUG}",
     "api_exercises.get_run": "/api/v1/runs/{run}",
@@ -192,3 +193,71 @@ def test_session_cookies_cannot_be_read_by_script_or_sent_cross_site(site):
     sign_up(client, "cookie-reader")
     cookie = client.get_cookie("session")
     assert cookie is not None and cookie.http_only and cookie.same_site == "Lax"
+
+
+# Private responses are not cached (issue 11, item 7).
+
+PERSONAL = {
+    "auth.account",
+    "learning.review",
+    "learning.dashboard",
+    "learning.mistakes",
+    "learning.export",
+    "exercises.run",
+    "exercises.compare",
+    "api_learning.my_progress",
+    "api_learning.my_due_reviews",
+    "api_learning.my_export",
+    "api_tokens.my_tokens",
+    "api_exercises.get_run",
+}
+# Served alike to everybody: a cache may keep them.
+PUBLIC = {
+    "static", "healthz", "api-docs.openapi_json",
+    "decks.topic_deck", "decks.bank_deck", "api_authoring.topic_deck", "api_authoring.bank_deck",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("endpoint", sorted(GET_URLS))
+def test_every_signed_in_response_that_shows_the_learner_is_not_stored(site, endpoint):
+    url = GET_URLS[endpoint].format(run=site["run"])
+    response = site["signed_in"].get(url)
+    body = response.get_data().decode(errors="replace")  # Anki decks are zip files
+    if endpoint in PERSONAL or "header-reader" in body:
+        assert response.headers.get("Cache-Control") == "no-store", url
+        assert "ETag" not in response.headers and "Last-Modified" not in response.headers
+    if endpoint in PUBLIC:
+        assert "no-store" not in response.headers.get("Cache-Control", ""), url
+
+
+@pytest.mark.parametrize("endpoint", sorted(e for e in PERSONAL if GET_URLS[e].startswith("/api/")))
+def test_personal_api_answers_to_a_token_are_not_stored(site, endpoint):
+    url = GET_URLS[endpoint].format(run=site["run"])
+    client = site["app"].test_client()
+    response = client.get(url, headers={"Authorization": f"Bearer {site['token']}"})
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_pages_that_set_a_cookie_are_not_stored_and_public_pages_stay_cacheable(site, tmp_path):
+    app = make_app(f"sqlite:///{tmp_path / 'csrf.sqlite'}", WTF_CSRF_ENABLED=True)
+    login = app.test_client().get("/login")  # its CSRF token is tied to a new session cookie
+    assert "Set-Cookie" in login.headers
+    assert login.headers["Cache-Control"] == "no-store"
+    with app.app_context():
+        db.engine.dispose()
+    catalog = site["app"].test_client().get("/topics")
+    assert "Set-Cookie" not in catalog.headers
+    assert "no-store" not in catalog.headers.get("Cache-Control", "")
+
+
+def test_the_rule_covers_every_personal_page(site):
+    """Each page that needs a signed-in learner is in PERSONAL: a new one fails here."""
+    needs_sign_in = set()
+    for endpoint, url in GET_URLS.items():
+        response = site["app"].test_client().get(url.format(run=site["run"]))
+        if response.status_code in (302, 401) and "/login" in response.headers.get(
+            "Location", "/login"
+        ):
+            needs_sign_in.add(endpoint)
+    assert needs_sign_in <= PERSONAL, needs_sign_in - PERSONAL

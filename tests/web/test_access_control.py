@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import session_token, sign_in
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
 from quizapp.models import ApiToken, Attempt, User
-from quizapp.services.accounts import create_api_token, delete_account
+from quizapp.services.accounts import create_api_token, delete_account, end_all_sessions
 from quizapp.services.content_import import import_content
 from quizapp.services.learning import submit_answer
 
@@ -40,11 +41,9 @@ def bearer(learner: dict) -> dict[str, str]:
     return {"Authorization": f"Bearer {learner['secret']}"}
 
 
-def signed_in(app, learner: dict, version: int = 1):
+def signed_in(app, learner: dict, token: str | None = None):
     client = app.test_client()
-    with client.session_transaction() as session:
-        session["_user_id"] = f"{learner['id']}:{version}"
-        session["_fresh"] = True
+    sign_in(client, learner["id"], token)
     return client
 
 
@@ -144,7 +143,11 @@ def test_answers_are_stored_for_whoever_is_signed_in_never_for_someone_else(app,
 
 def test_a_stale_or_forged_session_is_nobody(app, two_learners):
     ada = two_learners["ada"]
-    assert signed_in(app, ada, version=2).get("/dashboard").status_code == 302
+    stale = session_token(app, ada["id"])
+    with app.app_context():
+        end_all_sessions(db.session.get(User, ada["id"]))
+    assert signed_in(app, ada, token=stale).get("/dashboard").status_code == 302
+    assert signed_in(app, ada, token=f"{ada['id']}:1").get("/dashboard").status_code == 302
     forged = app.test_client()
     forged.set_cookie("session", "eyJfdXNlcl9pZCI6IjE6MSJ9.forged.signature")
     assert forged.get("/dashboard").status_code == 302

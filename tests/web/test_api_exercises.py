@@ -6,7 +6,7 @@ import itertools
 import time
 
 import pytest
-from conftest import make_app
+from conftest import make_app, sign_in
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
@@ -39,9 +39,7 @@ def signed_in(app):
         db.session.add(user)
         db.session.commit()
         user_id = user.id
-    with client.session_transaction() as session:
-        session["_user_id"] = f"{user_id}:1"
-        session["_fresh"] = True
+    sign_in(client, user_id)
     return client
 
 

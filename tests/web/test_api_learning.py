@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import sign_in
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
@@ -59,12 +60,6 @@ def token_for(app, user_id: int, name: str = "script") -> str:
 
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
-
-
-def sign_in(client, user_id: int) -> None:
-    with client.session_transaction() as session:
-        session["_user_id"] = f"{user_id}:1"
-        session["_fresh"] = True
 
 
 def post_attempt(client, slug: str = "alpha", headers=None, **body):
@@ -228,9 +223,13 @@ def test_my_endpoints_need_a_session_or_a_token(reader, reading):
                         {"Authorization": "Bearer"}):  # fmt: skip
             response = reader.get(path, headers=headers)
             assert response.status_code == 401, (path, headers)
-            assert response.get_json()["message"] == (
-                "Sign in, or send an API token as 'Authorization: Bearer'."
+            expected = (
+                "The Authorization header does not authenticate: send 'Authorization: Bearer "
+                "<token>' with an active, unexpired API token, or no Authorization header at all."
+                if headers
+                else "Sign in, or send an API token as 'Authorization: Bearer'."
             )
+            assert response.get_json()["message"] == expected
 
 
 def answer_in_the_past(app, user_id: int, slug: str, check: int, response, days: float):
@@ -315,3 +314,24 @@ def test_the_api_is_documented_with_both_ways_to_sign_in(reader):
     ):
         assert path in spec["paths"], path
     assert set(spec["components"]["securitySchemes"]) >= {"bearerAuth", "cookieAuth"}
+
+
+def test_my_tokens_lists_the_working_ones_with_their_expiry(reader, reading):
+    user_id = add_user(reading)
+    with reading.app_context():
+        user = db.session.get(User, user_id)
+        script = create_api_token(user, "script", expires_in_days=7)
+        create_api_token(user, "forever", expires_in_days=None)
+        revoke_api_token(user, create_api_token(user, "gone").token.id)
+    response = reader.get("/api/v1/me/tokens", headers=bearer(script.secret))
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    listed = {token["name"]: token for token in response.get_json()}
+    assert set(listed) == {"script", "forever"}
+    assert listed["forever"]["expires_at"] is None
+    expires = datetime.fromisoformat(listed["script"]["expires_at"])
+    assert timedelta(days=6) < expires - datetime.now(UTC) <= timedelta(days=7)
+    assert listed["script"]["prefix"] == script.secret[:10]
+    assert script.secret not in response.text
+    spec = reader.get("/api/openapi.json").get_json()
+    assert "/api/v1/me/tokens" in spec["paths"]

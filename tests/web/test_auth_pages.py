@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import functools
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
-from conftest import make_app
+from conftest import make_app, sign_in
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
@@ -30,13 +30,6 @@ def add_user(app, username: str = "ada") -> int:
         db.session.add(user)
         db.session.commit()
         return user.id
-
-
-def sign_in(client, user_id: int, version: int = 1) -> None:
-    """What a successful log-in leaves in the session (the form itself is tested below)."""
-    with client.session_transaction() as session:
-        session["_user_id"] = f"{user_id}:{version}"
-        session["_fresh"] = True
 
 
 def log_in(client, username: str = "ada", password: str = PASSWORD, **extra):
@@ -206,7 +199,7 @@ def test_logging_out_asks_first_then_signs_out_and_forgets_remember_me(app, clie
 
     response = client.post("/logout")
     assert response.status_code == 302
-    assert "You are signed out." in client.get("/").text
+    assert "You are signed out on every device." in client.get("/").text
     assert client.get_cookie("remember_token") is None
     assert not is_signed_in(client)
 
@@ -294,6 +287,7 @@ def test_an_api_token_is_shown_once_and_can_be_revoked(app, client):
     created = client.post("/account", data={"action": "token", "tok-name": "laptop"})
     assert created.status_code == 200
     assert "Copy your new token now; it will not be shown again" in created.text
+    assert created.headers["Cache-Control"] == "no-store"  # no copy of the secret on disk
     secret = re.search(r'<code class="token">(qz_[^<]+)</code>', created.text).group(1)
     auth = {"Authorization": f"Bearer {secret}"}
     assert client.get("/api/v1/me/progress", headers=auth).status_code == 200
@@ -311,6 +305,63 @@ def test_an_api_token_is_shown_once_and_can_be_revoked(app, client):
     assert "Token revoked." in after.text
     assert f"{secret[:10]}" not in after.text
     assert app.test_client().get("/api/v1/me/progress", headers=auth).status_code == 401
+
+
+def test_a_token_carries_the_chosen_expiry_and_stops_working_after_it(app, client):
+    sign_in(client, add_user(app))
+    page = client.get("/account")
+    assert re.search(r'<option selected value="90">in 90 days</option>', page.text)
+    assert '<option value="never">never (until revoked)</option>' in page.text
+    week = client.post(
+        "/account", data={"action": "token", "tok-name": "ci job", "tok-expires_in_days": "7"}
+    )
+    client.post(
+        "/account", data={"action": "token", "tok-name": "server", "tok-expires_in_days": "never"}
+    )
+    secret = re.search(r'<code class="token">(qz_[^<]+)</code>', week.text).group(1)
+    in_a_week = (datetime.now(UTC) + timedelta(days=7)).strftime("%d %b %Y")
+    row = re.compile(r'<tr><td>([^<]+)</td>.*?<td class="token-expiry">(.*?)</td>', re.S)
+    rows = row.findall(client.get("/account").text)
+    assert rows == [("server", "never"), ("ci job", in_a_week)]
+
+    with app.app_context():
+        token = db.session.scalar(select(ApiToken).where(ApiToken.name == "ci job"))
+        token.expires_at = datetime.now(UTC) - timedelta(minutes=1)
+        db.session.commit()
+    auth = {"Authorization": f"Bearer {secret}"}
+    assert app.test_client().get("/api/v1/me/progress", headers=auth).status_code == 401
+    assert "<strong>expired</strong>" in client.get("/account").text
+    odd = client.post(
+        "/account", data={"action": "token", "tok-name": "odd", "tok-expires_in_days": "3"}
+    )
+    assert odd.status_code == 400 and "Copy your new token" not in odd.text
+
+
+def test_changing_the_password_offers_to_revoke_every_token(app, client):
+    sign_in(client, add_user(app))
+    page = client.get("/account")
+    assert re.search(r'<input checked id="pw-revoke_tokens" name="pw-revoke_tokens"', page.text)
+    assert "Also revoke all my API tokens" in page.text
+    for name in ("laptop", "phone"):
+        client.post("/account", data={"action": "token", "tok-name": name})
+    changed = client.post(
+        "/account",
+        data={
+            "action": "password",
+            "pw-current_password": PASSWORD,
+            "pw-new_password": NEW_PASSWORD,
+            "pw-confirm": NEW_PASSWORD,
+            "pw-revoke_tokens": "y",
+        },
+    )
+    assert changed.status_code == 302
+    assert "2 API tokens revoked." in client.get("/account").text
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).where(ApiToken.revoked_at.is_(None))) == 0
+    # After another action re-renders the page, the offer is still ticked.
+    other = client.post("/account", data={"action": "token", "tok-name": "tablet"})
+    assert other.status_code == 200
+    assert re.search(r'<input checked id="pw-revoke_tokens" name="pw-revoke_tokens"', other.text)
 
 
 def test_a_token_needs_a_name(app, client):

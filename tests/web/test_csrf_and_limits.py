@@ -7,7 +7,7 @@ import re
 
 import pytest
 from argon2 import PasswordHasher
-from conftest import make_app
+from conftest import make_app, sign_in
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
@@ -53,9 +53,7 @@ def csrf_token(client, path: str) -> str:
 
 def signed_in(app):
     client = app.test_client()
-    with client.session_transaction() as session:
-        session["_user_id"] = f"{app.config['ADA']['id']}:1"
-        session["_fresh"] = True
+    sign_in(client, app.config["ADA"]["id"])
     return client
 
 

@@ -109,6 +109,7 @@ def get_exercise(slug: str):
 @blp.response(202, RunOut)
 @blp.alt_response(400, description="A choice outside the exercise's choice space")
 @blp.alt_response(404, description="No such exercise")
+@blp.alt_response(429, description="Too many runs started (cached ones too); see Retry-After")
 @blp.alt_response(503, description="The simulation queue is full; retry after Retry-After")
 def start_exercise_run(body: dict, slug: str):
     """Run the learner's choices; poll GET /runs/<id> until status is done or failed."""
@@ -120,6 +121,7 @@ def start_exercise_run(body: dict, slug: str):
 @blp.arguments(LabRunIn)
 @blp.response(202, RunOut)
 @blp.alt_response(400, description="A configuration the simulator refuses (names the field)")
+@blp.alt_response(429, description="Too many runs started (cached ones too); see Retry-After")
 @blp.alt_response(503, description="The simulation queue is full; retry after Retry-After")
 def start_lab_run(body: dict):
     """Run any configuration within the simulator's limits."""

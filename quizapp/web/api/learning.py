@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from quizapp.services import learning as learning_service
+from quizapp.services import personal_data
 from quizapp.services import progress as progress_service
 
 blp = Blueprint("api_learning", __name__, description="Answering questions and your progress")
@@ -165,4 +166,4 @@ def my_due_reviews():
 @login_required
 def my_export():
     """Everything stored about you, as JSON."""
-    return progress_service.export_user_data(current_user)
+    return personal_data.export_user_data(current_user)
