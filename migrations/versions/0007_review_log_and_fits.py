@@ -17,6 +17,32 @@ branch_labels = None
 depends_on = None
 
 
+def _is_sqlite() -> bool:
+    return op.get_bind().dialect.name == "sqlite"
+
+
+def _switch_foreign_keys(enabled: bool) -> None:
+    """SQLite drops a column by rebuilding the table, and dropping the old `users` with
+    foreign keys enforced would delete (ON DELETE CASCADE) every row pointing at it. The pragma
+    is ignored inside a transaction, so the open one is committed around it (as 0004 does)."""
+    raw = op.get_bind().connection.driver_connection
+    if enabled:
+        problems = raw.execute("PRAGMA foreign_key_check").fetchall()
+        if problems:
+            raise RuntimeError(f"foreign keys broken by the table rebuild: {problems[:5]}")
+    if raw.in_transaction:
+        raw.commit()
+    raw.execute(f"PRAGMA foreign_keys = {'ON' if enabled else 'OFF'}")
+    raw.execute("BEGIN")
+
+
+def _rebuild_kwargs() -> dict:
+    # users and review_cards keep SQLite's AUTOINCREMENT (0004) through a rebuild.
+    if _is_sqlite():
+        return {"recreate": "always", "table_kwargs": {"sqlite_autoincrement": True}}
+    return {}
+
+
 def upgrade():
     op.create_table(
         "review_logs",
@@ -83,7 +109,10 @@ def upgrade():
     with op.batch_alter_table("schedule_fits", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_schedule_fits_user_id"), ["user_id"], unique=False)
 
-    with op.batch_alter_table("users", schema=None) as batch_op:
+    sqlite = _is_sqlite()
+    if sqlite:
+        _switch_foreign_keys(False)
+    with op.batch_alter_table("users", schema=None, **_rebuild_kwargs()) as batch_op:
         batch_op.add_column(
             sa.Column("new_cards_per_day", sa.Integer(), server_default="20", nullable=False)
         )
@@ -94,19 +123,24 @@ def upgrade():
             sa.Column("leech_threshold", sa.Integer(), server_default="8", nullable=False)
         )
 
-    with op.batch_alter_table("review_cards", schema=None) as batch_op:
+    with op.batch_alter_table("review_cards", schema=None, **_rebuild_kwargs()) as batch_op:
         batch_op.add_column(
             sa.Column("leech", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
         batch_op.add_column(sa.Column("suspended_at", sa.DateTime(), nullable=True))
+    if sqlite:
+        _switch_foreign_keys(True)
 
 
 def downgrade():
-    with op.batch_alter_table("review_cards", schema=None) as batch_op:
+    sqlite = _is_sqlite()
+    if sqlite:
+        _switch_foreign_keys(False)
+    with op.batch_alter_table("review_cards", schema=None, **_rebuild_kwargs()) as batch_op:
         batch_op.drop_column("suspended_at")
         batch_op.drop_column("leech")
 
-    with op.batch_alter_table("users", schema=None) as batch_op:
+    with op.batch_alter_table("users", schema=None, **_rebuild_kwargs()) as batch_op:
         batch_op.drop_column("leech_threshold")
         batch_op.drop_column("max_reviews_per_day")
         batch_op.drop_column("new_cards_per_day")
@@ -120,3 +154,5 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_review_logs_question_id"))
         batch_op.drop_index(batch_op.f("ix_review_logs_attempt_id"))
     op.drop_table("review_logs")
+    if sqlite:
+        _switch_foreign_keys(True)
