@@ -94,10 +94,10 @@ def bench_server(root: Path, ratings: int) -> dict:
                     new_cards_per_day=500, max_reviews_per_day=9999)  # fmt: skip
         db.session.add(user)
         db.session.commit()
-        user_id = user.id
+        token = user.session_token
     client = app.test_client()
     with client.session_transaction() as session:
-        session["_user_id"] = f"{user_id}:1"
+        session["_user_id"] = token
     headers = {"X-Review-Fragment": "1"}
     page = client.get("/review").get_data(as_text=True)
     timings, baseline = [], []

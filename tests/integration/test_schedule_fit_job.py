@@ -54,11 +54,13 @@ app = create_app({"SQLALCHEMY_DATABASE_URI": "sqlite:///%(db)s", "TESTING": True
 with app.app_context():
     db.create_all()
     import_content(%(content)r)
-    db.session.add(User(username="fitter", username_key="fitter", password_hash="x"))
+    fitter = User(username="fitter", username_key="fitter", password_hash="x")
+    db.session.add(fitter)
     db.session.commit()
+    token = fitter.session_token
 client = app.test_client()
 with client.session_transaction() as session:
-    session["_user_id"] = "1:1"
+    session["_user_id"] = token
 imported = client.post("/api/v1/me/review-log", data=sys.stdin.read(), content_type="text/csv")
 assert imported.status_code == 200, imported.get_json()
 started = client.post("/api/v1/me/schedule/fits")
