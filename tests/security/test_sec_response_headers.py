@@ -210,6 +210,17 @@ PERSONAL = {
     "api_learning.my_export",
     "api_tokens.my_tokens",
     "api_exercises.get_run",
+    "review.leeches",
+    "review.schedule",
+    "review.export_revlog",
+    "review.import_revlog",
+    "api_review.review_queue",
+    "api_review.leeches",
+    "api_review.get_settings",
+    "api_review.memory",
+    "api_review.export_revlog",
+    "api_review.schedule",
+    "api_review.get_fit",
 }
 # Served alike to everybody: a cache may keep them.
 PUBLIC = {
