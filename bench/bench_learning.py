@@ -3,14 +3,20 @@
 Run: .venv/bin/python bench/bench_learning.py [--submissions N] [--attempts N] [--renders N]
 
 Generates a question bank like the real one (48 questions over 12 topics, each with a
-single-choice, a numeric and a self-rated check) in a temporary folder, imports it into an
-empty SQLite file (create_app + create_all), then measures:
+single-choice, a numeric, a self-rated, a short-text, an ordering and a matching check) in
+a temporary folder, imports it into an empty SQLite file (create_app + create_all), then
+measures:
 
-1. answer submission through the service, `submit_answer` (grade + attempt + FSRS update +
-   commit), for one learner answering N (default 300) times across the bank with a form key
-   and an elapsed time, as the answer page does, after 10 untimed answers: p50 and p95,
-   target p50 <= 15 ms.
-   Baseline: a bare INSERT of one row + COMMIT on the same file and engine.
+1. answer submission through the service, `submit_answer` (resolve the learner's layout +
+   grade + attempt + FSRS update + commit), for one learner answering N (default 300) times
+   across the bank and every kind, with a form key, an elapsed time and (every other
+   answer) a hint, as the answer page does, after 10 untimed answers: p50 and p95, target
+   p50 <= 15 ms. Baseline: a bare INSERT of one row + COMMIT on the same file and engine.
+1b. the whole answer form round trip, POST /questions/<slug>/answer through the test
+   client as a signed-in learner (form parsing, grading, storing, the question page
+   rendered again with the feedback), N times over five kinds: p50, reported without a
+   target (it includes a whole page render). Baseline: GET of the same question page for
+   the same learner, interleaved.
 2. the dashboard (/dashboard through the test client, signed in) for a learner with N
    (default 5,000) attempts inserted in bulk, spread over 120 days, with a card per question:
    median of 20 renders, target <= 100 ms. Baseline: the same client rendering the empty
@@ -91,6 +97,22 @@ checks:
     tolerance: 0.001
   - kind: self_rated
     prompt: Explain in two sentences why deep sigmoid networks train slowly.
+  - kind: short_text
+    prompt: Which activation has a derivative of at most $1/4$?
+    accepted: [sigmoid, logistic function]
+    patterns: ['logistic( sigmoid)?']
+    max_edits: 1
+    hints: ["It squashes its input into $(0, 1)$."]
+  - kind: ordering
+    prompt: Put the steps of one training step in order.
+    items: [Forward pass, Loss, Backward pass, Optimiser step]
+  - kind: matching
+    prompt: Match each activation with its largest derivative.
+    pairs:
+      - {{left: Sigmoid, right: "$1/4$"}}
+      - {{left: Tanh, right: "$1$"}}
+      - {{left: ReLU, right: "$1$ for $x > 0$"}}
+    distractors: ["$2$"]
 """
 
 
@@ -130,16 +152,24 @@ def new_user(username: str) -> User:
     return user
 
 
+# Responses by shown position, as a learner's form sends them (choices are shuffled).
+ANSWERS = [
+    (0, lambda rng: rng.choice([0, 1, 2])),
+    (1, lambda rng: rng.choice(["0.0625", "0,063", "1/16", "6.25e-2", "0.25"])),
+    (2, lambda rng: "Saturated units multiply small factors together."),
+    (3, lambda rng: rng.choice(["Sigmoid", "sigmoud", "logistic function", "tanh"])),
+    (4, lambda rng: rng.sample(range(4), 4)),
+    (5, lambda rng: [rng.randrange(4) for _ in range(3)]),
+]
+
+
 def bench_submissions(app, slugs: list[str], count: int, rng: random.Random) -> dict:
-    answers = [(0, lambda: rng.choice([1, 1, 1, 0])),
-               (1, lambda: rng.choice(["0.0625", "0.063", "0.25"])),
-               (2, lambda: "Saturated units multiply small factors together.")]  # fmt: skip
     with app.app_context():
         user = new_user("answering")
         user_id = user.id
         timings = []
         for n in range(-WARM_UP, count):  # the first few compile SQL and fill caches: untimed
-            check, response = answers[n % 3]
+            check, response = ANSWERS[n % len(ANSWERS)]
             slug = slugs[rng.randrange(len(slugs))]
             rating = rng.choice(["again", "hard", "good", "easy"]) if check == 2 else None
             started = time.perf_counter()
@@ -147,10 +177,12 @@ def bench_submissions(app, slugs: list[str], count: int, rng: random.Random) -> 
                 user,
                 slug,
                 check,
-                response(),
+                response(rng),
                 rating=rating,
                 elapsed_ms=rng.randrange(2_000, 90_000),
                 idempotency_key=f"form-{n}",
+                hints_used=n % 2,
+                tries_used=2,  # the last try: every answer is final and stored
             )
             if n >= 0:
                 timings.append((time.perf_counter() - started) * 1000)
@@ -175,6 +207,44 @@ def bench_submissions(app, slugs: list[str], count: int, rng: random.Random) -> 
         "baseline_p50": statistics.median(baseline),
         "baseline_p95": percentile(baseline, 0.95),
     }
+
+
+def bench_form_round_trip(app, slugs: list[str], count: int, rng: random.Random) -> dict:
+    """POST /questions/<slug>/answer as a signed-in learner's form, and the page it returns.
+
+    Baseline: GET of the same question page for the same learner (the page the answer
+    renders again), interleaved so both see the same machine load."""
+    with app.app_context():
+        user_id = new_user("form").id
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = f"{user_id}:1"
+        session["_fresh"] = True
+    forms = [
+        (0, lambda: {"response": str(rng.randrange(3))}),
+        (1, lambda: {"response": rng.choice(["1/16", "0,0625", "0.3"]), "tries_used": "1"}),
+        (3, lambda: {"response": rng.choice(["sigmoid", "relu"]), "tries_used": "1"}),
+        (4, lambda: {f"position-{i}": str(p + 1) for i, p in enumerate(rng.sample(range(4), 4))}),
+        (5, lambda: {f"match-{i}": str(rng.randrange(4)) for i in range(3)}),
+    ]
+    timings, baseline = [], []
+    for n in range(-WARM_UP, count):
+        check, fields = forms[n % len(forms)]
+        slug = slugs[rng.randrange(len(slugs))]
+        started = time.perf_counter()
+        response = client.post(
+            f"/questions/{slug}/answer",
+            data={"check": str(check), "form_key": f"f-{n}", **fields()},
+        )
+        elapsed = (time.perf_counter() - started) * 1000
+        assert response.status_code == 200, (response.status_code, check)
+        started = time.perf_counter()
+        client.get(f"/questions/{slug}")
+        page = (time.perf_counter() - started) * 1000
+        if n >= 0:
+            timings.append(elapsed)
+            baseline.append(page)
+    return {"p50": statistics.median(timings), "baseline_p50": statistics.median(baseline)}
 
 
 def add_history(slugs: list[str], attempts: int, rng: random.Random) -> int:
@@ -307,6 +377,7 @@ def main() -> None:
             import_content(root / "content")
 
         answering = bench_submissions(app, slugs, args.submissions, rng)
+        form = bench_form_round_trip(app, slugs, args.submissions, rng)
         dashboard = bench_dashboard(app, slugs, args.attempts, args.renders, rng)
         with app.app_context():
             db.engine.dispose()
@@ -327,6 +398,14 @@ def main() -> None:
             answering["p95"],
             None,
             answering["baseline_p95"],
+        )
+    )
+    print(
+        row(
+            "answer form POST + page p50 (vs page GET)",
+            form["p50"],
+            None,
+            form["baseline_p50"],
         )
     )
     print(row(f"dashboard median ({args.attempts:,} attempts, n={args.renders})",

@@ -18,7 +18,7 @@ from locust import HttpUser, between, constant, events, task
 
 MODE = os.environ.get("LOADTEST_MODE", "learners")
 QUESTION = "vanishing-gradient-problem"
-EXERCISE = os.environ.get("LOADTEST_EXERCISE", "sigmoid-depth-30-init")
+EXERCISE = os.environ.get("LOADTEST_EXERCISE", "tanh-depth-30-init")
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 TOKEN = re.compile(r'<code class="token">([^<]+)</code>')
 # Every learner signs up first (argon2: deliberately costly), then all start the journey at

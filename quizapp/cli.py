@@ -45,12 +45,15 @@ def check_command(directory: str | None, simulate: bool) -> None:
     bank = check_content(_content_dir(directory), simulate=simulator)
     for error in bank.errors:
         click.echo(str(error), err=True)
+    for warning in bank.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if bank.errors:
         click.echo(f"{len(bank.errors)} problem(s) in {bank.files_read} file(s).", err=True)
         sys.exit(1)
     click.echo(
         f"OK: {len(bank.questions)} questions, {len(bank.exercises)} exercises, "
-        f"{len(bank.topics)} topics, no problems."
+        f"{len(bank.topics)} topics, no problems"
+        + (f" ({len(bank.warnings)} warning(s))." if bank.warnings else ".")
     )
 
 
@@ -80,6 +83,8 @@ def import_command(directory: str | None) -> None:
         reason = getattr(error, "orig", None) or error
         click.echo(f"Nothing imported: the database refused the import: {reason}", err=True)
         sys.exit(1)
+    for renamed in report.renamed:  # authors should see that old URLs now redirect
+        click.echo(f"renamed {renamed} (the old address redirects)", err=True)
     click.echo(report.summary())
 
 

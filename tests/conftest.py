@@ -446,3 +446,34 @@ def redis_flushed(url: str) -> None:
     import redis
 
     redis.Redis.from_url(url).flushdb()
+
+
+def shown(slug: str, index: int, authored, user_id: int | None = None, learner: str | None = None):
+    """An answer given by authored option/item indexes, in the positions the learner is shown.
+
+    Options are shuffled per learner (the account's, else `learner`, else the anonymous
+    visitors' shared layout), and answers are sent by shown position. Needs an app context.
+    """
+    from quizapp.domain.grading import account_key, check_id, resolve_check
+    from quizapp.services.questions import get_question
+
+    key = account_key(user_id) if user_id is not None else (learner or "anonymous")
+    check = get_question(slug).checks[index]
+    return resolve_check(check, key, check_id(slug, index)).to_display(authored)
+
+
+def submit_authored(user, slug: str, check, authored, **kwargs):
+    """submit_answer with the answer given by authored indexes, as the learner's last try
+    (so a wrong answer is final and stored, as before checks allowed several tries)."""
+    from quizapp.services.learning import submit_answer
+
+    def as_index(value):
+        return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+
+    given = [as_index(v) for v in authored] if isinstance(authored, list) else as_index(authored)
+    try:
+        response = shown(slug, int(check), given, user.id if user is not None else None)
+    except (LookupError, ValueError, TypeError):
+        response = authored  # a bad question or check: let submit_answer refuse it
+    kwargs.setdefault("tries_used", 10)
+    return submit_answer(user, slug, check, response, **kwargs)

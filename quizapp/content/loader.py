@@ -14,9 +14,11 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError
 
+from quizapp.content.key_bias import bank_key_warnings
 from quizapp.content.markdown import RENDERER_VERSION, lint_markdown
 from quizapp.content.schemas import ExerciseSchema, QuestionSchema, TopicSchema, shared_schema
 from quizapp.content.yaml_source import FieldPath, ParsedYaml, YamlSyntaxError, parse_yaml
+from quizapp.domain.check_kinds import CHECK_KINDS
 from quizapp.domain.exercises import METRICS, VERDICTS, all_selections, choice_values
 from quizapp.sim import SimConfigError, validate_config
 
@@ -72,6 +74,8 @@ class Bank:
     invalid_documents: dict[str, SourceDocument] = field(default_factory=dict)
     invalid_exercises: dict[str, SourceDocument] = field(default_factory=dict)
     errors: list[ContentError] = field(default_factory=list)
+    # Problems that do not stop an import (bank-wide answer-key bias), same format.
+    warnings: list[ContentError] = field(default_factory=list)
     files_read: int = 0
 
     @property
@@ -102,7 +106,14 @@ def load_bank(root: Path) -> Bank:
         _load_question(path, bank)
     _check_links(bank)
     _check_exercise_links(bank)
+    _check_aliases(bank.documents, "question", bank)
+    _check_aliases(bank.exercise_documents, "exercise", bank)
     bank.errors.sort()
+    questions_dir = str(root / "questions")
+    bank.warnings = [
+        ContentError(questions_dir, 1, "checks", message)
+        for message in bank_key_warnings(bank.questions)
+    ]
     return bank
 
 
@@ -303,16 +314,17 @@ def _lint_texts(
 
 
 def markdown_fields(data: dict[str, Any]) -> Iterator[tuple[FieldPath, str]]:
-    """Every markdown text of a question, with its field path."""
+    """Every markdown text of a question, with its field path: the one walk shared by the
+    linter and the renderer, each check's texts named by its kind."""
     for name in ("question", "answer", "explanation"):
         yield (name,), data[name]
     for check_index, check in enumerate(data["checks"]):
-        for name in ("prompt", "feedback", "model_answer"):
-            if check.get(name):
-                yield ("checks", check_index, name), check[name]
-        for option_index, option in enumerate(check.get("options", [])):
-            for name in ("text", "feedback"):
-                yield ("checks", check_index, "options", option_index, name), option[name]
+        name = check.get("kind") if isinstance(check, dict) else None
+        kind = CHECK_KINDS.get(name) if isinstance(name, str) else None
+        if kind is None:
+            continue  # an unknown kind: the schema reports it, there is nothing to walk
+        for path, text in kind.markdown_fields(check):
+            yield ("checks", check_index, *path), text
 
 
 def _string_list(data: dict[str, Any], name: str) -> list[tuple[int, str]]:
@@ -479,3 +491,23 @@ def _check_exercise_links(bank: Bank) -> None:
                         f"unknown question '{slug}' (no file questions/{slug}.yaml)",
                     )
                 )
+
+
+def _check_aliases(documents: dict[str, SourceDocument], kind: str, bank: Bank) -> None:
+    """A former slug redirects to exactly one live file, so it may name no other file."""
+    claimed: dict[str, tuple[str, int]] = {}
+    for slug, document in documents.items():
+        for index, alias in enumerate(document.data["aliases"]):
+            line = document.line_of("aliases", index)
+            if alias == slug:
+                message = f"'{alias}' is this {kind}'s own slug"
+            elif alias in documents:
+                message = f"'{alias}' is the slug of another {kind} ({kind}s/{alias}.yaml)"
+            elif alias in claimed:
+                message = (
+                    f"'{alias}' is already an alias in {claimed[alias][0]}:{claimed[alias][1]}"
+                )
+            else:
+                claimed[alias] = (document.path, line)
+                continue
+            bank.errors.append(ContentError(document.path, line, f"aliases.{index}", message))

@@ -6,13 +6,9 @@ import copy
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from quizapp.content.loader import ContentError, SourceDocument
+from quizapp.content.loader import ContentError, SourceDocument, markdown_fields
 from quizapp.content.markdown import MarkdownError, render_markdown
 from quizapp.content.yaml_source import FieldPath
-
-# Markdown fields of a check, and of each of its options, stored again as `<name>_html`.
-CHECK_MARKDOWN_FIELDS = ("prompt", "feedback", "model_answer")
-OPTION_MARKDOWN_FIELDS = ("text", "feedback")
 
 
 class RenderFailed(ValueError):
@@ -39,15 +35,9 @@ def render_question(document: SourceDocument) -> dict[str, Any]:
             ) from None
 
     checks = copy.deepcopy(data["checks"])
-    for check_index, check in enumerate(checks):
-        for name in CHECK_MARKDOWN_FIELDS:
-            if check.get(name):
-                check[f"{name}_html"] = render(check[name], "checks", check_index, name)
-        for option_index, option in enumerate(check.get("options", [])):
-            for name in OPTION_MARKDOWN_FIELDS:
-                option[f"{name}_html"] = render(
-                    option[name], "checks", check_index, "options", option_index, name
-                )
+    for path, text in markdown_fields(data):
+        if path[0] == "checks":
+            _store_html(checks, path[1:], render(text, *path))
     return {
         "slug": data["slug"],
         "title": data["title"],
@@ -59,12 +49,29 @@ def render_question(document: SourceDocument) -> dict[str, Any]:
         "explanation_md": data["explanation"],
         "explanation_html": render(data["explanation"], "explanation"),
         "references": data["references"],
+        "aliases": data["aliases"],
         "related_slugs": data["related"],
         "exercise_slugs": data["exercises"],
         "checks": checks,
         "source_path": document.path,
         "content_hash": document.content_hash,
     }
+
+
+def _store_html(container: Any, path: tuple[str | int, ...], html: str) -> None:
+    """Store `html` beside the text at `path`: `name_html` for a field, `list_html[i]` for
+    the i-th text of a list (e.g. a hint)."""
+    *parents, last = path
+    if isinstance(last, int):
+        *parents, list_name = parents
+        for key in parents:
+            container = container[key]
+        rendered = container.setdefault(f"{list_name}_html", [""] * len(container[list_name]))
+        rendered[last] = html
+        return
+    for key in parents:
+        container = container[key]
+    container[f"{last}_html"] = html
 
 
 def _name(path: tuple[str | int, ...]) -> str:
@@ -97,6 +104,7 @@ def render_exercise(document: SourceDocument) -> dict[str, Any]:
         },
         "hints_html": [render(text, "hints", i) for i, text in enumerate(data["hints"])],
         "question_slugs": data["questions"],
+        "aliases": data["aliases"],
         "source_path": document.path,
         "content_hash": document.content_hash,
     }

@@ -5,14 +5,10 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from marshmallow import (
-    RAISE,
-    Schema,
-    ValidationError,
-    fields,
-    validate,
-    validates_schema,
-)
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from quizapp.domain.check_kinds import CHECK_KINDS
+from quizapp.domain.check_kinds.base import StrictSchema, text_field
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 DIFFICULTIES = ("easy", "medium", "hard")
@@ -22,96 +18,17 @@ SLUG = validate.Regexp(
 NOT_BLANK = validate.Length(min=1, error="must not be empty")
 
 
-class StrictSchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-
 def _text(required: bool = True, max_length: int = 50_000) -> fields.String:
-    return fields.String(
-        required=required,
-        validate=validate.Length(
-            min=1 if required else 0, max=max_length, error="must be 1 to {max} characters"
-        ),
-    )
+    return text_field(required, max_length)
 
 
-class OptionSchema(StrictSchema):
-    text = _text(max_length=1_000)
-    feedback = _text(max_length=2_000)
+def _former_slugs() -> fields.List:
+    """Slugs a question or exercise had before a rename: their URLs redirect to the new one."""
+    return fields.List(fields.String(validate=[SLUG, validate.Length(max=120)]), load_default=list)
 
 
-class CheckBaseSchema(StrictSchema):
-    kind = fields.String(required=True)
-    prompt = _text(max_length=5_000)
-    feedback = _text(required=False, max_length=5_000)
-
-
-class SingleChoiceSchema(CheckBaseSchema):
-    options = fields.List(
-        fields.Nested(OptionSchema),
-        required=True,
-        validate=validate.Length(min=2, max=10, error="needs 2 to 10 options"),
-    )
-    correct = fields.Integer(required=True, strict=True)
-
-    @validates_schema(skip_on_field_errors=True)
-    def correct_is_an_option(self, data: dict[str, Any], **_: Any) -> None:
-        if not 0 <= data["correct"] < len(data["options"]):
-            raise ValidationError(
-                f"must be an option index from 0 to {len(data['options']) - 1}", "correct"
-            )
-
-
-class MultipleChoiceSchema(CheckBaseSchema):
-    options = fields.List(
-        fields.Nested(OptionSchema),
-        required=True,
-        validate=validate.Length(min=2, max=10, error="needs 2 to 10 options"),
-    )
-    correct = fields.List(
-        fields.Integer(strict=True),
-        required=True,
-        validate=validate.Length(min=1, error="needs at least one correct option"),
-    )
-    scoring = fields.String(
-        load_default="exact",
-        validate=validate.OneOf(["exact", "partial"], error="must be exact or partial"),
-    )
-
-    @validates_schema(skip_on_field_errors=True)
-    def correct_are_options(self, data: dict[str, Any], **_: Any) -> None:
-        count = len(data["options"])
-        if any(not 0 <= index < count for index in data["correct"]):
-            raise ValidationError(f"option indices must be from 0 to {count - 1}", "correct")
-        if len(set(data["correct"])) != len(data["correct"]):
-            raise ValidationError("an option is listed twice", "correct")
-
-
-class NumericSchema(CheckBaseSchema):
-    answer = fields.Float(required=True, allow_nan=False)
-    tolerance = fields.Float(
-        load_default=0.0,
-        allow_nan=False,
-        validate=validate.Range(min=0, error="must be zero or more"),
-    )
-    relative_tolerance = fields.Float(
-        allow_nan=False, validate=validate.Range(min=0, max=1, error="must be between 0 and 1")
-    )
-    unit = fields.String(validate=validate.Length(max=40))
-
-
-class SelfRatedSchema(CheckBaseSchema):
-    model_answer = _text(required=False)
-
-
-# One entry per check kind: a new kind is one schema here and one checker in domain/grading.py.
-CHECK_SCHEMAS: dict[str, type[CheckBaseSchema]] = {
-    "single_choice": SingleChoiceSchema,
-    "multiple_choice": MultipleChoiceSchema,
-    "numeric": NumericSchema,
-    "self_rated": SelfRatedSchema,
-}
+# A check's schema is its kind's: one entry per kind in the registry of check kinds.
+CHECK_SCHEMAS: dict[str, type[Schema]] = {name: kind.schema for name, kind in CHECK_KINDS.items()}
 
 
 class CheckField(fields.Field):
@@ -172,6 +89,7 @@ class QuestionSchema(StrictSchema):
         required=True,
         validate=validate.Length(min=1, error="needs at least one reference"),
     )
+    aliases = _former_slugs()
     related = fields.List(fields.String(validate=SLUG), load_default=list)
     exercises = fields.List(fields.String(validate=SLUG), load_default=list)
     checks = fields.List(
@@ -230,6 +148,7 @@ class ExerciseSchema(StrictSchema):
         required=True,
         validate=validate.Length(min=1, max=5, error="link 1 to 5 questions"),
     )
+    aliases = _former_slugs()
     prompt = _text()
     network = fields.Dict(required=True, keys=fields.String(), values=fields.Raw())
     choices = fields.Dict(

@@ -45,6 +45,16 @@ def _first_layer_update_ratio(result: Mapping[str, Any]) -> float | None:
     return ratios[0] if ratios else None
 
 
+def _probe(probe: str, name: str) -> Callable[[Mapping[str, Any]], Any]:
+    """A number from one of the simulator's probes (None where the probe did not run)."""
+
+    def read(result: Mapping[str, Any]) -> Any:
+        found = (result.get("probes") or {}).get(probe) or {}
+        return found.get(name) if found.get("computed", True) else None
+
+    return read
+
+
 @dataclass(frozen=True)
 class Metric:
     description: str
@@ -62,6 +72,17 @@ METRICS: dict[str, Metric] = {
     ),
     "growth_factor_per_layer": Metric(
         "fitted change of the backward signal per layer", _summary("growth_factor_per_layer")
+    ),
+    "growth_factor_per_step": Metric(
+        "fitted change of the backward signal per time step", _summary("growth_factor_per_step")
+    ),
+    "jacobian_log10_std": Metric(
+        "spread of the input–output Jacobian's singular values (std of log10)",
+        _probe("jacobian_spectrum", "log10_std"),
+    ),
+    "output_token_similarity": Metric(
+        "mean cosine similarity between tokens at the transformer's output",
+        _probe("attention", "output_token_similarity"),
     ),
     "loss_drop": Metric("fraction of the training loss removed", _loss_drop),
     "first_layer_update_ratio": Metric(

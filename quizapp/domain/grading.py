@@ -1,224 +1,187 @@
-"""Answer checking: one checker per check kind, looked up in the `CHECKERS` registry.
+"""Answer checking: resolve a check for a learner, then grade their response to it.
 
-A check is the plain dict written in a question's YAML `checks:` list. Adding a kind
-means writing one `Checker` subclass and adding one entry to `CHECKERS`.
+The kinds themselves (schema, grader, markdown fields, layout, form parser) live in
+`quizapp.domain.check_kinds`, one module each, listed once in `CHECK_KINDS`.
+
+Grading happens in two steps so that everything personal is decided in one place:
+`resolve_check` fixes how one learner sees a check (the order of its options today,
+a variant's values later), and `ResolvedCheck.grade` grades a response given in what the
+learner saw, translating it back to the authored indexes that are stored.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from abc import ABC, abstractmethod
+import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from random import Random
 from typing import Any
 
-MAX_ANSWER_CHARS = 10_000
-MAX_ANSWER_ITEMS = 100
-SELF_RATINGS = ("again", "hard", "good", "easy")
+from quizapp.domain.check_kinds import AUTOMATIC_KINDS, CHECK_KINDS
+from quizapp.domain.check_kinds.base import (
+    MAX_ANSWER_CHARS,
+    MAX_ANSWER_ITEMS,
+    CheckKind,
+    Grade,
+    InvalidResponse,
+    Layout,
+    allowed_tries,
+    hint_penalty,
+)
+from quizapp.domain.check_kinds.self_rated import SELF_RATING_SCORES, SELF_RATINGS
 
-# A self-rating becomes a score so self-rated checks feed the same accuracy figures as
-# automatic ones; "hard" is a recall that needed effort, so it earns half.
-SELF_RATING_SCORES = {"again": 0.0, "hard": 0.5, "good": 1.0, "easy": 1.0}
-
-# Bounded so int() never meets a huge digit string (Python refuses over 4,300 digits).
-_INTEGER_TEXT = re.compile(r"[+-]?\d{1,18}")
-
-
-class InvalidResponse(ValueError):
-    """The learner's response cannot be graded; the message says why in plain words."""
-
-
-@dataclass(frozen=True)
-class Grade:
-    """The result of grading one response to one check."""
-
-    score: float
-    correct: bool
-    feedback: list[str] = field(default_factory=list)
-    expected: object = None
-    normalized_response: object = None
-    rating: str | None = None
-
-
-class Checker(ABC):
-    """Grades responses to one kind of check."""
-
-    @abstractmethod
-    def grade(self, check: Mapping[str, Any], response: object, rating: str | None) -> Grade:
-        """Grade `response` against `check`; raise InvalidResponse if it cannot be graded."""
+__all__ = [
+    "AUTOMATIC_KINDS",
+    "CHECK_KINDS",
+    "MAX_ANSWER_CHARS",
+    "MAX_ANSWER_ITEMS",
+    "SELF_RATINGS",
+    "SELF_RATING_SCORES",
+    "CheckKind",
+    "Grade",
+    "InvalidResponse",
+    "ResolvedCheck",
+    "check_kind",
+    "grade_response",
+    "resolve_check",
+]
 
 
-def _check_feedback(check: Mapping[str, Any]) -> list[str]:
-    text = check.get("feedback")
-    return [text] if isinstance(text, str) and text.strip() else []
-
-
-def _option_feedback(check: Mapping[str, Any], index: int) -> list[str]:
-    option = _options(check)[index]
-    text = option.get("feedback") if isinstance(option, Mapping) else None
-    return [text] if isinstance(text, str) and text.strip() else []
-
-
-def _options(check: Mapping[str, Any]) -> list[object]:
-    options = check.get("options")
-    return list(options) if isinstance(options, (list, tuple)) else []
-
-
-def _option_index(value: object, option_count: int) -> int:
-    """Turn one chosen option (an int or a string of digits) into an index in range."""
-    # bool is an int subclass, but True as "option 1" is a client bug, not an answer.
-    if isinstance(value, bool):
-        raise InvalidResponse(f"choose an option by its number (0–{option_count - 1}), not {value}")
-    if isinstance(value, int):
-        index = value
-    elif isinstance(value, str) and _INTEGER_TEXT.fullmatch(value.strip()):
-        index = int(value.strip())
-    else:
-        raise InvalidResponse(
-            f"choose an option by its number (0–{option_count - 1}), not {str(value)[:40]!r}"
-        )
-    if not 0 <= index < option_count:
-        raise InvalidResponse(f"option {index} does not exist; choose 0–{option_count - 1}")
-    return index
-
-
-class SingleChoiceChecker(Checker):
-    """Exactly one option is correct; the response is that option's index."""
-
-    def grade(self, check: Mapping[str, Any], response: object, rating: str | None) -> Grade:
-        if response is None:
-            raise InvalidResponse("choose one option")
-        chosen = _option_index(response, len(_options(check)))
-        expected = int(check["correct"])
-        score = 1.0 if chosen == expected else 0.0
-        return Grade(
-            score=score,
-            correct=score == 1.0,
-            feedback=_option_feedback(check, chosen) + _check_feedback(check),
-            expected=expected,
-            normalized_response=chosen,
-        )
-
-
-class MultipleChoiceChecker(Checker):
-    """Any number of options are correct; the response is the list of chosen indices."""
-
-    def grade(self, check: Mapping[str, Any], response: object, rating: str | None) -> Grade:
-        if not isinstance(response, (list, tuple)):
-            raise InvalidResponse("send the chosen options as a list of numbers (it may be empty)")
-        option_count = len(_options(check))
-        chosen: list[int] = []
-        for value in response:
-            index = _option_index(value, option_count)
-            if index in chosen:
-                raise InvalidResponse(f"option {index} is chosen more than once")
-            chosen.append(index)
-        chosen.sort()
-        expected = sorted(int(i) for i in check["correct"])
-        correct_set = set(expected)
-        if check.get("scoring", "exact") == "partial":
-            hits = sum(1 for i in chosen if i in correct_set)
-            misses = len(chosen) - hits
-            score = max(0.0, (hits - misses) / len(correct_set))
-        else:
-            score = 1.0 if set(chosen) == correct_set else 0.0
-        feedback = [line for i in chosen for line in _option_feedback(check, i)]
-        return Grade(
-            score=score,
-            correct=score == 1.0,
-            feedback=feedback + _check_feedback(check),
-            expected=expected,
-            normalized_response=chosen,
-        )
-
-
-def _finite_number(response: object) -> float:
-    # bool is an int subclass; True is a client bug, not the number 1.
-    if isinstance(response, bool) or not isinstance(response, (int, float, str)):
-        raise InvalidResponse("enter a number")
-    if isinstance(response, str) and not response.strip():
-        raise InvalidResponse("enter a number")
-    try:
-        value = float(response.strip() if isinstance(response, str) else response)
-    except (ValueError, OverflowError):
-        raise InvalidResponse(f"not a number: {str(response)[:40]!r}") from None
-    if not math.isfinite(value):
-        raise InvalidResponse("enter a finite number (not NaN or infinity)")
-    return value
-
-
-class NumericChecker(Checker):
-    """A number within an absolute and/or relative tolerance of the answer (bounds inclusive)."""
-
-    def grade(self, check: Mapping[str, Any], response: object, rating: str | None) -> Grade:
-        value = _finite_number(response)
-        answer = float(check["answer"])
-        tolerance = float(check.get("tolerance") or 0.0)
-        relative = check.get("relative_tolerance")
-        # 0.26 - 0.25 is 0.010000000000000009 in binary floating point; a response exactly
-        # at the written bound must still pass.
-        slack = 1e-12 * max(1.0, abs(answer))
-        error = abs(value - answer)
-        passed = error <= tolerance + slack
-        if relative is not None:
-            passed = passed or error <= float(relative) * abs(answer) + slack
-        score = 1.0 if passed else 0.0
-        return Grade(
-            score=score,
-            correct=passed,
-            feedback=_check_feedback(check),
-            expected=answer,
-            normalized_response=value,
-        )
-
-
-class SelfRatedChecker(Checker):
-    """An open answer the learner rates after seeing the model answer."""
-
-    def grade(self, check: Mapping[str, Any], response: object, rating: str | None) -> Grade:
-        if not isinstance(response, str) or not response.strip():
-            raise InvalidResponse("write an answer before rating yourself")
-        text = response.strip()
-        if rating is None:
-            raise InvalidResponse("rate your answer: again, hard, good or easy")
-        if not isinstance(rating, str) or rating.strip().lower() not in SELF_RATINGS:
-            raise InvalidResponse(f"unknown rating {rating!r}; choose again, hard, good or easy")
-        rating = rating.strip().lower()
-        return Grade(
-            score=SELF_RATING_SCORES[rating],
-            correct=rating in ("good", "easy"),
-            feedback=_check_feedback(check),
-            # None when the check omits it: the caller substitutes the question's answer.
-            expected=check.get("model_answer"),
-            normalized_response=text,
-            rating=rating,
-        )
-
-
-CHECKERS: dict[str, Checker] = {
-    "single_choice": SingleChoiceChecker(),
-    "multiple_choice": MultipleChoiceChecker(),
-    "numeric": NumericChecker(),
-    "self_rated": SelfRatedChecker(),
-}
-CHECK_KINDS = tuple(CHECKERS)
-AUTOMATIC_KINDS = tuple(kind for kind in CHECKERS if kind != "self_rated")
-
-
-def grade_response(check: Mapping[str, Any], response: object, rating: str | None = None) -> Grade:
-    """Grade a learner's response to one check; raise InvalidResponse for unusable input.
-
-    `rating` (again/hard/good/easy) is required for self_rated checks and ignored otherwise.
-    """
+def check_kind(check: Mapping[str, Any]) -> CheckKind:
+    """The registered kind of `check`; ValueError (a content error) for an unknown kind."""
     kind = check.get("kind")
-    checker = CHECKERS.get(kind) if isinstance(kind, str) else None
-    if checker is None:
+    unit = CHECK_KINDS.get(kind) if isinstance(kind, str) else None
+    if unit is None:
         # A content error, not the learner's: the schema should have refused it.
         raise ValueError(f"unknown check kind {kind!r}; known kinds: {', '.join(CHECK_KINDS)}")
-    # Size limits come first so no checker ever parses an oversized payload.
+    return unit
+
+
+def _refuse_oversized(response: object) -> None:
+    # Size limits come first so no grader ever parses an oversized payload.
     if isinstance(response, str) and len(response.strip()) > MAX_ANSWER_CHARS:
         raise InvalidResponse(f"answer too long: at most {MAX_ANSWER_CHARS:,} characters")
     if isinstance(response, (list, tuple)) and len(response) > MAX_ANSWER_ITEMS:
         raise InvalidResponse(f"answer too long: at most {MAX_ANSWER_ITEMS} items")
-    return checker.grade(check, response, rating)
+
+
+def grade_response(check: Mapping[str, Any], response: object, rating: str | None = None) -> Grade:
+    """Grade a response in authored terms; raise InvalidResponse for unusable input.
+
+    `rating` (again/hard/good/easy) is required for self_rated checks and ignored otherwise.
+    """
+    kind = check_kind(check)
+    _refuse_oversized(response)
+    return kind.grade(check, response, rating)
+
+
+@dataclass(frozen=True)
+class ResolvedCheck:
+    """One check as one learner sees it: the authored check and this learner's layout."""
+
+    check: Mapping[str, Any]
+    kind: CheckKind
+    layout: Layout = field(default_factory=dict)
+
+    def order(self, name: str) -> list[int]:
+        """Authored indexes of the list `name` in the order this learner sees them."""
+        items = self.check.get(name) or ()
+        return self.layout.get(name) or list(range(len(items)))
+
+    def from_display(self, response: object) -> object:
+        """A response given in displayed positions, in authored indexes."""
+        _refuse_oversized(response)
+        return self.kind.from_display(self.check, self.layout, response)
+
+    def to_display(self, value: object) -> object:
+        """An authored value (a stored response, the key) in displayed positions."""
+        return self.kind.to_display(self.check, self.layout, value)
+
+    def grade(
+        self,
+        response: object,
+        rating: str | None = None,
+        *,
+        hints_used: int = 0,
+        tries_used: int = 1,
+    ) -> Grade:
+        """Grade a response given in displayed positions, as the `tries_used`-th try after
+        `hints_used` hints were revealed."""
+        grade = grade_response(self.check, self.from_display(response), rating)
+        return apply_hints_and_tries(self.check, self.kind, grade, hints_used, tries_used)
+
+    def display_verdicts(self, grade: Grade) -> list[str]:
+        """The grade's per-item verdicts in the order this learner saw the items."""
+        if not grade.verdicts:
+            return []
+        name = self.kind.verdicts_follow
+        order = self.order(name) if name else range(len(grade.verdicts))
+        return [grade.verdicts[i] for i in order]
+
+    @property
+    def hints_html(self) -> list[str]:
+        return list(self.check.get("hints_html") or self.check.get("hints") or [])
+
+    @property
+    def tries(self) -> int:
+        return allowed_tries(self.check, self.kind)
+
+    @property
+    def hint_penalty(self) -> float:
+        return hint_penalty(self.check)
+
+    def public(self) -> dict[str, Any]:
+        """The check as the learner's client may see it (no key), in displayed order."""
+        return self.kind.public(self.check, self.layout)
+
+
+def apply_hints_and_tries(
+    check: Mapping[str, Any], kind: CheckKind, grade: Grade, hints_used: int, tries_used: int
+) -> Grade:
+    """Take each revealed hint's penalty off the score, and decide whether the learner may
+    try again (a wrong answer with tries left is not final: its key stays hidden)."""
+    hints = max(0, min(int(hints_used or 0), len(check.get("hints") or ())))
+    allowed = allowed_tries(check, kind)
+    tries = max(1, min(int(tries_used or 1), allowed))
+    final = grade.correct or tries >= allowed or not kind.automatic
+    score = grade.score
+    if hints:
+        score = max(0.0, round(score - hints * hint_penalty(check), 6))
+    return replace(
+        grade,
+        score=score,
+        raw_score=grade.score if hints else None,
+        hints_used=hints,
+        tries_used=tries,
+        tries_left=0 if final else allowed - tries,
+        final=final,
+        expected=grade.expected if final else None,
+    )
+
+
+def account_key(user_id: int) -> str:
+    """The learner key of an account: its layouts follow it on every device."""
+    return f"user:{user_id}"
+
+
+def check_id(slug: str, index: int) -> str:
+    """Names one check of one question for layout seeds."""
+    return f"{slug}#{index}"
+
+
+def layout_seed(learner_key: str, check_id: str) -> int:
+    """A stable seed per learner and check, the same in every process and after restarts."""
+    digest = hashlib.sha256(f"{learner_key}\0{check_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big")
+
+
+def resolve_check(check: Mapping[str, Any], learner_key: str, check_id: str) -> ResolvedCheck:
+    """How the learner `learner_key` sees the check `check_id` (e.g. "slug#0"): stable."""
+    kind = check_kind(check)
+    layout = kind.present(check, Random(layout_seed(learner_key, check_id)))
+    return ResolvedCheck(check, kind, layout)
+
+
+def stored_check(check: Mapping[str, Any], layout: Layout | None) -> ResolvedCheck:
+    """A check with the layout recorded beside an attempt (authored order when none was)."""
+    return ResolvedCheck(check, check_kind(check), dict(layout or {}))

@@ -57,12 +57,15 @@ def rating_for_grade(
 ) -> str:
     """Turn an automatic grade into an FSRS rating: wrong "again", right "good", slow "hard".
 
-    Partial credit (score < 1) counts as wrong. A self-rated grade keeps the learner's rating.
+    Partial credit counts as wrong. A right answer that needed a hint or a second try is
+    "hard". A self-rated grade keeps the learner's rating.
     """
     if grade.rating is not None:
         return grade.rating
-    if grade.score < 1.0:
+    if not grade.correct:
         return "again"
+    if grade.hints_used or grade.tries_used > 1:
+        return "hard"
     if elapsed_seconds is not None and elapsed_seconds > slow_after_seconds:
         return "hard"
     return "good"

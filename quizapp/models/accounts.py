@@ -111,6 +111,11 @@ class Attempt(Base):
     rating: Mapped[str | None] = mapped_column(String(10), default=None)
     elapsed_ms: Mapped[int | None] = mapped_column(Integer, default=None)
     idempotency_key: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The order the learner saw the check's lists in (display position -> authored index),
+    # so feedback, review and export show the answer as it was given. None: authored order.
+    layout: Mapped[dict[str, list[int]] | None] = mapped_column(JSON, default=None)
+    hints_used: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    tries_used: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # Set when the attempt is an exercise run graded against the exercise's goals.
     exercise_slug: Mapped[str | None] = mapped_column(String(120), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -48,6 +48,8 @@ class Question(Base):
     # Lists kept as JSON: they are read whole with the question and never queried into.
     references: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     related_slugs: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Former slugs; their URLs redirect here.
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     exercise_slugs: Mapped[list[str]] = mapped_column(JSON, default=list)
     checks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     source_path: Mapped[str] = mapped_column(String(500))

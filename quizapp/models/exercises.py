@@ -27,6 +27,8 @@ class Exercise(Base):
     feedback_html: Mapped[dict[str, str]] = mapped_column(JSON)
     hints_html: Mapped[list[str]] = mapped_column(JSON)
     question_slugs: Mapped[list[str]] = mapped_column(JSON)
+    # Former slugs; their URLs redirect here.
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     source_path: Mapped[str] = mapped_column(String(500))
     content_hash: Mapped[str] = mapped_column(String(64))
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

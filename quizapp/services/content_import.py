@@ -9,7 +9,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from quizapp.content.loader import (
     Bank,
@@ -27,7 +27,7 @@ from quizapp.content.rendering import (
     render_question,
 )
 from quizapp.extensions import db
-from quizapp.models import Exercise, Question, Topic
+from quizapp.models import Attempt, Exercise, Question, Topic
 from quizapp.models.base import utcnow
 
 T = TypeVar("T")
@@ -49,6 +49,7 @@ class ImportReport:
     unchanged: list[str] = field(default_factory=list)
     retired: list[str] = field(default_factory=list)
     restored: list[str] = field(default_factory=list)
+    renamed: list[str] = field(default_factory=list)  # "old -> new"
     topics_changed: int = 0
 
     def summary(self) -> str:
@@ -58,6 +59,8 @@ class ImportReport:
         )
         if self.restored:
             text += f", {len(self.restored)} restored"
+        if self.renamed:
+            text += f", {len(self.renamed)} renamed"
         return text
 
 
@@ -106,6 +109,10 @@ def _import_bank(
     ]
     existing = {model: {row.slug: row for row in db.session.scalars(select(model))}
                 for model, _, _ in kinds}  # fmt: skip
+    renames = {model: _plan_renames(existing[model], documents) for model, documents, _ in kinds}
+    for model, planned in renames.items():
+        for old, new in planned.items():
+            existing[model][new] = existing[model].pop(old)
     work = [
         (model, render, document)
         for model, documents, render in kinds
@@ -125,6 +132,15 @@ def _import_bank(
 
     report = ImportReport()
     try:
+        for model, planned in renames.items():
+            for old, new in planned.items():
+                report.renamed.append(f"{old} -> {new}")
+                if model is Exercise:
+                    db.session.execute(
+                        update(Attempt)
+                        .where(Attempt.exercise_slug == old)
+                        .values(exercise_slug=new)
+                    )
         topics = _sync_topics(bank.topics, report)
         now = utcnow()
         for model, documents, _ in kinds:
@@ -137,6 +153,22 @@ def _import_bank(
         db.session.rollback()
         raise
     return report
+
+
+def _plan_renames(
+    existing: dict[str, Question | Exercise], documents: dict[str, SourceDocument]
+) -> dict[str, str]:
+    """Old slug -> new slug for each file that lists a stored row's slug among its aliases:
+    that row is renamed (keeping its attempts and history) rather than retired and replaced."""
+    planned: dict[str, str] = {}
+    for slug, document in documents.items():
+        if slug in existing:
+            continue
+        for alias in document.data["aliases"]:
+            if alias in existing and alias not in documents and alias not in planned:
+                planned[alias] = slug
+                break
+    return planned
 
 
 def import_what_is_valid(root: Path) -> Bank:

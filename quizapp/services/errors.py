@@ -34,6 +34,16 @@ class Gone(ServiceError):
     status_code = 410
 
 
+class Moved(ServiceError):
+    """The thing was renamed: the web layer redirects to the same address under `slug`."""
+
+    status_code = 301
+
+    def __init__(self, message: str, slug: str) -> None:
+        super().__init__(message)
+        self.slug = slug
+
+
 class Conflict(ServiceError):
     status_code = 409
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Integer, String, and_, case, cast, func, literal_column, select
 
+from quizapp.domain.check_kinds import CHECK_KINDS
 from quizapp.extensions import db
 from quizapp.models import Attempt, Exercise, Question, SimRun, StatSnapshot
 from quizapp.models.base import utcnow
@@ -28,7 +29,8 @@ MIN_ATTEMPTS_FOR_DISTRACTORS = 20
 TOO_EASY_FACILITY = 0.9
 TOO_HARD_FACILITY = 0.3
 WEAK_DISCRIMINATION = 0.1
-CHOICE_KINDS = ("single_choice", "multiple_choice")
+# Kinds whose attempts pick options by index (from the registry of check kinds).
+CHOICE_KINDS = tuple(name for name, kind in CHECK_KINDS.items() if "options" in kind.shuffled)
 
 FLAG_LABELS = {
     "too_easy": "Too easy",

@@ -10,7 +10,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from quizapp.domain.grading import Grade, InvalidResponse, grade_response
+from quizapp.domain.grading import (
+    Grade,
+    InvalidResponse,
+    ResolvedCheck,
+    account_key,
+    apply_hints_and_tries,
+    check_id,
+    resolve_check,
+    stored_check,
+)
 from quizapp.domain.scheduling import (
     RATING_NUMBERS,
     RATINGS,
@@ -29,6 +38,8 @@ MAX_IDEMPOTENCY_KEY = 64
 MAX_ELAPSED_MS = 24 * 3600 * 1000
 # A lost race on the same card (two tabs) is retried; more than this is a real conflict.
 UPDATE_RETRIES = 5
+# Visitors with no session share one layout (their page is cached for all of them).
+ANONYMOUS_LEARNER = "anonymous"
 
 
 @dataclass(frozen=True)
@@ -38,6 +49,7 @@ class AnswerResult:
     check: dict[str, Any]
     grade: Grade
     stored: bool
+    resolved: ResolvedCheck
     attempt_id: int | None = None
     next_review_at: datetime | None = None
     duplicate: bool = False
@@ -53,21 +65,37 @@ def submit_answer(
     elapsed_ms: Any = None,
     idempotency_key: str | None = None,
     now: datetime | None = None,
+    learner_key: str | None = None,
+    hints_used: Any = 0,
+    tries_used: Any = 1,
 ) -> AnswerResult:
-    """Grade `response`; for a signed-in learner also record it and update the review card."""
+    """Grade `response`, given in the order the learner saw; for a signed-in learner also
+    record it and update the review card.
+
+    `learner_key` names an anonymous visitor's layout (a signed-in learner's is their own).
+    `tries_used` counts this try; a wrong answer with tries left is graded but not stored
+    (`grade.final` is False). `hints_used` hints each take the check's penalty off the score.
+    """
     question = get_question(slug)
     index = _check_index(question, check_index)
     check = question.checks[index]
     if rating is not None and (not isinstance(rating, str) or rating.lower() not in RATINGS):
         raise InvalidInput(f"rating must be one of {', '.join(RATINGS)}", field="rating")
+    learner = account_key(user.id) if user is not None else (learner_key or ANONYMOUS_LEARNER)
+    resolved = resolve_check(check, learner, check_id(slug, index))
     try:
-        grade = grade_response(check, response, rating)
+        grade = resolved.grade(
+            response,
+            rating,
+            hints_used=_count(hints_used, "hints_used", 0),
+            tries_used=_count(tries_used, "tries_used", 1),
+        )
     except InvalidResponse as error:
         raise InvalidInput(str(error), field="response") from None
-    if grade.rating is not None and check.get("kind") == "self_rated" and grade.expected is None:
+    if grade.rating is not None and not resolved.kind.automatic and grade.expected is None:
         grade = _with_expected(grade, question.answer_md)
-    if user is None:
-        return AnswerResult(question, index, check, grade, stored=False)
+    if user is None or not grade.final:
+        return AnswerResult(question, index, check, grade, stored=False, resolved=resolved)
 
     elapsed = _elapsed(elapsed_ms)
     key = _idempotency_key(idempotency_key)
@@ -85,6 +113,9 @@ def submit_answer(
                 check_index=index,
                 kind=check["kind"],
                 response=grade.normalized_response,
+                layout=resolved.layout or None,
+                hints_used=grade.hints_used,
+                tries_used=grade.tries_used,
                 score=grade.score,
                 correct=grade.correct,
                 rating=grade.rating,
@@ -95,7 +126,9 @@ def submit_answer(
             db.session.add(attempt)
             card = reschedule_card(user, question, grade, elapsed, now, attempt=attempt)
             db.session.commit()
-            return AnswerResult(question, index, check, grade, True, attempt.id, card.due_at, False)
+            return AnswerResult(
+                question, index, check, grade, True, resolved, attempt.id, card.due_at, False
+            )
         except (StaleDataError, IntegrityError):
             db.session.rollback()
             if key is not None:
@@ -218,6 +251,14 @@ def _check_index(question: Question, raw: Any) -> int:
     return raw
 
 
+def _count(raw: Any, name: str, least: int) -> int:
+    if raw is None or raw == "":
+        return least
+    if isinstance(raw, bool) or not (isinstance(raw, int) or str(raw).strip().isdigit()):
+        raise InvalidInput(f"{name} must be a whole number", field=name)
+    return max(least, min(int(raw), 100))
+
+
 def _elapsed(raw: Any) -> int | None:
     if raw is None or raw == "":
         return None
@@ -253,7 +294,11 @@ def _replay(question: Question, index: int, check: dict, attempt: Attempt) -> An
             "That idempotency key was already used for another answer; send a new key.",
             field="idempotency_key",
         )
-    grade = grade_response(check, attempt.response, attempt.rating)
+    resolved = stored_check(check, attempt.layout)
+    grade = resolved.kind.grade(check, attempt.response, attempt.rating)
+    grade = apply_hints_and_tries(
+        check, resolved.kind, grade, attempt.hints_used or 0, attempt.tries_used or 1
+    )
     card = db.session.scalar(
         select(ReviewCard).where(
             ReviewCard.user_id == attempt.user_id, ReviewCard.question_id == question.id
@@ -265,6 +310,7 @@ def _replay(question: Question, index: int, check: dict, attempt: Attempt) -> An
         check,
         grade,
         stored=True,
+        resolved=resolved,
         attempt_id=attempt.id,
         next_review_at=card.due_at if card else None,
         duplicate=True,

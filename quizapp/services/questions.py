@@ -10,7 +10,7 @@ from sqlalchemy.orm import load_only, selectinload
 from quizapp.content.schemas import DIFFICULTIES
 from quizapp.extensions import db
 from quizapp.models import Question, Topic, question_topics
-from quizapp.services.errors import Gone, InvalidInput, NotFound
+from quizapp.services.errors import Gone, InvalidInput, Moved, NotFound
 
 MAX_PER_PAGE = 100
 MAX_SEARCH_LENGTH = 200
@@ -116,11 +116,26 @@ def get_question(slug: str) -> Question:
     question = db.session.scalar(
         select(Question).where(Question.slug == slug).options(selectinload(Question.topics))
     )
+    if question is None or question.retired_at is not None:
+        renamed = renamed_to(Question, slug)
+        if renamed is not None:
+            raise Moved(f"The question '{slug}' is now '{renamed}'.", slug=renamed)
     if question is None:
         raise NotFound(f"No question '{slug}'.")
     if question.retired_at is not None:
         raise Gone(f"The question '{question.title}' has been retired.")
     return question
+
+
+def renamed_to(model, slug: str) -> str | None:
+    """The live slug that lists `slug` among its former slugs (aliases), if any."""
+    # Only reached when a slug misses, and the bank is small: aliases are read whole.
+    for current, aliases in db.session.execute(
+        select(model.slug, model.aliases).where(model.retired_at.is_(None))
+    ):
+        if slug in (aliases or []):
+            return current
+    return None
 
 
 def active_by_slugs(model, slugs: list[str]) -> list:

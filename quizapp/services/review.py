@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -205,10 +206,11 @@ class Reveal:
     exercises: list[Exercise]
 
 
-def review_check(question: Question) -> int | None:
-    """The index of the check a review card asks (its first automatic one), or None."""
+def review_check(question: Question, shown_kinds: Collection[str] = AUTOMATIC_KINDS) -> int | None:
+    """The index of the check a review card asks (its first automatic one of the kinds the
+    review screen can show), or None."""
     for index, check in enumerate(question.checks):
-        if check.get("kind") in AUTOMATIC_KINDS:
+        if check.get("kind") in AUTOMATIC_KINDS and check.get("kind") in shown_kinds:
             return index
     return None
 

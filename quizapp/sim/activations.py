@@ -23,6 +23,9 @@ class Activation:
     # |pre-activation| beyond which the unit counts as saturated: where the output is within
     # 1 % of its asymptote (sigmoid: σ(h) > 0.99 or < 0.01; tanh: |tanh(h)| > 0.99).
     saturation_at: float | None = None
+    # What a unit whose pre-activation is negative for the whole batch passes back: the
+    # slope on the negative side, in words (only the relu family has "dead" units).
+    negative_side: str = ""
 
 
 def _linear(functional: Any) -> Callable[[Any], Any]:
@@ -34,12 +37,46 @@ ACTIVATIONS: dict[str, Activation] = {
     for a in (
         Activation("sigmoid", lambda F: F.sigmoid, "saturating", math.log(99.0)),
         Activation("tanh", lambda F: F.tanh, "saturating", math.atanh(0.99)),
-        Activation("relu", lambda F: F.relu, "relu"),
-        Activation("leaky_relu", lambda F: F.leaky_relu, "relu"),
-        Activation("elu", lambda F: F.elu, "relu"),
-        Activation("selu", lambda F: F.selu, "relu"),
-        Activation("gelu", lambda F: F.gelu, "relu"),
-        Activation("silu", lambda F: F.silu, "relu"),
+        Activation(
+            "relu",
+            lambda F: F.relu,
+            "relu",
+            negative_side="ReLU's slope there is exactly 0: no gradient passes through them",
+        ),
+        Activation(
+            "leaky_relu",
+            lambda F: F.leaky_relu,
+            "relu",
+            negative_side="leaky ReLU's slope there is 0.01: they pass 1 % of the gradient",
+        ),
+        Activation(
+            "elu",
+            lambda F: F.elu,
+            "relu",
+            negative_side="ELU's slope there is e^h: close to 1 just below zero, fading "
+            "towards 0 for very negative h",
+        ),
+        Activation(
+            "selu",
+            lambda F: F.selu,
+            "relu",
+            negative_side="SELU's slope there is λα·e^h ≈ 1.76·e^h: up to 1.76 just below "
+            "zero (more than its slope of 1.05 above zero), fading only for very negative h",
+        ),
+        Activation(
+            "gelu",
+            lambda F: F.gelu,
+            "relu",
+            negative_side="GELU's slope there is small (between −0.13 and 0.5) and fades "
+            "towards 0 for very negative h",
+        ),
+        Activation(
+            "silu",
+            lambda F: F.silu,
+            "relu",
+            negative_side="SiLU's slope there is small (between −0.1 and 0.5) and fades "
+            "towards 0 for very negative h",
+        ),
         Activation("softplus", lambda F: F.softplus, "smooth"),
         Activation("linear", _linear, "linear"),
     )

@@ -13,7 +13,7 @@ from typing import Any
 from quizapp.sim.activations import ACTIVATIONS
 from quizapp.sim.inits import INITS
 
-SIMULATOR_VERSION = "1.0.1"
+SIMULATOR_VERSION = "2.0.0"
 SCHEMA_VERSION = 1
 
 LIMITS: dict[str, int] = {
@@ -22,6 +22,7 @@ LIMITS: dict[str, int] = {
     "batch_size": 512,
     "seq_len": 500,
     "train_steps": 1000,
+    "heads": 64,
 }
 
 # Work is counted in multiply-adds (forward + backward ≈ 3 × forward), plus a fixed cost per
@@ -40,6 +41,15 @@ TEACHER_OUTPUTS = 10  # outputs (mse) or classes (cross_entropy) of the teacher 
 SPIRAL_ARMS = 3
 
 
+NORMS = ("none", "batchnorm", "layernorm")
+# The transformer's own vocabulary (Xiong et al. 2020): layer norm or none, before or after.
+TRANSFORMER_NORMS = ("layer", "none")
+NORM_POSITIONS = ("pre", "post")
+# "auto": computed when it costs at most a quarter of the probe itself; "exact": always
+# (within the width limit); "off": never.
+JACOBIAN_SPECTRUM = ("auto", "exact", "off")
+
+
 @dataclass(frozen=True)
 class KindSpec:
     name: str
@@ -49,21 +59,41 @@ class KindSpec:
     default_width: int
     # Gate count: multiplies the recurrent matrices (rnn 1, gru 3, lstm 4).
     gates: int = 1
+    default_activation: str | None = "relu"
+    norms: tuple[str, ...] = NORMS
+    default_norm: str = "none"
+    default_seq_len: int = 50
+    label: str = ""
+    # Units of `depth` in words, for forms and messages.
+    depth_means: str = "weight layers, readout included"
 
 
 KINDS: dict[str, KindSpec] = {
     k.name: k
     for k in (
-        KindSpec("mlp", False, 10, 2, 64),
-        KindSpec("residual_mlp", False, 10, 2, 64),
-        KindSpec("cnn", False, 10, 2, 16),
-        KindSpec("rnn", True, 1, 1, 64, gates=1),
-        KindSpec("lstm", True, 1, 1, 64, gates=4),
-        KindSpec("gru", True, 1, 1, 64, gates=3),
+        KindSpec("mlp", False, 10, 2, 64, label="Fully connected (MLP)"),
+        KindSpec("residual_mlp", False, 10, 2, 64, label="Residual MLP"),
+        KindSpec("cnn", False, 10, 2, 16, label="Convolutional (CNN)"),
+        KindSpec(
+            "rnn", True, 1, 1, 64, gates=1, default_activation="tanh", label="Vanilla RNN",
+            depth_means="stacked recurrent layers",
+        ),
+        KindSpec(
+            "lstm", True, 1, 1, 64, gates=4, default_activation=None, label="LSTM",
+            depth_means="stacked recurrent layers",
+        ),
+        KindSpec(
+            "gru", True, 1, 1, 64, gates=3, default_activation=None, label="GRU",
+            depth_means="stacked recurrent layers",
+        ),
+        KindSpec(
+            "transformer", False, 6, 1, 64, default_activation="gelu", norms=TRANSFORMER_NORMS,
+            default_norm="layer", default_seq_len=16, label="Transformer",
+            depth_means="blocks (attention + feed-forward)",
+        ),
     )
-}
-
-NORMS = ("none", "batchnorm", "layernorm")
+}  # fmt: skip
+SEQUENCE_KINDS = tuple(k for k, spec in KINDS.items() if spec.recurrent) + ("transformer",)
 LOSSES = ("mse", "cross_entropy")
 OPTIMIZERS = ("sgd", "adam")
 TASKS = ("teacher", "spirals")
@@ -142,15 +172,18 @@ _APPLIES_TO: dict[str, tuple[str, ...] | None] = {
     "kind": None,
     "depth": None,
     "width": None,
-    "activation": ("mlp", "residual_mlp", "cnn", "rnn"),
+    "activation": ("mlp", "residual_mlp", "cnn", "rnn", "transformer"),
     "init": None,
     "init_std": None,  # only with init "normal"; checked separately
-    "norm": ("mlp", "residual_mlp", "cnn"),
+    "norm": ("mlp", "residual_mlp", "cnn", "transformer"),
+    "norm_position": ("transformer",),
+    "heads": ("transformer",),
     "skip_every": ("residual_mlp",),
-    "residual_scale": ("residual_mlp",),
+    "residual_scale": ("residual_mlp", "transformer"),
     "forget_bias": ("lstm",),
+    "jacobian_spectrum": ("mlp",),
     "batch_size": None,
-    "seq_len": ("rnn", "lstm", "gru"),
+    "seq_len": ("rnn", "lstm", "gru", "transformer"),
     "loss": None,
     "seed": None,
     "task": None,
@@ -197,12 +230,11 @@ def validate_config(config: dict) -> dict:
     )
     out["width"] = _read_int("width", get("width", kind.default_width), 2, LIMITS["width"])
 
-    if kind.name in ("lstm", "gru"):
+    if kind.default_activation is None:
         out["activation"] = None
     else:
-        default_act = "tanh" if kind.name == "rnn" else "relu"
         out["activation"] = _read_choice(
-            "activation", get("activation", default_act), tuple(ACTIVATIONS)
+            "activation", get("activation", kind.default_activation), tuple(ACTIVATIONS)
         )
 
     init_value = get("init", "default")
@@ -233,25 +265,55 @@ def validate_config(config: dict) -> dict:
         out["init_std"] = None
 
     out["norm"] = (
-        _read_choice("norm", get("norm", "none"), NORMS) if _applies("norm", kind) else None
+        _read_choice("norm", get("norm", kind.default_norm), kind.norms)
+        if _applies("norm", kind)
+        else None
     )
-    if _applies("skip_every", kind):
-        out["skip_every"] = _read_int(
-            "skip_every", get("skip_every", 1), 1, max(1, out["depth"] - 1)
-        )
-        out["residual_scale"] = _read_float("residual_scale", get("residual_scale", 1.0), 0.0, 10.0)
+    # Without a norm there is nothing to place: pre and post are the same network, so the
+    # position is dropped and both spellings share one cache entry.
+    out["norm_position"] = (
+        _read_choice("norm_position", get("norm_position", "pre"), NORM_POSITIONS)
+        if _applies("norm_position", kind) and out["norm"] != "none"
+        else None
+    )
+    if _applies("heads", kind):
+        out["heads"] = _read_int("heads", get("heads", 4), 1, LIMITS["heads"])
+        if out["width"] % out["heads"]:
+            raise SimConfigError(
+                "heads",
+                f"width {out['width']} must be a multiple of heads {out['heads']} "
+                "(each head gets width / heads dimensions)",
+                [h for h in (1, 2, 4, 8, 16) if out["width"] % h == 0],
+            )
     else:
-        out["skip_every"] = out["residual_scale"] = None
+        out["heads"] = None
+    out["skip_every"] = (
+        _read_int("skip_every", get("skip_every", 1), 1, max(1, out["depth"] - 1))
+        if _applies("skip_every", kind)
+        else None
+    )
+    out["residual_scale"] = (
+        _read_float("residual_scale", get("residual_scale", 1.0), 0.0, 10.0)
+        if _applies("residual_scale", kind)
+        else None
+    )
     out["forget_bias"] = (
         _read_float("forget_bias", given["forget_bias"], -20.0, 20.0)
         if "forget_bias" in given
+        else None
+    )
+    out["jacobian_spectrum"] = (
+        _read_choice("jacobian_spectrum", get("jacobian_spectrum", "auto"), JACOBIAN_SPECTRUM)
+        if _applies("jacobian_spectrum", kind)
         else None
     )
     out["batch_size"] = _read_int("batch_size", get("batch_size", 64), 1, LIMITS["batch_size"])
     if out["norm"] == "batchnorm" and out["batch_size"] < 2:
         raise SimConfigError("batch_size", "batch norm needs at least 2 examples per batch, got 1")
     out["seq_len"] = (
-        _read_int("seq_len", get("seq_len", 50), 2, LIMITS["seq_len"]) if kind.recurrent else None
+        _read_int("seq_len", get("seq_len", kind.default_seq_len), 2, LIMITS["seq_len"])
+        if _applies("seq_len", kind)
+        else None
     )
     out["loss"] = _read_choice("loss", get("loss", "mse"), LOSSES)
     out["seed"] = _read_int("seed", get("seed", 0), 0, 2**31 - 1)
@@ -282,10 +344,12 @@ def _applies(field: str, kind: KindSpec) -> bool:
 
 
 def input_dim(config: dict) -> int:
-    """Features per example (per time step for recurrent kinds; channels for cnn).
+    """Features per example (per time step or token for sequence kinds; channels for cnn).
 
     Spirals are 2-D points embedded in `width` dimensions by a fixed random linear map, so
-    every hidden layer of an mlp is square and the input has unit variance per feature.
+    every hidden layer of an mlp is square. Their features do not have unit variance: about
+    0.48 on average over embeddings (0.42–0.53 for a given seed); the theory starts from the
+    batch's measured mean square instead of assuming 1.
     """
     return IMAGE_CHANNELS if config["kind"] == "cnn" else config["width"]
 
@@ -308,6 +372,18 @@ def estimate_work(config: dict) -> tuple[float, float]:
         macs = batch * (steps * per_step + width * n_out)
         layer_steps = depth * steps
         kept = batch * width * steps * depth * (kind.gates + 3)
+    elif kind.name == "transformer":
+        tokens = batch * config["seq_len"]
+        weights = batch * config["heads"] * config["seq_len"] ** 2  # attention weights
+        # Per block: q, k, v and output projections (4w²), the 4×-wide feed-forward (8w²),
+        # scores and weighted values (2·T·w per token). Measured on one core, these run at
+        # ~1/1.6 of an mlp's multiply-add rate, and each attention weight (softmax forward and
+        # backward, entropy and saturation probes) costs about 200 multiply-adds' time.
+        per_token = 12 * width * width + 2 * config["seq_len"] * width
+        macs = 1.6 * tokens * (depth * per_token + width * n_out) + depth * weights * 200.0 / 3.0
+        layer_steps = depth * 12  # about a dozen operations per block
+        # Per block: ~20 width-sized vectors per token and 3 copies of the attention weights.
+        kept = depth * (tokens * width * 20 + 3 * weights)
     else:
         positions = IMAGE_SIZE * IMAGE_SIZE if kind.name == "cnn" else 1
         taps = 9 if kind.name == "cnn" else 1
@@ -316,6 +392,8 @@ def estimate_work(config: dict) -> tuple[float, float]:
         layer_steps = depth
         kept = batch * width * positions * depth * 5
     work = passes * (3.0 * macs + layer_steps * _OVERHEAD_PER_LAYER_STEP[kind.recurrent])
+    if config.get("jacobian_spectrum") == "exact":
+        work += 4.0 * (depth - 1) * width**3  # float64 products: ~4× a float32 multiply-add
     return work, float(kept)
 
 
@@ -362,18 +440,20 @@ def _largest_fitting(config: dict, field: str) -> int | None:
     """The largest value of `field` that fits the budget with the other fields unchanged."""
     minimum = {
         "depth": KINDS[config["kind"]].min_depth,
-        "width": 2,
+        "width": config.get("heads") or 2,
         "batch_size": 1,
         "seq_len": 2,
         "train_steps": 0,
     }[field]
     if not _fits(dict(config, **{field: minimum})):
         return None
-    low, high = minimum, config[field]
+    # Widths a transformer accepts are multiples of its head count: search in those steps.
+    step = config.get("heads") or 1 if field == "width" else 1
+    low, high = minimum // step, config[field] // step
     while low < high:
         mid = (low + high + 1) // 2
-        if _fits(dict(config, **{field: mid})):
+        if _fits(dict(config, **{field: mid * step})):
             low = mid
         else:
             high = mid - 1
-    return low
+    return low * step

@@ -61,6 +61,8 @@ def _layer_dicts(probe: ProbeMeasurement) -> list[dict[str, Any]]:
             "saturated_fraction": m.saturated_fraction,
             "nonfinite": not all(math.isfinite(v) for v in numbers + (m.steps or [])),
         }
+        if m.saturation_of is not None:  # not the activation's: e.g. attention's softmax
+            layer["saturation_of"] = m.saturation_of
         if m.steps is not None:
             layer["steps"] = [
                 {"t": t + 1, "backward_signal": value} for t, value in enumerate(m.steps)
@@ -91,9 +93,9 @@ def simulate(config: dict) -> dict:
         probe = run_gradient_probe(net, x, target, cfg["loss"])
         layers = _layer_dicts(probe)
         summary = summarize(probe, KINDS[cfg["kind"]].recurrent)
-        theory = predict(cfg, layers, net)
+        theory = predict(cfg, layers, net, float(x.double().pow(2).mean()))
         training = run_training(net, task, cfg) if cfg["train_steps"] else None
-    notes = explain_result(cfg, summary, layers, theory, training)
+    notes = explain_result(cfg, summary, layers, theory, training, probe.probes)
     verdict = summary.pop("verdict")  # top-level in the result, not repeated in the summary
     result = {
         "schema_version": SCHEMA_VERSION,
@@ -104,6 +106,7 @@ def simulate(config: dict) -> dict:
         "layers": layers,
         "theory": theory,
         "training": training,
+        "probes": probe.probes,
         "notes": notes,
         "elapsed_ms": (time.perf_counter() - started) * 1000.0,
     }

@@ -4,20 +4,37 @@ from __future__ import annotations
 
 import math
 
+from quizapp.sim.activations import ACTIVATIONS
+from quizapp.sim.config import KINDS
 from quizapp.sim.verdict import EXPLODING_ABOVE, VANISHING_BELOW, is_finite
 
 _SIGNIFICANT_FRACTION = 0.1
+# Kinds whose layers already sit on an identity path: telling them to add skip connections
+# would be wrong advice.
+_RESIDUAL_KINDS = ("residual_mlp", "transformer")
 
 _REMEDIES = {
-    "vanishing": (
+    ("vanishing", False): (
         "Common remedies: an initialisation matched to the activation (Xavier/Glorot for tanh, "
         "He for ReLU), identity skip connections, normalisation, a non-saturating activation, "
         "or for LSTMs a positive forget-gate bias."
     ),
-    "exploding": (
+    ("exploding", False): (
         "Common remedies: a variance-preserving initialisation instead of large weights, "
         "skip connections (batch norm alone makes deep plain networks explode), and gradient "
         "clipping during training."
+    ),
+    ("vanishing", True): (
+        "This network already has skip connections, so the identity path should carry the "
+        "gradient: look for what blocks it (zero or tiny weights on the path, a saturated or "
+        "dead readout) and use an initialisation matched to the activation."
+    ),
+    ("exploding", True): (
+        "This network already has skip connections; adding more would not help. Each residual "
+        "branch adds to the stream's variance and to the gradient, so over many blocks both "
+        "grow: scale the branches by about 1/√L (residual_scale), start each branch at zero "
+        "(a zero-initialised last layer, Fixup, or ReZero's α = 0), or normalise inside the "
+        "branch (pre-LN)."
     ),
 }
 
@@ -26,7 +43,22 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
-def _verdict_sentence(summary: dict, recurrent: bool, layers: list[dict]) -> str:
+def _zero_weights_sentence(cfg: dict) -> str:
+    if KINDS[cfg["kind"]].recurrent:
+        return (
+            "The recurrent weights W_hh are exactly zero, so h_t does not depend on h_{t−1}: "
+            "no gradient at all travels back through time (∂L/∂h_1 = 0). This is not an "
+            "underflow or dead units; the weights themselves are zero."
+        )
+    return (
+        "Every weight matrix is exactly zero, so each layer sends back Wᵀ·δ = 0: no gradient "
+        "reaches the layers below the readout, whatever the activation. This is not an "
+        "underflow or dead units; the weights themselves are zero (and, being identical, "
+        "they would also keep every unit of a layer identical during training)."
+    )
+
+
+def _verdict_sentence(cfg: dict, summary: dict, recurrent: bool, layers: list[dict]) -> str:
     ratio, verdict = summary["backward_signal_ratio"], summary["verdict"]
     span = (
         "from the last time step back to the first"
@@ -40,6 +72,8 @@ def _verdict_sentence(summary: dict, recurrent: bool, layers: list[dict]) -> str
         )
     if summary["output_signal"] == 0.0:
         return "The gradient at the output is exactly zero, so nothing flows back: vanishing."
+    if ratio == 0.0 and cfg["init"] == "zeros":
+        return _zero_weights_sentence(cfg)
     blocked = [layer["name"] for layer in layers if (layer.get("dead_fraction") or 0.0) >= 1.0]
     if ratio == 0.0 and blocked:
         return (
@@ -64,42 +98,52 @@ def _verdict_sentence(summary: dict, recurrent: bool, layers: list[dict]) -> str
     )
 
 
-def _weight_gradient_sentence(summary: dict, verdict: str) -> str:
+def _weight_gradient_verdict(ratio: float) -> str:
+    if ratio < VANISHING_BELOW:
+        return "vanishing"
+    return "exploding" if ratio > EXPLODING_ABOVE else "healthy"
+
+
+def _weight_gradient_sentences(summary: dict, verdict: str, recurrent: bool) -> list[str]:
+    """Why the verdict ignores the weight gradients, said only when they would mislead."""
     ratio = summary["weight_grad_ratio"]
-    text = (
-        "The verdict uses the backward signal ‖∂L/∂x‖, not the weight gradients: in bias-free "
-        "ReLU or linear networks ⟨W_l, ∇W_l⟩ is the same for every layer (Du, Hu & Lee 2018), "
-        "so the first-over-last weight-gradient ratio can stay near 1 even when the signal "
-        "reaching the early layers has died."
-    )
-    if is_finite(ratio) and ratio > 0:
-        text += f" Here the weight-gradient ratio is {_fmt(ratio)}"
-        agrees = (ratio < VANISHING_BELOW and verdict == "vanishing") or (
-            ratio > EXPLODING_ABOVE and verdict == "exploding"
+    if not is_finite(ratio) or ratio <= 0 or _weight_gradient_verdict(ratio) == verdict:
+        return []
+    if recurrent:
+        why = (
+            "The verdict uses ‖∂L/∂h_t‖ through time, not the weight gradients: a recurrent "
+            "layer's ∂L/∂W_hh sums a contribution from every step, and the late steps, close "
+            "to the loss, dominate it, so it stays sizeable even when ∂L/∂h_1 has vanished."
         )
-        if verdict != "healthy" and not agrees:
-            text += ", which on its own would hide the problem."
-        else:
-            text += "."
-    return text
+    else:
+        why = (
+            "The verdict uses the backward signal ‖∂L/∂x‖, not the weight gradients: in "
+            "bias-free ReLU or linear networks ⟨W_l, ∇W_l⟩ is the same for every layer (Du, Hu "
+            "& Lee 2018), so the first-over-last weight-gradient ratio can stay near 1 even when "
+            "the signal reaching the early layers has died."
+        )
+    return [
+        f"{why} Here the weight-gradient ratio is {_fmt(ratio)}, which on its own would say "
+        f"{_weight_gradient_verdict(ratio)} while the backward signal says {verdict}."
+    ]
 
 
 def _unit_sentences(layers: list[dict], activation: str | None) -> list[str]:
     notes = []
     dead = [(layer["dead_fraction"] or 0.0, layer["name"]) for layer in layers]
     worst_dead = max(dead)
-    if worst_dead[0] >= _SIGNIFICANT_FRACTION:
-        # Only ReLU is exactly flat below zero; its relatives pass a small or fading gradient.
-        consequence = (
-            "no gradient passes through them"
-            if activation == "relu"
-            else f"{activation} passes only a small gradient on its negative side"
-        )
+    if worst_dead[0] >= _SIGNIFICANT_FRACTION and activation in ACTIVATIONS:
+        # Only ReLU is exactly flat below zero; each relative has its own negative side.
+        consequence = ACTIVATIONS[activation].negative_side
         notes.append(
             f"{worst_dead[0]:.0%} of the units in {worst_dead[1]} are negative for every example "
             f"in the batch: {consequence}."
         )
-    saturated = [(layer["saturated_fraction"] or 0.0, layer["name"]) for layer in layers]
+    saturated = [
+        (layer["saturated_fraction"] or 0.0, layer["name"])
+        for layer in layers
+        if "saturation_of" not in layer  # attention's softmax has its own sentence
+    ] or [(0.0, "")]
     worst_sat = max(saturated)
     if worst_sat[0] >= _SIGNIFICANT_FRACTION:
         notes.append(
@@ -137,9 +181,59 @@ def _kind_sentences(cfg: dict) -> list[str]:
             "·F(x)), so the gradient has a path that bypasses every branch and cannot vanish "
             "through it; a large branch at every block can make the signal grow instead."
         )
+    if kind == "transformer":
+        notes.append(_transformer_sentence(cfg))
     if cfg["norm"] == "batchnorm":
         notes.append(
             "Batch norm runs in training mode, on the batch's statistics, as during training."
+        )
+    return notes
+
+
+def _transformer_sentence(cfg: dict) -> str:
+    scale = cfg["residual_scale"]
+    layout = {
+        "pre": "pre-LN: each branch reads a layer-normalised copy of the stream, x ← x + "
+        f"{scale:g}·F(LN(x)), and a final layer norm precedes the readout",
+        "post": f"post-LN: the stream is normalised after each addition, x ← LN(x + {scale:g}"
+        "·F(x))",
+        None: f"no normalisation: x ← x + {scale:g}·F(x)",
+    }[cfg["norm_position"]]
+    return (
+        f"Each of the {cfg['depth']} blocks has two sub-layers, self-attention over "
+        f"{cfg['seq_len']} tokens with {cfg['heads']} heads and a feed-forward layer of "
+        f"{4 * cfg['width']} units, each with a residual connection ({layout}). The backward "
+        "signal is measured at the input of every sub-layer; the loss averages over every token."
+    )
+
+
+_LOW_ENTROPY_SHARE = 0.5
+_COLLAPSED_SIMILARITY = 0.9
+
+
+def _attention_sentences(probes: dict) -> list[str]:
+    attention = probes.get("attention")
+    if not attention:
+        return []
+    notes = []
+    last = attention["blocks"][-1]
+    saturated = max(last["softmax_saturated_fraction"])
+    entropy, ceiling = last["attention_entropy_mean"], attention["max_entropy"]
+    if saturated >= _SIGNIFICANT_FRACTION or entropy < _LOW_ENTROPY_SHARE * ceiling:
+        notes.append(
+            f"In the last block the attention's mean entropy is {entropy:.2f} nats of at most "
+            f"ln {attention['tokens']} = {ceiling:.2f} (uniform), and up to {saturated:.0%} of "
+            f"the queries of a head put ≥ {attention['saturated_at']:.0%} of their weight on "
+            "one key: there the softmax is saturated and passes almost no gradient to the "
+            "scores."
+        )
+    similarity = attention["output_token_similarity"]
+    if similarity is not None and similarity >= _COLLAPSED_SIMILARITY:
+        notes.append(
+            f"The tokens have collapsed towards one another: their mean cosine similarity at "
+            f"the output is {similarity:.2f} (rank collapse: pure attention drives every token "
+            "towards the same vector, Dong, Cordonnier & Loukas 2021); the sequence's "
+            "information is mostly lost even where the gradient survives."
         )
     return notes
 
@@ -181,11 +275,12 @@ def explain_result(
     layers: list[dict],
     theory: dict,
     training: dict | None,
+    probes: dict | None = None,
 ) -> list[str]:
     """Sentences, most important first."""
-    recurrent = cfg["kind"] in ("rnn", "lstm", "gru")
+    recurrent = KINDS[cfg["kind"]].recurrent
     verdict = summary["verdict"]
-    notes = [_verdict_sentence(summary, recurrent, layers)]
+    notes = [_verdict_sentence(cfg, summary, recurrent, layers)]
     if summary["has_nonfinite"] and layers:
         bad = [layer["name"] for layer in layers if layer["nonfinite"]]
         if bad:
@@ -193,11 +288,13 @@ def explain_result(
                 f"Non-finite values appear in {len(bad)} of {len(layers)} layers, "
                 f"the first being {bad[0]}."
             )
-    notes.append(_weight_gradient_sentence(summary, verdict))
+    notes += _weight_gradient_sentences(summary, verdict, recurrent)
     notes += _unit_sentences(layers, cfg.get("activation"))
     notes += _kind_sentences(cfg)
+    notes += _attention_sentences(probes or {})
     notes.append(theory["note"])
     notes += _training_sentences(training)
-    if verdict in _REMEDIES:
-        notes.append(_REMEDIES[verdict])
+    remedy = _REMEDIES.get((verdict, cfg["kind"] in _RESIDUAL_KINDS))
+    if remedy:
+        notes.append(remedy)
     return notes

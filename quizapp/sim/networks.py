@@ -22,6 +22,7 @@ Conventions:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,6 +44,11 @@ class Trace:
     pre: list[Tensor | None] = field(default_factory=list)  # fed to the nonlinearity
     act: list[Tensor] = field(default_factory=list)  # the layer's output activation
     steps: list[list[Tensor]] = field(default_factory=list)  # recurrent: h_t per layer
+    # Layers whose saturation is not |pre| beyond a threshold (attention: one-hot softmax
+    # rows), by layer index: the fraction as a 0-d tensor.
+    saturated: dict[int, Tensor] = field(default_factory=dict)
+    # Kind-specific tensors a probe hook reads (attention weights, residual streams, ...).
+    extra: dict[str, list[Tensor]] = field(default_factory=dict)
 
 
 @dataclass
@@ -55,6 +61,11 @@ class Network:
     # How to judge the tensors in Trace.pre: "dead" per unit, "saturated" per entry.
     dead_family: bool = False
     saturation_at: Any = None  # float, or per-unit Tensor for gated cells
+    # Probe hooks: name -> fn(trace, backward signals per layer) -> JSON-able measurements,
+    # run after the backward pass under no_grad; they land in result["probes"][name].
+    probes: dict[str, Callable[[Trace, list[float]], dict[str, Any]]] = field(default_factory=dict)
+    # The tensors of the hidden stack a Jacobian probe multiplies through (mlp only).
+    hidden_affines: list[tuple[Tensor, Tensor]] = field(default_factory=list)
 
 
 # --- layers ------------------------------------------------------------------------------
@@ -142,7 +153,15 @@ def build_mlp(cfg: dict) -> Network:
         return y
 
     names = [f"fc{i + 1}" for i in range(depth - 1)] + ["readout"]
-    return _network(cfg, names, linears, norms, forward)
+    net = _network(cfg, names, linears, norms, forward)
+
+    def spectrum(trace: Trace, signals: list[float]) -> dict[str, Any]:
+        from quizapp.sim.spectrum import jacobian_spectrum
+
+        return jacobian_spectrum(cfg, linears, norms, trace)
+
+    net.probes["jacobian_spectrum"] = spectrum
+    return net
 
 
 def build_residual_mlp(cfg: dict) -> Network:
@@ -331,6 +350,189 @@ def build_recurrent(cfg: dict) -> Network:
     )
 
 
+# --- transformer --------------------------------------------------------------------------
+
+
+@dataclass
+class _Block:
+    in_proj: tuple[Tensor, Tensor]  # q, k, v stacked: (3·width, width), as nn.MultiheadAttention
+    out_proj: tuple[Tensor, Tensor]
+    ffn_in: tuple[Tensor, Tensor]  # width -> 4·width
+    ffn_out: tuple[Tensor, Tensor]  # 4·width -> width
+    norms: list[_Norm | None]  # before/after the attention and the feed-forward sub-layer
+
+
+def _transformer_block(cfg: dict) -> _Block:
+    width, init, std = cfg["width"], cfg["init"], cfg["init_std"]
+    if init == "default":
+        # PyTorch's own modules, for their own initialisation: nn.MultiheadAttention (Xavier-
+        # uniform in_proj, zero in_proj bias, out_proj as nn.Linear with zero bias) and
+        # nn.Linear for the feed-forward layer. Their forward is not used.
+        attention = nn.MultiheadAttention(width, cfg["heads"], batch_first=True)
+        ffn_in, ffn_out = nn.Linear(width, 4 * width), nn.Linear(4 * width, width)
+        in_proj = (attention.in_proj_weight, attention.in_proj_bias)
+        out_proj = (attention.out_proj.weight, attention.out_proj.bias)
+        ffn = [(ffn_in.weight, ffn_in.bias), (ffn_out.weight, ffn_out.bias)]
+    else:
+        weight = torch.empty(3 * width, width)
+        for part in weight.split(width):  # q, k and v are separate width × width maps
+            init_weight(part, init, std)
+        in_proj = (weight.requires_grad_(True), torch.zeros(3 * width, requires_grad=True))
+        out_proj = _affine(init, std, width, width)
+        ffn = [_affine(init, std, 4 * width, width), _affine(init, std, width, 4 * width)]
+    norm = "layernorm" if cfg["norm"] == "layer" else "none"
+    return _Block(in_proj, out_proj, ffn[0], ffn[1], [_make_norm(norm, width) for _ in range(2)])
+
+
+def _self_attention(x: Tensor, block: _Block, heads: int) -> tuple[Tensor, Tensor]:
+    """nn.MultiheadAttention's computation, written out so the weights can be read."""
+    batch, tokens, width = x.shape
+    q, k, v = F.linear(x, *block.in_proj).chunk(3, dim=-1)
+
+    def split(t: Tensor) -> Tensor:
+        return t.reshape(batch, tokens, heads, width // heads).transpose(1, 2)
+
+    q, k, v = split(q), split(k), split(v)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(width // heads)
+    weights = torch.softmax(scores, dim=-1)  # (batch, heads, query, key)
+    out = (weights @ v).transpose(1, 2).reshape(batch, tokens, width)
+    return F.linear(out, *block.out_proj), weights
+
+
+SOFTMAX_SATURATED_AT = 0.99  # a query row counts as saturated when one key takes ≥ 99 %
+
+
+def _attention_probe(trace: Trace, signals: list[float]) -> dict[str, Any]:
+    """Per block: attention entropy per head, softmax saturation, rank collapse of tokens."""
+    weights = trace.extra["attention"]
+    streams = trace.extra["streams"]
+    tokens = weights[0].shape[-1]
+    entropy = torch.stack(
+        [-(w * torch.log(w.clamp_min(1e-30))).sum(-1).mean(dim=(0, 2), dtype=torch.float64)
+         for w in weights]
+    )  # (blocks, heads)  # fmt: skip
+    saturated = torch.stack(
+        [(w.amax(-1) >= SOFTMAX_SATURATED_AT).double().mean(dim=(0, 2)) for w in weights]
+    )
+    similarity, residual = [], []
+    for x in streams:
+        x = x.double()
+        unit = x / x.norm(dim=-1, keepdim=True).clamp_min(1e-300)
+        gram = unit @ unit.transpose(-2, -1)
+        similarity.append(((gram.sum(dim=(-2, -1)) - tokens) / (tokens * (tokens - 1))).mean())
+        centred = x - x.mean(dim=1, keepdim=True)
+        residual.append(centred.norm() / x.norm().clamp_min(1e-300))
+    similarity_list = torch.stack(similarity).tolist()
+    residual_list = torch.stack(residual).tolist()
+    entropy_rows, saturated_rows = entropy.tolist(), saturated.tolist()
+    blocks = []
+    for b in range(len(weights)):
+        blocks.append(
+            {
+                "block": b + 1,
+                "input_signal": signals[2 * b],  # = the attention sub-layer's input
+                "attention_input_signal": signals[2 * b],
+                "ffn_input_signal": signals[2 * b + 1],
+                "attention_entropy": entropy_rows[b],
+                "attention_entropy_mean": sum(entropy_rows[b]) / len(entropy_rows[b]),
+                "softmax_saturated_fraction": saturated_rows[b],
+                "token_similarity": similarity_list[b],
+                "rank_collapse_residual": residual_list[b],
+            }
+        )
+    return {
+        "tokens": tokens,
+        "max_entropy": math.log(tokens),
+        "saturated_at": SOFTMAX_SATURATED_AT,
+        "blocks": blocks,
+        "output_token_similarity": similarity_list[-1],
+        "output_rank_collapse_residual": residual_list[-1],
+        "definitions": {
+            "attention_entropy": "−Σ_j p_ij ln p_ij of each query's attention weights, in nats, "
+            "mean over queries and examples, per head (uniform attention: ln seq_len)",
+            "softmax_saturated_fraction": "share of query rows whose largest attention weight "
+            f"is ≥ {SOFTMAX_SATURATED_AT:g}, per head (the softmax Jacobian is then ≈ 0)",
+            "token_similarity": "mean cosine similarity between the token representations of "
+            "one sequence at the block's input, over token pairs and examples (1: collapsed)",
+            "rank_collapse_residual": "‖X − 1·mean_token(X)‖ / ‖X‖ of the block's input: the "
+            "share not explained by one shared token (Dong et al. 2021; 0: rank one)",
+        },
+    }
+
+
+def build_transformer(cfg: dict) -> Network:
+    """Blocks of self-attention and a 4 × width feed-forward layer, each with a residual."""
+    depth, heads, scale = cfg["depth"], cfg["heads"], cfg["residual_scale"]
+    phi = activation_fn(cfg["activation"])
+    post = cfg["norm_position"] == "post"
+    blocks = [_transformer_block(cfg) for _ in range(depth)]
+    readout = _affine(cfg["init"], cfg["init_std"], output_dim(cfg), cfg["width"])
+    # Pre-LN stacks end with a final layer norm before the readout (as GPT-2 and Xiong et al.
+    # 2020); post-LN stacks are normalised after every sub-layer already.
+    final_norm = _make_norm("layernorm", cfg["width"]) if cfg["norm_position"] == "pre" else None
+
+    def sublayer(x: Tensor, norm, branch, trace: Trace | None) -> Tensor:
+        h = norm(x) if norm is not None and not post else x
+        out, pre, extra = branch(h)
+        y = x + scale * out
+        if norm is not None and post:
+            y = norm(y)
+        if trace is not None:
+            if extra is not None:
+                trace.extra["attention"].append(extra)
+                trace.saturated[len(trace.inputs)] = (
+                    (extra.amax(-1) >= SOFTMAX_SATURATED_AT).double().mean()
+                )
+            trace.inputs.append(x)
+            trace.pre.append(pre)
+            trace.act.append(y)
+        return y
+
+    def forward(x: Tensor, trace: Trace | None) -> Tensor:
+        if trace is not None:
+            trace.extra.update(attention=[], streams=[])
+        for block in blocks:
+            if trace is not None:
+                trace.extra["streams"].append(x)
+
+            def attention(h: Tensor, block: _Block = block) -> tuple:
+                out, weights = _self_attention(h, block, heads)
+                return out, None, weights
+
+            def feed_forward(h: Tensor, block: _Block = block) -> tuple:
+                pre = F.linear(h, *block.ffn_in)
+                return F.linear(phi(pre), *block.ffn_out), pre, None
+
+            x = sublayer(x, block.norms[0], attention, trace)
+            x = sublayer(x, block.norms[1], feed_forward, trace)
+        if trace is not None:
+            trace.extra["streams"].append(x)
+        y = F.linear(final_norm(x) if final_norm is not None else x, *readout)
+        if trace is not None:
+            trace.inputs.append(x)
+            trace.pre.append(None)
+            trace.act.append(y)
+        return y.reshape(-1, y.shape[-1])
+
+    names = [f"block{b + 1}.{part}" for b in range(depth) for part in ("attn", "ffn")]
+    activation = ACTIVATIONS[cfg["activation"]]
+    norms = [n for block in blocks for n in block.norms] + [final_norm]
+    weights = [[b.in_proj[0], b.out_proj[0]] for b in blocks]
+    ffn_weights = [[b.ffn_in[0], b.ffn_out[0]] for b in blocks]
+    layer_weights = [w for pair in zip(weights, ffn_weights, strict=True) for w in pair]
+    affines = [a for b in blocks for a in (b.in_proj, b.out_proj, b.ffn_in, b.ffn_out)]
+    return Network(
+        kind="transformer",
+        layer_names=names + ["readout"],
+        layer_weights=layer_weights + [[readout[0]]],
+        parameters=[p for pair in affines + [readout] for p in pair] + _norm_params(norms),
+        forward=forward,
+        dead_family=activation.family == "relu",
+        saturation_at=activation.saturation_at,
+        probes={"attention": _attention_probe},
+    )
+
+
 BUILDERS: dict[str, Callable[[dict], Network]] = {
     "mlp": build_mlp,
     "residual_mlp": build_residual_mlp,
@@ -338,6 +540,7 @@ BUILDERS: dict[str, Callable[[dict], Network]] = {
     "rnn": build_recurrent,
     "lstm": build_recurrent,
     "gru": build_recurrent,
+    "transformer": build_transformer,
 }
 
 

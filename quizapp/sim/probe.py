@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +33,7 @@ class LayerMeasurement:
     dead_fraction: float | None
     saturated_fraction: float | None
     steps: list[float] | None = None  # recurrent: ‖∂L/∂h_t‖ for t = 1..T
+    saturation_of: str | None = None  # "softmax" where saturation is of attention weights
 
 
 @dataclass
@@ -39,6 +41,7 @@ class ProbeMeasurement:
     loss: float
     output_signal: float  # ‖∂L/∂y‖ at the output (logits)
     layers: list[LayerMeasurement]
+    probes: dict[str, Any] = field(default_factory=dict)  # the network's probe hooks' output
 
 
 def float64_norms(tensors: list[Tensor]) -> list[float]:
@@ -80,12 +83,14 @@ def _activation_stats(net: Network, trace: Trace) -> list[list[float | None]]:
     std = ((squares - count * mean * mean).clamp_min(0.0) / (count - 1).clamp_min(1.0)).sqrt()
     nan = torch.tensor(float("nan"), dtype=torch.float64)
     dead, saturated = [], []
-    for pre in trace.pre:
+    for index, pre in enumerate(trace.pre):
         if pre is not None and net.dead_family:
             dead.append(1.0 - _alive_units(pre, net.kind).double().mean())
         else:
             dead.append(nan)
-        if pre is not None and net.saturation_at is not None:
+        if index in trace.saturated:
+            saturated.append(trace.saturated[index])
+        elif pre is not None and net.saturation_at is not None:
             over = torch.count_nonzero(pre.abs() > net.saturation_at)
             saturated.append(over.double() / pre.numel())
         else:
@@ -119,6 +124,7 @@ def run_gradient_probe(net: Network, x: Tensor, target: Tensor, loss_name: str) 
 
     with torch.no_grad():
         stats = _activation_stats(net, trace)
+        probes = {name: hook(trace, signals) for name, hook in net.probes.items()}
     seq_len = len(trace.steps[0]) if trace.steps else 0
     layers = []
     for i, name in enumerate(net.layer_names):
@@ -136,6 +142,9 @@ def run_gradient_probe(net: Network, x: Tensor, target: Tensor, loss_name: str) 
                 dead_fraction=dead,
                 saturated_fraction=saturated,
                 steps=layer_steps,
+                saturation_of="softmax" if i in trace.saturated else None,
             )
         )
-    return ProbeMeasurement(loss=float(loss.detach()), output_signal=output_signal, layers=layers)
+    return ProbeMeasurement(
+        loss=float(loss.detach()), output_signal=output_signal, layers=layers, probes=probes
+    )

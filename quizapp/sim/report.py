@@ -57,14 +57,19 @@ def _config_line(cfg: dict) -> str:
         parts.append(cfg["activation"])
     init = cfg["init"] + (f" (std {cfg['init_std']:g})" if cfg.get("init_std") else "")
     parts.append(f"init {init}")
+    if cfg.get("heads"):
+        parts.append(f"{cfg['heads']} heads")
     if cfg.get("norm") and cfg["norm"] != "none":
-        parts.append(cfg["norm"])
+        position = f" ({cfg['norm_position']}-LN)" if cfg.get("norm_position") else ""
+        parts.append(cfg["norm"] + (" norm" if cfg["norm"] == "layer" else "") + position)
     if cfg.get("skip_every"):
         parts.append(f"skip every {cfg['skip_every']}, scale {cfg['residual_scale']:g}")
+    elif cfg.get("residual_scale") is not None:
+        parts.append(f"residual scale {cfg['residual_scale']:g}")
     if cfg.get("forget_bias") is not None:
         parts.append(f"forget bias {cfg['forget_bias']:g}")
     if cfg.get("seq_len"):
-        parts.append(f"{cfg['seq_len']} steps")
+        parts.append(f"{cfg['seq_len']} {'tokens' if cfg['kind'] == 'transformer' else 'steps'}")
     parts += [f"batch {cfg['batch_size']}", f"{cfg['loss']} loss", f"seed {cfg['seed']}"]
     return ", ".join(parts)
 
@@ -132,6 +137,33 @@ def _summary_lines(result: dict) -> list[str]:
     return lines
 
 
+def _probe_lines(probes: dict) -> list[str]:
+    lines = []
+    attention = probes.get("attention")
+    if attention:
+        lines.append(
+            f"Attention per block (entropy in nats, max ln {attention['tokens']} = "
+            f"{attention['max_entropy']:.2f}; token similarity at the block's input):"
+        )
+        for block in attention["blocks"]:
+            heads = " ".join(f"{e:.2f}" for e in block["attention_entropy"])
+            lines.append(
+                f"  block {block['block']:>3}  entropy {heads}  saturated "
+                f"{max(block['softmax_saturated_fraction']):.0%}  similarity "
+                f"{_num(block['token_similarity'])}"
+            )
+    spectrum = probes.get("jacobian_spectrum")
+    if spectrum and spectrum.get("computed"):
+        lines.append(
+            f"Jacobian spectrum ({spectrum['factors']} factors): mean singular value "
+            f"{_num(spectrum['mean_singular_value'])}, mean square "
+            f"{_num(spectrum['mean_squared_singular_value'])}, std of log10 "
+            f"{spectrum['log10_std']:.2f}, largest {_num(spectrum['max_singular_value'])}, "
+            f"smallest {_num(spectrum['min_singular_value'])}"
+        )
+    return lines
+
+
 def _theory_lines(theory: dict) -> list[str]:
     if not theory["covered"]:
         return textwrap.wrap(theory["note"], _WRAP, subsequent_indent="  ")
@@ -176,6 +208,9 @@ def format_result_table(result: dict) -> str:
     ]
     if layers and "steps" in layers[0]:
         lines += ["", *_step_table(layers[0])]
+    probes = _probe_lines(result.get("probes") or {})
+    if probes:
+        lines += ["", *probes]
     lines += ["", *_theory_lines(result["theory"])]
     training = _training_lines(result.get("training"), layers)
     if training:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, redirect, render_template, request, url_for
 from limits.errors import StorageError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, TooManyRequests
 
-from quizapp.services.errors import Busy, ServiceError
+from quizapp.services.errors import Busy, Moved, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,18 @@ def error_response(status: int, message: str, field: str | None = None) -> tuple
     return render_template("errors/error.html", status=status, title=title, message=message), status
 
 
+def redirect_to_new_slug(error: Moved) -> Response:
+    """The same address (page or API, query kept) under the renamed slug."""
+    target = url_for(request.endpoint, **{**(request.view_args or {}), "slug": error.slug})
+    if request.query_string:
+        target += "?" + request.query_string.decode("latin-1")
+    # 301 for reads; 308 keeps the method and body of a POST made to the old address.
+    return redirect(target, 301 if request.method in ("GET", "HEAD") else 308)
+
+
 def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(Moved, redirect_to_new_slug)
+
     @app.errorhandler(ServiceError)
     def handle_service_error(error: ServiceError):
         response = app.make_response(error_response(error.status_code, error.message, error.field))

@@ -12,7 +12,16 @@ from quizapp.services import simulations as sim_service
 from quizapp.services.errors import InvalidInput
 from quizapp.sim import LIMITS
 from quizapp.sim.activations import ACTIVATIONS
-from quizapp.sim.config import KINDS, LOSSES, NORMS, OPTIMIZERS, TASKS
+from quizapp.sim.config import (
+    JACOBIAN_SPECTRUM,
+    KINDS,
+    LOSSES,
+    NORM_POSITIONS,
+    NORMS,
+    OPTIMIZERS,
+    TASKS,
+    TRANSFORMER_NORMS,
+)
 from quizapp.sim.inits import INITS
 from quizapp.web.run_charts import run_charts
 
@@ -26,7 +35,10 @@ LAB_FIELDS: dict[str, tuple[type, tuple[str, ...] | None]] = {
     "activation": (str, tuple(ACTIVATIONS)),
     "init": (str, tuple(INITS)),
     "init_std": (float, None),
-    "norm": (str, NORMS),
+    "norm": (str, NORMS + tuple(n for n in TRANSFORMER_NORMS if n not in NORMS)),
+    "norm_position": (str, NORM_POSITIONS),
+    "heads": (int, None),
+    "jacobian_spectrum": (str, JACOBIAN_SPECTRUM),
     "skip_every": (int, None),
     "residual_scale": (float, None),
     "forget_bias": (float, None),
@@ -175,7 +187,18 @@ LAB_PRESETS = [
     ("Residual sigmoid stack", {"kind": "residual_mlp", "depth": 50, "activation": "sigmoid"}),
     ("LSTM, 50 steps", {"kind": "lstm", "seq_len": 50}),
     ("LSTM, forget bias 3", {"kind": "lstm", "seq_len": 50, "forget_bias": 3.0}),
-]
+    (
+        "Transformer, 12 blocks, no norm",
+        {"kind": "transformer", "depth": 12, "init": "xavier_normal", "norm": "none"},
+    ),
+    (
+        "Transformer, 12 blocks, pre-LN",
+        {"kind": "transformer", "depth": 12, "init": "xavier_normal", "norm": "layer"},
+    ),
+    ("Orthogonal tanh, width 16", {"kind": "mlp", "depth": 30, "width": 16,
+                                   "activation": "tanh", "init": "orthogonal",
+                                   "jacobian_spectrum": "exact"}),
+]  # fmt: skip
 
 
 def init_exercises(app) -> None:

@@ -9,7 +9,7 @@ import uuid
 from flask import Blueprint, Flask, Response, render_template, request
 from flask_login import current_user, login_required
 
-from quizapp.domain.grading import MAX_ANSWER_CHARS
+from quizapp.domain.grading import MAX_ANSWER_CHARS, InvalidResponse, check_kind
 from quizapp.services import learning as learning_service
 from quizapp.services import personal_data
 from quizapp.services import progress as progress_service
@@ -17,7 +17,15 @@ from quizapp.services import questions as question_service
 from quizapp.services import reports as report_service
 from quizapp.services.errors import InvalidInput
 from quizapp.web.charts import accuracy_chart
-from quizapp.web.question_page import render_question_page
+from quizapp.web.check_views import (
+    ANONYMOUS,
+    check_views,
+    clear_progress,
+    learner_key,
+    save_progress,
+    saved_progress,
+)
+from quizapp.web.question_page import question_parts, render_question_page
 
 learning = Blueprint("learning", __name__)
 
@@ -30,23 +38,25 @@ def init_learning(app: Flask) -> None:
         return {"due_count": 0}
 
     @app.context_processor
+    def inject_check_views():
+        def views_of(question, result=None, pending=None, problem=None, personal=True):
+            # A page cached for every cookie-less visitor must not read or start a session.
+            key = learner_key() if personal else ANONYMOUS
+            return check_views(question, key, result, pending, problem, personal)
+
+        return {"check_views": views_of}
+
+    @app.context_processor
     def inject_form_helpers():
         return {"new_form_key": lambda: uuid.uuid4().hex, "now_ms": lambda: int(time.time() * 1000)}
 
 
 def _form_response(check: dict) -> object:
     """Read the learner's answer from the form in the shape the check kind expects."""
-    kind = check["kind"]
-    if kind == "multiple_choice":
-        return request.form.getlist("response")
-    value = request.form.get("response")
-    if value is None or not value.strip():
-        if kind == "single_choice":
-            raise InvalidInput("Choose one of the options.", field="response")
-        if kind == "numeric":
-            raise InvalidInput("Enter a number.", field="response")
-        raise InvalidInput("Write your answer first.", field="response")
-    return value
+    try:
+        return check_kind(check).parse_form(check, request.form)
+    except InvalidResponse as error:
+        raise InvalidInput(str(error), field="response") from None
 
 
 def _elapsed_ms() -> int | None:
@@ -58,45 +68,98 @@ def _elapsed_ms() -> int | None:
 
 @learning.post("/questions/<slug>/answer")
 def answer(slug: str):
-    question = question_service.get_question(slug)
+    # The cached, read-only copy: the service loads its own to record the answer.
+    question = question_parts(slug).question
     raw_index = request.form.get("check", "")
     if not raw_index.isdigit() or int(raw_index) >= len(question.checks):
         raise InvalidInput("That check does not exist on this question.", field="check")
     check_index = int(raw_index)
     check = question.checks[check_index]
-    rating = request.form.get("rating") or None
-    # A self-rated answer is graded only once the learner has seen the model answer and rated.
-    if check["kind"] == "self_rated" and rating is None:
-        text = _form_response(check)
-        if len(text.strip()) > MAX_ANSWER_CHARS:
-            raise InvalidInput(
-                f"answer too long: at most {MAX_ANSWER_CHARS:,} characters", field="response"
-            )
+    return_to = request.form.get("return_to")
+    # The form says how far the learner got; the session's record wins if it says more.
+    saved = saved_progress(slug, check_index)
+    progress = {name: max(_form_count(name), saved[name]) for name in saved}
+    if request.form.get("action") == "hint":
+        # Reveal one more hint and give the learner the form back as they left it.
+        progress["hints_used"] = min(progress["hints_used"] + 1, len(check.get("hints") or ()))
+        save_progress(slug, check_index, **progress)
         return _render_question(
+            slug, problem={"check": check_index, "entered": _entered(), **progress},
+            return_to=return_to,
+        )  # fmt: skip
+    rating = request.form.get("rating") or None
+    try:
+        # A self-rated answer is graded once the learner has seen the model answer and rated.
+        if not check_kind(check).automatic and rating is None:
+            text = _form_response(check)
+            if len(text.strip()) > MAX_ANSWER_CHARS:
+                raise InvalidInput(
+                    f"answer too long: at most {MAX_ANSWER_CHARS:,} characters", field="response"
+                )
+            return _render_question(
+                slug, pending={"check": check_index, "text": text}, return_to=return_to
+            )
+        result = learning_service.submit_answer(
+            current_user if current_user.is_authenticated else None,
             slug,
-            pending={"check": check_index, "text": text},
-            return_to=request.form.get("return_to"),
+            check_index,
+            _form_response(check),
+            rating=rating,
+            elapsed_ms=_elapsed_ms(),
+            idempotency_key=request.form.get("form_key") or None,
+            learner_key=learner_key(remember=True),
+            hints_used=progress["hints_used"],
+            tries_used=progress["tries_used"] + 1,
         )
-    result = learning_service.submit_answer(
-        current_user if current_user.is_authenticated else None,
-        slug,
-        check_index,
-        _form_response(check),
-        rating=rating,
-        elapsed_ms=_elapsed_ms(),
-        idempotency_key=request.form.get("form_key") or None,
-    )
-    if request.form.get("return_to") == "review":
+    except InvalidInput as error:
+        if error.field not in ("response", "rating"):
+            raise
+        # The same question again, with what the learner entered and the problem beside it.
+        problem = {"check": check_index, "message": _sentence(error.message),
+                   "entered": _entered(), **progress}  # fmt: skip
+        return _render_question(slug, problem=problem, return_to=return_to), 422
+    if not result.grade.final:
+        # Wrong with tries left: the same form again, filled in, the answer still hidden.
+        save_progress(slug, check_index, result.grade.hints_used, result.grade.tries_used)
+        retry = {"check": check_index, "entered": _entered()}
+        return _render_question(slug, result=result, problem=retry, return_to=return_to)
+    clear_progress(slug, check_index)
+    if return_to == "review":
         return render_template("learning/review_result.html", result=result)
-    return _render_question(slug, result=result)
+    return _render_question(slug, result=result, return_to=return_to)
 
 
-def _render_question(slug: str, result=None, pending=None, return_to=None):
+def _form_count(name: str) -> int:
+    value = request.form.get(name, "")
+    return min(int(value), 100) if value.isdigit() else 0
+
+
+def _entered() -> dict[str, list[str]]:
+    """The learner's own fields, to put back in the form (not tokens or bookkeeping)."""
+    skip = {"csrf_token", "form_key", "started_ms", "check", "return_to", "action"}
+    return {key: values for key, values in request.form.lists() if key not in skip}
+
+
+def _sentence(message: str) -> str:
+    message = message.strip()
+    return (message[:1].upper() + message[1:]).rstrip(".") + "."
+
+
+def _render_question(slug: str, result=None, pending=None, problem=None, return_to=None):
     # The self-rating step of a card reviewed on /review must return there once rated.
     extra = {"return_to": return_to} if return_to == "review" else {}
+    finished = result is not None and result.grade.final
     return render_question_page(
-        slug, reveal=result is not None, result=result, pending=pending, **extra
+        slug, reveal=finished, result=result, pending=pending, problem=problem, **extra
     )
+
+
+@learning.get("/questions/<slug>/worksheet")
+def worksheet(slug: str):
+    """The question's checks on paper, in the order this learner sees them on screen."""
+    question = question_service.get_question(slug)
+    views = check_views(question, learner_key())
+    return render_template("learning/worksheet.html", question=question, views=views)
 
 
 @learning.get("/review")

@@ -9,6 +9,7 @@ script swaps in: no full reload between cards.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from flask import (
     Blueprint,
@@ -31,6 +32,11 @@ from quizapp.services.learning import current_parameters
 review = Blueprint("review", __name__)
 
 FRAGMENT_HEADER = "X-Review-Fragment"
+# A check kind the review card can ask is one partial in templates/learning/review_checks/.
+REVIEW_CHECK_KINDS = frozenset(
+    path.stem
+    for path in (Path(__file__).parent / "templates" / "learning" / "review_checks").glob("*.html")
+)
 SESSION_KEY = "review_session"
 RECENT_RATINGS = 20  # the ratings of this session an undo button may still offer
 
@@ -124,7 +130,9 @@ def render_review(reveal=None, front=None, status=None, code: int = 200):
         "question": question,
         "card": card,
         "reveal": reveal,
-        "check_index": review_service.review_check(question) if question else None,
+        "check_index": review_service.review_check(question, REVIEW_CHECK_KINDS)
+        if question
+        else None,
         "recall": retrievability(card.state, now, parameters) if card else None,
         "progress": {"done": summary["done"], "total": summary["done"] + remaining},
         "summary": summary,

@@ -11,7 +11,7 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 SEED = "/questions/vanishing-gradient-problem"
-EXERCISE = "/exercises/sigmoid-depth-30-init"
+EXERCISE = "/exercises/tanh-depth-30-init"
 PASSWORD = "correct horse battery staple"
 SIMULATION_WAIT = 120_000  # ms: the first run starts a worker that imports torch
 

@@ -13,7 +13,7 @@ from collections import Counter
 
 import pytest
 import schemathesis
-from conftest import CONTENT_DIR, POSTGRES_URL, _reset_postgres, make_app
+from conftest import CONTENT_DIR, POSTGRES_URL, _reset_postgres, make_app, submit_authored
 from fuzz_profiles import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -29,7 +29,6 @@ from quizapp.models import Question, ReviewCard, ScheduleFit, SimRun
 from quizapp.models.base import utcnow
 from quizapp.services.accounts import create_api_token, register_user
 from quizapp.services.content_import import import_content
-from quizapp.services.learning import submit_answer
 from quizapp.services.reports import report_problem
 from quizapp.services.simulations import start_lab_run
 
@@ -37,11 +36,11 @@ SIMULATION_PATHS = ("/api/v1/lab/runs", "/api/v1/exercises/{slug}/runs")
 SLUGS = {
     "/api/v1/questions/{slug}": "vanishing-gradient-problem",
     "/api/v1/questions/{slug}/attempts": "vanishing-gradient-problem",
-    "/api/v1/exercises/{slug}": "sigmoid-depth-30-init",
-    "/api/v1/exercises/{slug}/runs": "sigmoid-depth-30-init",
+    "/api/v1/exercises/{slug}": "tanh-depth-30-init",
+    "/api/v1/exercises/{slug}/runs": "tanh-depth-30-init",
     "/api/v1/me/review/leeches/{slug}": "adam-bias-correction",
     "/api/v1/questions/{slug}/reports": "vanishing-gradient-problem",
-    "/api/v1/exercises/{slug}/reports": "sigmoid-depth-30-init",
+    "/api/v1/exercises/{slug}/reports": "tanh-depth-30-init",
     "/api/v1/topics/{slug}/deck": "gradient-flow",
 }
 SEED = "vanishing-gradient-problem"
@@ -144,7 +143,7 @@ def api_app(request, tmp_path_factory):
         import_content(CONTENT_DIR)
         # An author: the author endpoints answer with data too (authors are learners as well).
         user = register_user("fuzzer", "a long fuzzing passphrase", role="author")
-        submit_answer(user, "vanishing-gradient-problem", 1, 0)
+        submit_authored(user, "vanishing-gradient-problem", 1, 0)
         app.config["FUZZ_REPORT"] = report_problem(
             user, "question", "vanishing-gradient-problem", "typo", "a fuzzing report"
         ).id

@@ -3,6 +3,7 @@ written to files all come back as errors that name the file and a line inside it
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -16,10 +17,12 @@ from hypothesis import strategies as st
 from quizapp.content.loader import ContentError, load_bank
 
 VALID_QUESTION = QUESTION_TEMPLATE.format(slug="fuzzed", difficulty="medium", related="alpha")
-VALID_EXERCISE = (
-    (CONTENT_DIR / "exercises" / "sigmoid-depth-30-init.yaml")
-    .read_text()
-    .replace("questions: [vanishing-gradient-problem]", "questions: [fuzzed]")
+# The real exercise, linked to the fuzzed question instead of whatever cards it lists.
+VALID_EXERCISE = re.sub(
+    r"^questions: \[.*\]$",
+    "questions: [fuzzed]",
+    (CONTENT_DIR / "exercises" / "tanh-depth-30-init.yaml").read_text(),
+    flags=re.MULTILINE,
 )
 VALID_TOPICS = """\
 - slug: gradient-flow
@@ -29,7 +32,7 @@ VALID_TOPICS = """\
 # Where a fuzzed file goes, with the valid text it replaces.
 TARGETS = {
     "questions/fuzzed.yaml": VALID_QUESTION,
-    "exercises/sigmoid-depth-30-init.yaml": VALID_EXERCISE,
+    "exercises/tanh-depth-30-init.yaml": VALID_EXERCISE,
     "topics.yaml": VALID_TOPICS,
 }
 
@@ -53,7 +56,7 @@ def test_the_unfuzzed_folder_is_valid():
     bank = load_bank(_reset_folder())
     assert bank.errors == [], [str(e) for e in bank.errors]
     assert sorted(bank.documents) == ["alpha", "fuzzed"]
-    assert list(bank.exercise_documents) == ["sigmoid-depth-30-init"]
+    assert list(bank.exercise_documents) == ["tanh-depth-30-init"]
 
 
 def _load_with(name: str, data: bytes) -> list[ContentError]:

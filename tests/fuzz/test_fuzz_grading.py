@@ -11,7 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quizapp.content.loader import load_bank
-from quizapp.domain.grading import CHECKERS, SELF_RATINGS, Grade, InvalidResponse, grade_response
+from quizapp.domain.check_kinds.short_text import normalise_text
+from quizapp.domain.grading import (
+    CHECK_KINDS,
+    SELF_RATINGS,
+    Grade,
+    InvalidResponse,
+    grade_response,
+    resolve_check,
+)
 
 REAL_CHECKS = [
     check for question in load_bank(CONTENT_DIR).questions for check in question["checks"]
@@ -53,14 +61,53 @@ numeric = st.fixed_dictionaries(
         "relative_tolerance": st.floats(min_value=0, max_value=1),
         "unit": texts,
         "feedback": texts,
+        "percent": st.booleans(),
+        "tries": st.integers(1, 10),
+        "hints": st.lists(texts, max_size=5),
+        "hint_penalty": st.floats(0, 1),
     },
 )
 self_rated = st.fixed_dictionaries(
     {"kind": st.just("self_rated"), "prompt": texts}, optional={"model_answer": texts}
 )
-checks = st.one_of(
-    st.sampled_from(REAL_CHECKS), single_choice(), multiple_choice(), numeric, self_rated
+answers = texts.filter(lambda text: normalise_text(text))
+short_text = st.fixed_dictionaries(
+    {"kind": st.just("short_text"), "prompt": texts, "accepted": st.lists(answers, min_size=1)},
+    optional={
+        "patterns": st.lists(st.sampled_from([r"relu", r"leaky ?relu", r"\d+", r"(a|b)+"])),
+        "max_edits": st.integers(0, 3),
+        "case_sensitive": st.booleans(),
+        "tries": st.integers(1, 5),
+    },
 )
+ordering = st.fixed_dictionaries(
+    {
+        "kind": st.just("ordering"),
+        "prompt": texts,
+        "items": st.lists(texts, min_size=2, max_size=10, unique=True),
+    }
+)
+matching = st.fixed_dictionaries(
+    {
+        "kind": st.just("matching"),
+        "prompt": texts,
+        "pairs": st.lists(
+            st.fixed_dictionaries({"left": texts, "right": texts}), min_size=2, max_size=10
+        ),
+    },
+    optional={"distractors": st.lists(texts, max_size=5)},
+)
+# One strategy per registered kind: the guard below fails when a kind is added without one.
+STRATEGIES = {
+    "single_choice": single_choice(),
+    "multiple_choice": multiple_choice(),
+    "numeric": numeric,
+    "self_rated": self_rated,
+    "short_text": short_text,
+    "ordering": ordering,
+    "matching": matching,
+}
+checks = st.one_of(st.sampled_from(REAL_CHECKS), *STRATEGIES.values())
 
 # What arrives from JSON (any value) or a form (text, lists of text).
 json_values = st.recursive(
@@ -86,9 +133,10 @@ responses = st.one_of(
 ratings = st.one_of(st.none(), st.sampled_from(SELF_RATINGS), st.text(max_size=8), json_values)
 
 
-def test_every_checker_is_fuzzed():
+def test_every_kind_is_fuzzed():
+    assert set(STRATEGIES) == set(CHECK_KINDS)
     kinds = {check["kind"] for check in REAL_CHECKS}
-    assert kinds == set(CHECKERS), kinds
+    assert kinds <= set(CHECK_KINDS), kinds
 
 
 @settings(max_examples=examples(4.0))
@@ -108,21 +156,30 @@ def test_any_response_is_graded_in_range_or_refused(check, response, rating):
 
 
 @settings(max_examples=examples(1.0))
-@given(check=checks, data=st.data())
-def test_the_expected_answer_scores_full_marks(check, data):
-    """A property that fails on a broken checker (not only on a crash)."""
-    kind = check["kind"]
+@given(check=checks, learner=st.text(max_size=12), data=st.data())
+def test_the_key_in_the_learners_order_scores_full_marks(check, learner, data):
+    """A property that fails on a broken grader or layout (not only on a crash): the key,
+    translated into the positions this learner was shown, scores 1."""
+    resolved = resolve_check(check, learner, "fuzz#0")
+    key = resolved.kind.key_response(check)
     rating = None
-    if kind == "single_choice":
-        response = check["correct"]
-    elif kind == "multiple_choice":
-        response = data.draw(st.permutations(check["correct"]))
-    elif kind == "numeric":
-        response = check["answer"]
-    else:
-        response, rating = (
-            data.draw(texts.filter(str.strip)),
-            data.draw(st.sampled_from(["good", "easy"])),
-        )
-    grade = grade_response(check, response, rating)
-    assert grade.score == 1.0 and grade.correct
+    if not resolved.kind.automatic:
+        key = data.draw(texts.filter(str.strip))
+        rating = data.draw(st.sampled_from(["good", "easy"]))
+    elif key is None:
+        return  # a short_text with patterns only: no literal key to type
+    grade = resolved.grade(resolved.to_display(key), rating)
+    assert grade.score == 1.0 and grade.correct, (resolved.layout, key)
+
+
+@settings(max_examples=examples(1.0))
+@given(check=checks, learner=st.text(max_size=12), response=responses, hints=st.integers(0, 9))
+def test_any_displayed_response_is_graded_in_range_or_refused(check, learner, response, hints):
+    resolved = resolve_check(check, learner, "fuzz#0")
+    try:
+        grade = resolved.grade(response, None, hints_used=hints, tries_used=1)
+    except InvalidResponse as error:
+        assert str(error)
+        return
+    assert 0.0 <= grade.score <= 1.0
+    assert grade.final or (not grade.correct and grade.expected is None and grade.tries_left)

@@ -14,15 +14,17 @@ from quizapp.sim.config import (
     KINDS,
     LIMITS,
     LOSSES,
+    NORM_POSITIONS,
     NORMS,
     OPTIMIZERS,
     TASKS,
+    TRANSFORMER_NORMS,
     SimConfigError,
     validate_config,
 )
 from quizapp.sim.inits import INITS
 
-NAMES = [*KINDS, *ACTIVATIONS, *INITS, *NORMS, *LOSSES, *OPTIMIZERS, *TASKS]
+NAMES = [*KINDS, *ACTIVATIONS, *INITS, *NORMS, *TRANSFORMER_NORMS, *LOSSES, *OPTIMIZERS, *TASKS]
 anything = st.recursive(
     st.one_of(
         st.none(),
@@ -46,7 +48,9 @@ plausible = {
     "activation": st.sampled_from(list(ACTIVATIONS)),
     "init": st.sampled_from([*INITS, "normal_0.05"]),
     "init_std": st.floats(-1, 20),
-    "norm": st.sampled_from(NORMS),
+    "norm": st.sampled_from([*NORMS, *TRANSFORMER_NORMS]),
+    "norm_position": st.sampled_from(NORM_POSITIONS),
+    "heads": st.integers(0, LIMITS["heads"] + 2),
     "skip_every": st.integers(0, 50),
     "residual_scale": st.floats(-1, 20),
     "forget_bias": st.floats(-30, 30),

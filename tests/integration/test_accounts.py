@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import submit_authored
 from sqlalchemy import func, select, text
 
 from quizapp.extensions import db
@@ -12,7 +13,6 @@ from quizapp.models import ApiToken, Attempt, ReviewCard, User
 from quizapp.services import accounts
 from quizapp.services.content_import import import_content
 from quizapp.services.errors import Conflict, InvalidInput, NotFound
-from quizapp.services.learning import submit_answer
 
 PASSWORD = "correct horse battery"
 NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
@@ -267,8 +267,8 @@ def test_deleting_an_account_removes_all_its_data_and_nothing_else(ctx, content_
     import_content(content_dir)
     ada, bob = make_users("ada", "bob")
     for user in (ada, bob):
-        submit_answer(user, "alpha", 0, 1, now=NOW)
-        submit_answer(user, "beta", 1, "0.3", now=NOW)
+        submit_authored(user, "alpha", 0, 1, now=NOW)
+        submit_authored(user, "beta", 1, "0.3", now=NOW)
         accounts.create_api_token(user, "laptop")
     ada_secret = accounts.create_api_token(ada, "phone").secret
 

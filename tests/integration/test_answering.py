@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import MULTIPLE_CHOICE, write_question
+from conftest import MULTIPLE_CHOICE, shown, write_question
 from sqlalchemy import func, select
 
 from quizapp.domain.scheduling import schedule_review
@@ -29,6 +29,20 @@ def bank(any_db_app, content_dir):
     with any_db_app.app_context():
         import_content(content_dir)
         yield any_db_app
+
+
+def answer(user, slug, check, authored, **kwargs):
+    """submit_answer with the response given by authored indexes (options are shuffled)."""
+
+    def as_index(value):
+        return int(value) if isinstance(value, str) and value.strip().isdigit() else value
+
+    given = [as_index(v) for v in authored] if isinstance(authored, list) else as_index(authored)
+    try:
+        response = shown(slug, int(check), given, user.id if user else None)
+    except (LookupError, ValueError, TypeError):
+        response = authored  # a bad question or check: let submit_answer refuse it
+    return submit_answer(user, slug, check, response, **kwargs)
 
 
 def new_user(username: str = "learner", retention: float = 0.9) -> User:
@@ -59,7 +73,7 @@ def card_of(user: User, slug: str) -> ReviewCard | None:
 
 
 def test_anonymous_answer_gets_feedback_and_stores_nothing(bank):
-    result = submit_answer(None, "alpha", 0, 0, now=NOW)
+    result = answer(None, "alpha", 0, 0, now=NOW)
     assert result.grade.correct is False
     assert result.grade.score == 0.0
     assert result.grade.expected == 1
@@ -70,7 +84,7 @@ def test_anonymous_answer_gets_feedback_and_stores_nothing(bank):
 
 def test_signed_in_answer_is_stored_with_its_grade_and_a_card(bank):
     user = new_user()
-    result = submit_answer(user, "alpha", "1", " 0.25 ", elapsed_ms=4200, now=NOW)
+    result = answer(user, "alpha", "1", " 0.25 ", elapsed_ms=4200, now=NOW)
     assert result.stored is True and result.duplicate is False
     assert result.grade.correct is True
     attempt = db.session.get(Attempt, result.attempt_id)
@@ -103,7 +117,8 @@ def test_every_check_kind_is_graded_and_stored(bank):
     for number, (slug, check, response, rating, score, correct) in enumerate(GRADED, start=1):
         case = f"{slug} check {check} answered {response!r}"
         user = new_user(f"learner{number}")
-        result = submit_answer(user, slug, check, response, rating=rating, now=NOW)
+        # The last of the numeric check's two tries: a wrong answer there is final.
+        result = answer(user, slug, check, response, rating=rating, now=NOW, tries_used=2)
         assert (result.grade.score, result.grade.correct) == (score, correct), case
         attempt = db.session.get(Attempt, result.attempt_id)
         assert (attempt.user_id, attempt.score, attempt.correct) == (user.id, score, correct), case
@@ -111,7 +126,7 @@ def test_every_check_kind_is_graded_and_stored(bank):
 
 
 def test_multiple_choice_feedback_names_each_chosen_option(bank):
-    result = submit_answer(None, "gamma", 0, [0, 1])
+    result = answer(None, "gamma", 0, [0, 1])
     assert result.grade.feedback == [
         "Yes, it flattens at both ends.",
         "No, it does not saturate for positive inputs.",
@@ -121,7 +136,7 @@ def test_multiple_choice_feedback_names_each_chosen_option(bank):
 
 def test_self_rated_answer_shows_the_model_answer_and_keeps_the_rating(bank):
     user = new_user()
-    result = submit_answer(user, "alpha", 2, "  Because sigma' <= 1/4.  ", rating="easy", now=NOW)
+    result = answer(user, "alpha", 2, "  Because sigma' <= 1/4.  ", rating="easy", now=NOW)
     assert "It is $1/4$" in result.grade.expected  # the question's answer stands in
     attempt = db.session.get(Attempt, result.attempt_id)
     assert attempt.response == "Because sigma' <= 1/4."
@@ -130,7 +145,7 @@ def test_self_rated_answer_shows_the_model_answer_and_keeps_the_rating(bank):
 
 def test_an_answer_of_exactly_ten_thousand_characters_is_accepted(bank):
     user = new_user()
-    result = submit_answer(user, "alpha", 2, "x" * 10_000, rating="good", now=NOW)
+    result = answer(user, "alpha", 2, "x" * 10_000, rating="good", now=NOW)
     assert result.stored is True
 
 
@@ -164,7 +179,7 @@ def test_bad_input_is_refused_with_a_message_and_nothing_is_stored(bank):
         for check, response, rating, message in BAD_INPUT:
             case = f"check {check!r}, response {str(response)[:20]!r}, rating {rating!r}"
             with pytest.raises(InvalidInput) as refused:
-                submit_answer(user, "alpha", check, response, rating=rating, now=NOW)
+                answer(user, "alpha", check, response, rating=rating, now=NOW)
             assert refused.value.status_code == 400, case
             assert message in refused.value.message, case
             db.session.rollback()  # what the request teardown does
@@ -173,22 +188,22 @@ def test_bad_input_is_refused_with_a_message_and_nothing_is_stored(bank):
 
 def test_multiple_choice_refuses_a_single_number_and_repeated_options(bank):
     with pytest.raises(InvalidInput, match="list"):
-        submit_answer(new_user(), "gamma", 0, 1)
+        answer(new_user(), "gamma", 0, 1)
     with pytest.raises(InvalidInput, match="more than once"):
-        submit_answer(None, "gamma", 0, [0, 0])
+        answer(None, "gamma", 0, [0, 0])
     assert count(Attempt) == 0
 
 
 def test_unknown_question_is_not_found_and_retired_question_is_gone(bank):
     user = new_user()
     with pytest.raises(NotFound) as missing:
-        submit_answer(user, "no-such-card", 0, 1)
+        answer(user, "no-such-card", 0, 1)
     assert missing.value.status_code == 404
     question = db.session.scalar(select(Question).where(Question.slug == "beta"))
     question.retired_at = NOW
     db.session.commit()
     with pytest.raises(Gone) as gone:
-        submit_answer(user, "beta", 0, 1)
+        answer(user, "beta", 0, 1)
     assert gone.value.status_code == 410
     assert "retired" in gone.value.message
     assert count(Attempt) == 0 and count(ReviewCard) == 0
@@ -199,10 +214,8 @@ def test_unknown_question_is_not_found_and_retired_question_is_gone(bank):
 
 def test_the_same_form_submitted_twice_records_one_attempt(bank):
     user = new_user()
-    first = submit_answer(user, "alpha", 0, 1, idempotency_key="form-1", now=NOW)
-    again = submit_answer(
-        user, "alpha", 0, 1, idempotency_key="form-1", now=NOW + timedelta(seconds=2)
-    )
+    first = answer(user, "alpha", 0, 1, idempotency_key="form-1", now=NOW)
+    again = answer(user, "alpha", 0, 1, idempotency_key="form-1", now=NOW + timedelta(seconds=2))
     assert again.duplicate is True and again.stored is True
     assert again.attempt_id == first.attempt_id
     assert again.grade == first.grade
@@ -213,17 +226,17 @@ def test_the_same_form_submitted_twice_records_one_attempt(bank):
 
 def test_different_form_keys_are_different_attempts(bank):
     user = new_user()
-    submit_answer(user, "alpha", 0, 1, idempotency_key="form-1", now=NOW)
-    submit_answer(user, "alpha", 0, 1, idempotency_key="form-2", now=NOW)
-    submit_answer(user, "alpha", 0, 1, now=NOW)  # no key: always a new attempt
+    answer(user, "alpha", 0, 1, idempotency_key="form-1", now=NOW)
+    answer(user, "alpha", 0, 1, idempotency_key="form-2", now=NOW)
+    answer(user, "alpha", 0, 1, now=NOW)  # no key: always a new attempt
     assert count(Attempt) == 3
     assert card_of(user, "alpha").reviews == 3
 
 
 def test_form_keys_belong_to_one_learner(bank):
     ann, bob = new_user("ann"), new_user("bob")
-    first = submit_answer(ann, "alpha", 0, 1, idempotency_key="same-key", now=NOW)
-    second = submit_answer(bob, "alpha", 0, 0, idempotency_key="same-key", now=NOW)
+    first = answer(ann, "alpha", 0, 1, idempotency_key="same-key", now=NOW)
+    second = answer(bob, "alpha", 0, 0, idempotency_key="same-key", now=NOW)
     assert second.duplicate is False and second.grade.correct is False
     assert second.attempt_id != first.attempt_id
     assert count(Attempt) == 2
@@ -231,20 +244,20 @@ def test_form_keys_belong_to_one_learner(bank):
 
 def test_a_key_reused_for_another_answer_is_a_conflict_not_a_replay(bank):
     user = new_user()
-    submit_answer(user, "alpha", 2, "An essay.", rating="good", idempotency_key="k", now=NOW)
+    answer(user, "alpha", 2, "An essay.", rating="good", idempotency_key="k", now=NOW)
     with pytest.raises(Conflict) as conflict:
-        submit_answer(user, "beta", 0, 1, idempotency_key="k", now=NOW)
+        answer(user, "beta", 0, 1, idempotency_key="k", now=NOW)
     assert conflict.value.status_code == 409
     assert "idempotency key" in conflict.value.message
     with pytest.raises(Conflict):
-        submit_answer(user, "alpha", 0, 1, idempotency_key="k", now=NOW)
+        answer(user, "alpha", 0, 1, idempotency_key="k", now=NOW)
     assert count(Attempt) == 1
     assert card_of(user, "beta") is None
 
 
 def test_an_oversized_idempotency_key_is_refused(bank):
     with pytest.raises(InvalidInput, match="idempotency key"):
-        submit_answer(new_user(), "alpha", 0, 1, idempotency_key="k" * 65)
+        answer(new_user(), "alpha", 0, 1, idempotency_key="k" * 65)
     db.session.rollback()
     assert count(Attempt) == 0
 
@@ -269,8 +282,15 @@ def test_the_card_is_scheduled_with_the_rating_the_answer_earns(bank):
     for number, (check, response, rating, elapsed_ms, earned) in enumerate(EARNED_RATINGS):
         case = f"check {check} answered {response!r} ({rating}, {elapsed_ms} ms) -> {earned}"
         user = new_user(f"learner{number}")
-        result = submit_answer(
-            user, "alpha", check, response, rating=rating, elapsed_ms=elapsed_ms, now=NOW
+        result = answer(
+            user,
+            "alpha",
+            check,
+            response,
+            rating=rating,
+            elapsed_ms=elapsed_ms,
+            now=NOW,
+            tries_used=2,  # a wrong number on its last try is final
         )
         expected = schedule_review(None, earned, NOW)
         card = card_of(user, "alpha")
@@ -281,8 +301,8 @@ def test_the_card_is_scheduled_with_the_rating_the_answer_earns(bank):
 
 def test_again_brings_the_card_back_in_minutes_and_good_pushes_it_out(bank):
     user = new_user()
-    wrong = submit_answer(user, "alpha", 0, 0, now=NOW)
-    right = submit_answer(user, "beta", 0, 1, now=NOW)
+    wrong = answer(user, "alpha", 0, 0, now=NOW)
+    right = answer(user, "beta", 0, 1, now=NOW)
     assert NOW < wrong.next_review_at <= NOW + timedelta(hours=1)
     assert right.next_review_at > wrong.next_review_at
     assert due_count(user, now=NOW) == 0
@@ -294,14 +314,14 @@ def test_due_dates_move_out_with_each_good_review_and_back_after_a_lapse(bank):
     user = new_user()
     moment, intervals = NOW, []
     for _ in range(4):
-        result = submit_answer(user, "alpha", 0, 1, now=moment)
+        result = answer(user, "alpha", 0, 1, now=moment)
         intervals.append(result.next_review_at - moment)
         moment = result.next_review_at
     assert intervals == sorted(intervals) and intervals[-1] > intervals[0]
     assert intervals[-1] >= timedelta(days=7)
     stable = card_of(user, "alpha").stability
 
-    lapse = submit_answer(user, "alpha", 1, "9", now=moment)
+    lapse = answer(user, "alpha", 1, "9", now=moment, tries_used=2)
     card = card_of(user, "alpha")
     assert lapse.next_review_at - moment <= timedelta(hours=1)
     assert (card.reviews, card.lapses) == (5, 1)
@@ -311,9 +331,9 @@ def test_due_dates_move_out_with_each_good_review_and_back_after_a_lapse(bank):
 
 def test_every_check_of_a_question_updates_the_same_card(bank):
     user = new_user()
-    submit_answer(user, "alpha", 0, 1, now=NOW)
-    submit_answer(user, "alpha", 1, "0.25", now=NOW + timedelta(minutes=1))
-    submit_answer(user, "alpha", 2, "text", rating="good", now=NOW + timedelta(minutes=2))
+    answer(user, "alpha", 0, 1, now=NOW)
+    answer(user, "alpha", 1, "0.25", now=NOW + timedelta(minutes=1))
+    answer(user, "alpha", 2, "text", rating="good", now=NOW + timedelta(minutes=2))
     assert count(ReviewCard) == 1
     assert card_of(user, "alpha").reviews == 3
 
@@ -324,19 +344,19 @@ def test_a_higher_desired_retention_brings_cards_back_sooner(bank):
     for user in (relaxed, keen):
         moment = NOW
         for _ in range(3):
-            moment = submit_answer(user, "alpha", 0, 1, now=moment).next_review_at
+            moment = answer(user, "alpha", 0, 1, now=moment).next_review_at
         due[user.username] = moment
     assert due["keen"] < due["relaxed"]
 
 
 def test_the_attempt_and_the_card_update_are_one_transaction(bank):
     user = new_user()
-    submit_answer(user, "alpha", 0, 1, now=NOW)
+    answer(user, "alpha", 0, 1, now=NOW)
     # A retention outside what FSRS accepts makes the card update fail half-way.
     user.desired_retention = 0.5
     db.session.commit()
     with pytest.raises(ValueError, match="desired_retention"):
-        submit_answer(user, "alpha", 0, 0, now=NOW + timedelta(days=3))
+        answer(user, "alpha", 0, 0, now=NOW + timedelta(days=3))
     db.session.rollback()
     assert count(Attempt) == 1
     assert card_of(user, "alpha").reviews == 1
@@ -347,12 +367,12 @@ def test_the_attempt_and_the_card_update_are_one_transaction(bank):
 
 def test_due_cards_come_most_overdue_first_and_leave_out_retired_and_others(bank):
     user, other = new_user("ann"), new_user("bob")
-    submit_answer(user, "beta", 0, 0, now=NOW - timedelta(days=2))
-    submit_answer(user, "alpha", 0, 0, now=NOW - timedelta(days=3))
-    submit_answer(user, "gamma", 0, [1], now=NOW - timedelta(days=1))
-    submit_answer(other, "alpha", 0, 0, now=NOW - timedelta(days=5))
+    answer(user, "beta", 0, 0, now=NOW - timedelta(days=2))
+    answer(user, "alpha", 0, 0, now=NOW - timedelta(days=3))
+    answer(user, "gamma", 0, [1], now=NOW - timedelta(days=1))
+    answer(other, "alpha", 0, 0, now=NOW - timedelta(days=5))
     # Recalled easily an hour ago: no longer due.
-    submit_answer(user, "alpha", 2, "text", rating="easy", now=NOW - timedelta(hours=1))
+    answer(user, "alpha", 2, "text", rating="easy", now=NOW - timedelta(hours=1))
 
     assert [card.question.slug for card in due_cards(user, now=NOW)] == ["beta", "gamma"]
     assert due_count(user, now=NOW) == 2
@@ -361,3 +381,25 @@ def test_due_cards_come_most_overdue_first_and_leave_out_retired_and_others(bank
     assert [card.question.slug for card in due_cards(user, now=NOW)] == ["gamma"]
     assert due_count(user, now=NOW) == 1
     assert [card.question.slug for card in due_cards(other, now=NOW)] == ["alpha"]
+
+
+# Tries and hints
+
+
+def test_a_wrong_number_with_a_try_left_is_neither_revealed_nor_stored(bank):
+    user = new_user()
+    first = answer(user, "alpha", 1, "0.5", now=NOW)
+    assert (first.grade.final, first.grade.tries_left, first.grade.expected) == (False, 1, None)
+    assert first.stored is False and count(Attempt) == 0 and card_of(user, "alpha") is None
+    second = answer(user, "alpha", 1, "1/4", now=NOW, tries_used=2)
+    assert (second.grade.final, second.grade.correct, second.stored) == (True, True, True)
+    attempt = db.session.get(Attempt, second.attempt_id)
+    assert (attempt.tries_used, attempt.response) == (2, 0.25)
+    # Right, but only on the second try: the card is rated "hard", not "good".
+    assert card_of(user, "alpha").due_at == schedule_review(None, "hard", NOW).due
+
+
+def test_the_last_wrong_try_reveals_the_answer_and_is_stored(bank):
+    user = new_user()
+    result = answer(user, "alpha", 1, "0.5", now=NOW, tries_used=2)
+    assert (result.grade.final, result.grade.expected, result.stored) == (True, 0.25, True)

@@ -109,7 +109,7 @@ def test_exercise_run_on_celery_is_graded_and_recorded_as_an_attempt(celery_setu
     with app.test_request_context():
         user = db.session.get(type(user), user_id)
         run = simulations.start_exercise_run(
-            user, "sigmoid-depth-30-init", {"init": "xavier_normal"}, "healthy"
+            user, "tanh-depth-30-init", {"init": "xavier_normal"}, "healthy"
         )
         run_id = run.id
     finished = _wait_for(app, run_id)
@@ -118,7 +118,7 @@ def test_exercise_run_on_celery_is_graded_and_recorded_as_an_attempt(celery_setu
     assert finished.prediction_correct is True
     with app.app_context():
         attempts = db.session.query(Attempt).filter_by(user_id=user_id, kind="exercise").all()
-        assert [a.exercise_slug for a in attempts] == ["sigmoid-depth-30-init"]
+        assert [a.exercise_slug for a in attempts] == ["tanh-depth-30-init"]
 
 
 def test_a_schedule_fit_runs_on_a_real_celery_worker(celery_setup):

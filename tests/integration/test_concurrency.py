@@ -10,6 +10,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import submit_authored
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
@@ -17,7 +18,6 @@ from quizapp.models import Attempt, Question, ReviewCard, User
 from quizapp.services.accounts import register_user
 from quizapp.services.content_import import import_content
 from quizapp.services.errors import Conflict
-from quizapp.services.learning import submit_answer
 
 NOW = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 THREADS = 4
@@ -83,7 +83,7 @@ def test_parallel_answers_to_one_card_are_all_kept(bank):
     def answer(thread: int) -> list[int]:
         user = db.session.get(User, user_id)
         return [
-            submit_answer(
+            submit_authored(
                 user,
                 "alpha",
                 step % 2,  # the single-choice and the numeric check of the same card
@@ -110,7 +110,7 @@ def test_parallel_learners_on_several_cards_each_keep_their_own_counts(bank):
         user = db.session.get(User, ann if thread % 2 == 0 else bob)
         for step in range(PER_THREAD):
             slug = "alpha" if step % 2 == 0 else "beta"
-            submit_answer(user, slug, 0, 1 if step % 3 == 0 else 0, now=NOW)
+            submit_authored(user, slug, 0, 1 if step % 3 == 0 else 0, now=NOW)
 
     run_in_threads(bank, answer)
     per_user = THREADS // 2 * PER_THREAD
@@ -124,7 +124,7 @@ def test_one_form_submitted_from_several_threads_at_once_is_one_attempt(bank):
 
     def double_submit(thread: int):
         user = db.session.get(User, user_id)
-        result = submit_answer(user, "alpha", 0, 1, idempotency_key="the-one-form", now=NOW)
+        result = submit_authored(user, "alpha", 0, 1, idempotency_key="the-one-form", now=NOW)
         return result.attempt_id, result.grade.correct
 
     results = run_in_threads(bank, double_submit)

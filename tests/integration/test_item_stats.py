@@ -7,15 +7,16 @@ known in advance; the same queries run on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import pytest
-from conftest import add_user, write_question
+from conftest import add_user, submit_authored, write_question
 
 from quizapp.extensions import db
 from quizapp.models import User
 from quizapp.services.content_import import import_content
 from quizapp.services.item_stats import item_rows_for_csv, item_statistics
-from quizapp.services.learning import submit_answer
 
 STRONG, WEAK = 7, 5
+# Answers are given by authored option index (the helper maps them to what each learner sees)
+# and as the last try, so every one is final and stored.
 RIGHT_OPTION, WRONG_OPTION = 1, 0  # the template's single choice: "1/4" (index 1) is right
 
 
@@ -39,13 +40,13 @@ def answered(any_db_app, tmp_path):
             user = db.session.get(User, user_id)
             strong = number < STRONG
             seconds = 10_000 if strong else 20_000
-            submit_answer(user, "alpha", 0, RIGHT_OPTION if strong else WRONG_OPTION,
+            submit_authored(user, "alpha", 0, RIGHT_OPTION if strong else WRONG_OPTION,
                           elapsed_ms=seconds)  # fmt: skip
-            submit_answer(user, "alpha", 1, 0.25 if strong else 3.0, elapsed_ms=seconds)
+            submit_authored(user, "alpha", 1, 0.25 if strong else 3.0, elapsed_ms=seconds)
             for _ in range(2):
-                submit_answer(user, "beta", 0, WRONG_OPTION if strong else RIGHT_OPTION,
+                submit_authored(user, "beta", 0, WRONG_OPTION if strong else RIGHT_OPTION,
                               elapsed_ms=seconds)  # fmt: skip
-            submit_answer(user, "beta", 1, 0.25 if strong else 3.0, elapsed_ms=seconds)
+            submit_authored(user, "beta", 1, 0.25 if strong else 3.0, elapsed_ms=seconds)
     return any_db_app
 
 
@@ -113,7 +114,7 @@ def test_the_snapshot_is_reused_until_answers_arrive_and_a_minute_passes(answere
         assert not info.fresh  # nothing new: the snapshot serves
 
         late = add_user(answered, "late")
-        submit_answer(db.session.get(User, late), "alpha", 0, RIGHT_OPTION)
+        submit_authored(db.session.get(User, late), "alpha", 0, RIGHT_OPTION)
         now = utcnow()
         _, info = item_statistics(now=now + timedelta(seconds=30))
         assert not info.fresh and info.attempt_count == 5 * (STRONG + WEAK)

@@ -7,7 +7,7 @@ import contextlib
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import sign_in, write_question
+from conftest import sign_in, submit_authored, write_question
 from sqlalchemy import event, select
 
 from quizapp.domain.scheduling import schedule_review
@@ -15,7 +15,6 @@ from quizapp.extensions import db
 from quizapp.models import Attempt, Question, ReviewCard, User
 from quizapp.services.accounts import create_api_token, revoke_api_token
 from quizapp.services.content_import import import_content
-from quizapp.services.learning import submit_answer
 from quizapp.services.personal_data import export_user_data
 from quizapp.services.progress import (
     HISTORY_LENGTH,
@@ -68,11 +67,11 @@ def test_a_new_learner_has_not_started_anything(bank):
 
 def test_progress_adds_up_a_learners_answers(bank):
     user = new_user()
-    submit_answer(user, "alpha", 0, 0, now=at(days=2))
-    submit_answer(user, "beta", 0, 1, now=at(days=1))
-    submit_answer(user, "alpha", 1, "0.25", now=at(hours=1))
-    submit_answer(user, "gamma", 2, "My answer.", rating="hard", now=at(hours=1))
-    submit_answer(new_user("bob"), "beta", 0, 0, now=at(hours=2))  # not ada's
+    submit_authored(user, "alpha", 0, 0, now=at(days=2))
+    submit_authored(user, "beta", 0, 1, now=at(days=1))
+    submit_authored(user, "alpha", 1, "0.25", now=at(hours=1))
+    submit_authored(user, "gamma", 2, "My answer.", rating="hard", now=at(hours=1))
+    submit_authored(new_user("bob"), "beta", 0, 0, now=at(hours=2))  # not ada's
 
     progress = learner_progress(user, now=NOW)
     assert progress.attempts_total == 4
@@ -112,7 +111,7 @@ def test_progress_adds_up_a_learners_answers(bank):
 
 def test_due_counts_follow_the_clock(bank):
     user = new_user()
-    right = submit_answer(user, "alpha", 2, "text", rating="easy", now=at(days=1))
+    right = submit_authored(user, "alpha", 2, "text", rating="easy", now=at(days=1))
     due = right.next_review_at
     assert due > NOW + timedelta(days=1)  # easy: out of the learning steps, days away
     now = learner_progress(user, now=NOW)
@@ -125,7 +124,7 @@ def test_due_counts_follow_the_clock(bank):
 def test_the_streak_counts_consecutive_days_ending_today_or_yesterday(bank):
     user = new_user()
     for days in (5, 4, 2, 1):
-        submit_answer(user, "alpha", 0, 1, now=at(days=days))
+        submit_authored(user, "alpha", 0, 1, now=at(days=days))
     assert learner_progress(user, now=NOW).streak == 2  # yesterday and the day before
     assert learner_progress(user, now=at(days=3)).streak == 2  # days 5 and 4 ago
     assert learner_progress(user, now=NOW + timedelta(days=2)).streak == 0
@@ -135,7 +134,7 @@ def test_history_is_the_latest_answers_newest_first(bank):
     user = new_user()
     for n in range(HISTORY_LENGTH + 10):
         slug, hours_ago = ("beta" if n % 2 else "alpha"), HISTORY_LENGTH + 10 - n
-        submit_answer(user, slug, 0, 1 if n % 3 == 0 else 0, now=at(hours=hours_ago))
+        submit_authored(user, slug, 0, 1 if n % 3 == 0 else 0, now=at(hours=hours_ago))
     progress = learner_progress(user, now=NOW)
     assert progress.attempts_total == HISTORY_LENGTH + 10
     times = [row.attempt.created_at for row in progress.history]
@@ -146,8 +145,8 @@ def test_history_is_the_latest_answers_newest_first(bank):
 
 def test_retired_questions_leave_mastery_and_due_counts(bank):
     user = new_user()
-    submit_answer(user, "alpha", 0, 0, now=at(days=1))
-    submit_answer(user, "beta", 0, 0, now=at(days=1))
+    submit_authored(user, "alpha", 0, 0, now=at(days=1))
+    submit_authored(user, "beta", 0, 0, now=at(days=1))
     retire("beta")
     progress = learner_progress(user, now=NOW)
     assert progress.due_now == 1
@@ -158,13 +157,13 @@ def test_retired_questions_leave_mastery_and_due_counts(bank):
 
 def test_mistakes_are_questions_whose_last_answer_was_not_fully_right(bank):
     user = new_user()
-    submit_answer(user, "alpha", 0, 0, now=at(days=4))
-    submit_answer(user, "beta", 0, 1, now=at(days=4))
-    submit_answer(user, "alpha", 0, 1, now=at(days=3))  # put right
-    submit_answer(user, "gamma", 1, "3", now=at(days=3))
-    submit_answer(user, "beta", 2, "so-so", rating="hard", now=at(days=2))  # half right now
-    submit_answer(user, "delta", 0, 0, now=at(days=1))
-    submit_answer(new_user("bob"), "alpha", 0, 0, now=at(hours=1))
+    submit_authored(user, "alpha", 0, 0, now=at(days=4))
+    submit_authored(user, "beta", 0, 1, now=at(days=4))
+    submit_authored(user, "alpha", 0, 1, now=at(days=3))  # put right
+    submit_authored(user, "gamma", 1, "3", now=at(days=3))
+    submit_authored(user, "beta", 2, "so-so", rating="hard", now=at(days=2))  # half right now
+    submit_authored(user, "delta", 0, 0, now=at(days=1))
+    submit_authored(new_user("bob"), "alpha", 0, 0, now=at(hours=1))
     assert [q.slug for q in recent_mistakes(user)] == ["delta", "beta", "gamma"]
     assert [q.slug for q in recent_mistakes(user, limit=2)] == ["delta", "beta"]
     retire("delta")
@@ -173,12 +172,12 @@ def test_mistakes_are_questions_whose_last_answer_was_not_fully_right(bank):
 
 def test_the_export_holds_everything_about_the_learner(bank):
     user = new_user()
-    submit_answer(user, "alpha", 0, 1, now=at(days=1), elapsed_ms=1234)
-    submit_answer(user, "alpha", 2, "Because.", rating="good", now=at(hours=2))
+    submit_authored(user, "alpha", 0, 1, now=at(days=1), elapsed_ms=1234)
+    submit_authored(user, "alpha", 2, "Because.", rating="good", now=at(hours=2))
     kept = create_api_token(user, "laptop")
     gone = create_api_token(user, "old phone")
     revoke_api_token(user, gone.token.id)
-    submit_answer(new_user("bob"), "beta", 0, 1, now=at(hours=1))
+    submit_authored(new_user("bob"), "beta", 0, 1, now=at(hours=1))
 
     data = export_user_data(user)
     assert data["account"] == {

@@ -11,7 +11,7 @@ import re
 import time
 
 import pytest
-from conftest import make_app
+from conftest import make_app, shown
 from sec_support import EXERCISE, EXERCISE_SLUG, sign_up
 from sqlalchemy import func, select
 
@@ -87,8 +87,11 @@ def world(tmp_path, content_dir):
         data={"check": "2", "response": SECRET_ANSWER, "rating": "again", "form_key": "k-1"},
     )
     assert answered.status_code == 200
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.username == "alice"))
+        wrong = str(shown("beta", 0, 0, user.id))  # options are shuffled per learner
     assert (
-        alice.post("/questions/beta/answer", data={"check": "0", "response": "0"}).status_code
+        alice.post("/questions/beta/answer", data={"check": "0", "response": wrong}).status_code
         == 200
     )
     with app.app_context():

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import session_token, sign_in
+from conftest import session_token, shown, sign_in, submit_authored
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
 from quizapp.models import ApiToken, Attempt, User
 from quizapp.services.accounts import create_api_token, delete_account, end_all_sessions
 from quizapp.services.content_import import import_content
-from quizapp.services.learning import submit_answer
 
 
 def add_user(username: str) -> User:
@@ -31,7 +30,7 @@ def two_learners(app, content_dir):
         learners = {}
         for name, slug in (("ada", "alpha"), ("bob", "beta")):
             user = add_user(name)
-            submit_answer(user, slug, 0, 0, now=datetime.now(UTC) - timedelta(days=1))
+            submit_authored(user, slug, 0, 0, now=datetime.now(UTC) - timedelta(days=1))
             token = create_api_token(user, f"{name}-laptop")
             learners[name] = {"id": user.id, "secret": token.secret, "token_id": token.token.id}
     return learners
@@ -116,11 +115,12 @@ def test_answers_are_stored_for_whoever_is_signed_in_never_for_someone_else(app,
     client = app.test_client()
     with app.app_context():
         bobs_key = "shared-key"
-        submit_answer(db.session.get(User, bob["id"]), "alpha", 0, 1, idempotency_key=bobs_key)
+        submit_authored(db.session.get(User, bob["id"]), "alpha", 0, 1, idempotency_key=bobs_key)
+        adas_wrong = shown("alpha", 0, 0, ada["id"])
     # The same key from ada is ada's own new attempt, not a replay of bob's.
     body = client.post(
         "/api/v1/questions/alpha/attempts",
-        json={"check": 0, "response": 0, "idempotency_key": bobs_key},
+        json={"check": 0, "response": adas_wrong, "idempotency_key": bobs_key},
         headers=bearer(ada),
     ).get_json()
     assert (body["duplicate"], body["correct"]) == (False, False)

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from quizapp.extensions import db
 from quizapp.models import SimRun, User
 
-SLUG = "sigmoid-depth-30-init"
+SLUG = "tanh-depth-30-init"
 SEED_QUESTION = "vanishing-gradient-problem"
 WAIT = 60.0  # seconds: a bound on waiting for the pool, not a performance assertion
 TINY = {"kind": "mlp", "depth": 4, "width": 8, "batch_size": 16}

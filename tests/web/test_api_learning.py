@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import sign_in
+from conftest import shown, sign_in
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
@@ -78,18 +78,27 @@ def counts(app) -> tuple[int, int]:
 
 
 def test_an_anonymous_answer_is_graded_not_stored(api, bank):
-    response = post_attempt(api, check=0, response=0)
+    # Options are shuffled per learner; a cookie-less client gets the anonymous order.
+    options = api.get("/api/v1/questions/alpha").get_json()["checks"][0]["options"]
+    wrong = [option["text"] for option in options].index("1")
+    response = post_attempt(api, check=0, response=wrong)
     assert response.status_code == 201
     body = response.get_json()
     assert body == {
         "question": "alpha",
         "check": 0,
         "kind": "single_choice",
+        "response": wrong,
         "score": 0.0,
+        "raw_score": None,
         "correct": False,
+        "final": True,
+        "tries_left": 0,
+        "hints_used": 0,
+        "verdicts": ["picked_wrong", "missed"] if wrong == 0 else ["missed", "picked_wrong"],
         "rating": None,
         "feedback": ["That is tanh's maximum derivative."],
-        "expected": 1,
+        "expected": 1 - wrong,
         "stored": False,
         "duplicate": False,
         "attempt_id": None,
@@ -235,7 +244,10 @@ def test_my_endpoints_need_a_session_or_a_token(reader, reading):
 def answer_in_the_past(app, user_id: int, slug: str, check: int, response, days: float):
     with app.app_context():
         when = datetime.now(UTC) - timedelta(days=days)
-        return submit_answer(db.session.get(User, user_id), slug, check, response, now=when)
+        response = shown(slug, check, response, user_id)
+        user = db.session.get(User, user_id)
+        # tries_used=2: a wrong number on its last try is final (stored).
+        return submit_answer(user, slug, check, response, now=when, tries_used=2)
 
 
 def test_my_progress(reader, reading):
@@ -295,6 +307,8 @@ def test_my_export_has_my_data_and_no_secrets(reader, reading):
         0.3,
         False,
     )
+    # Nothing shuffled on a numeric check; its last try, no hint.
+    assert (attempt["layout"], attempt["tries_used"], attempt["hints_used"]) == (None, 2, 0)
     (card,) = data["review_cards"]
     assert (card["question"], card["reviews"]) == ("alpha", 1)
     (token,) = data["api_tokens"]

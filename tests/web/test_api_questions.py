@@ -184,12 +184,13 @@ def test_seed_question_in_full(api, bank) -> None:
     assert "Conv Layer 1" in body["explanation_html"]
     assert (
         "<p>" in body["answer_html"]
-        and "<strong>Weight Initialization</strong>" in (body["answer_html"])
+        and "<strong>Weight Initialisation</strong>" in (body["answer_html"])
     )
     assert [ref["url"] for ref in body["references"]] == [
         "https://www.deeplearningbook.org/",
         "https://arxiv.org/abs/1502.03167",
         "https://arxiv.org/abs/1512.03385",
+        "https://arxiv.org/abs/1805.11604",  # the covariate-shift caveat (issue 16)
     ]
     assert body["references"][2]["year"] == 2015
     assert body["references"][2]["authors"].startswith("Kaiming He")
@@ -223,9 +224,12 @@ def test_checks_are_listed_without_their_answers(api, bank) -> None:
             assert check["prompt"] == source["prompt"]
             assert check["prompt_html"].startswith("<")
             if source["kind"] in ("single_choice", "multiple_choice"):
-                assert [o["text"] for o in check["options"]] == [
-                    o["text"] for o in source["options"]
-                ]
+                # Every option, in this client's shuffled order (pinned ones in place).
+                texts = [o["text"] for o in check["options"]]
+                assert sorted(texts) == sorted(o["text"] for o in source["options"])
+                for position, option in enumerate(source["options"]):
+                    if option.get("fixed"):
+                        assert texts[position] == option["text"]
                 for option in check["options"]:
                     assert not SECRET_OPTION_KEYS & set(option), option
                     assert option["text_html"].startswith("<")

@@ -7,13 +7,12 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
-from conftest import make_app, sign_in
+from conftest import make_app, sign_in, submit_authored
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
 from quizapp.models import ApiToken, Attempt, User
 from quizapp.services.content_import import import_content
-from quizapp.services.learning import submit_answer
 
 PASSWORD = "correct horse battery"
 NEW_PASSWORD = "a brand new passphrase"
@@ -375,7 +374,7 @@ def test_deleting_the_account_needs_the_password_then_removes_everything(app, cl
     user_id = add_user(app)
     with app.app_context():
         import_content(content_dir)
-        submit_answer(db.session.get(User, user_id), "alpha", 0, 1, now=datetime.now(UTC))
+        submit_authored(db.session.get(User, user_id), "alpha", 0, 1, now=datetime.now(UTC))
     sign_in(client, user_id)
 
     refused = client.post("/account", data={"action": "delete", "del-password": "wrong one!"})

@@ -19,7 +19,7 @@ from quizapp.extensions import db
 from quizapp.models import Exercise, Question, SimRun
 from tests.conftest import add_user, sign_in
 
-SLUG = "sigmoid-depth-30-init"
+SLUG = "tanh-depth-30-init"
 SEED_QUESTION = "vanishing-gradient-problem"
 
 WAIT = 60.0  # seconds: a bound on waiting for the pool, not a performance assertion
@@ -261,7 +261,7 @@ def test_a_failed_run_page_says_why(browser):
         ({"kind": "mlp", "depth": "deep"}, "depth must be a whole number"),
         ({"kind": "mlp", "lr": "fast"}, "lr must be a number"),
         ({"kind": "mlp", "colour": "blue"}, "unknown field: colour"),
-        ({"kind": "transformer"}, "unknown value &#39;transformer&#39;"),
+        ({"kind": "mamba"}, "unknown value &#39;mamba&#39;"),
     ],
 )
 def test_the_lab_refuses_bad_fields_with_a_message(site, browser, fields, phrase):
@@ -350,3 +350,35 @@ def test_the_dashboard_shows_gradient_intuition_after_a_prediction(site, browser
     # The exercise page lists the run under "Your previous runs", ready to compare.
     page = browser.get(f"/exercises/{SLUG}").get_data(as_text=True)
     assert "Your previous runs" in page and f'value="{run_id}"' in page
+
+
+def test_transformer_and_spectrum_results_show_their_probes_and_theory(app, client):
+    # Real simulations through the lab: the new measurements appear on the result page.
+    transformer = run_id_from(client.post(
+        "/lab/runs",
+        data={"kind": "transformer", "depth": "2", "width": "16", "heads": "2", "seq_len": "6",
+              "batch_size": "4", "norm": "layer", "norm_position": "post"},
+    ))  # fmt: skip
+    assert wait_done(client, transformer)["status"] == "done"
+    page = client.get(f"/runs/{transformer}").get_data(as_text=True)
+    assert "Attention and tokens per block" in page
+    assert "Entropy per head" in page and "block1.attn" in page
+    assert "Theory beside the measurement" in page
+    spectrum = run_id_from(client.post(
+        "/lab/runs", data={"kind": "mlp", "depth": "6", "width": "16", "activation": "tanh",
+                           "init": "orthogonal", "batch_size": "4", "jacobian_spectrum": "exact"},
+    ))  # fmt: skip
+    assert wait_done(client, spectrum)["status"] == "done"
+    page = client.get(f"/runs/{spectrum}").get_data(as_text=True)
+    assert "Jacobian spectrum" in page and "Spread: std of log10" in page
+
+
+def test_the_lab_schema_endpoint_lists_every_field(client):
+    response = client.get("/api/v1/lab/schema")
+    assert response.status_code == 200
+    body = response.get_json()
+    names = {field["name"] for field in body["fields"]}
+    assert {"heads", "norm_position", "residual_scale", "kind"} <= names
+    heads = next(field for field in body["fields"] if field["name"] == "heads")
+    assert heads["kinds"] == ["transformer"] and heads["default"] == {"transformer": 4}
+    assert "transformer" in {kind["name"] for kind in body["kinds"]}

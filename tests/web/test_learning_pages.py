@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import MULTIPLE_CHOICE, add_user, sign_in, write_question
+from conftest import MULTIPLE_CHOICE, add_user, shown, sign_in, write_question
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
@@ -42,6 +42,13 @@ def answer(client, slug: str, check: int | str, response=None, **fields):
     return client.post(f"/questions/{slug}/answer", data=data)
 
 
+def pick(app, slug: str, check: int, authored, user_id: int | None = None):
+    """Authored option indexes as the form sends them: the positions shown, as text."""
+    with app.app_context():
+        value = shown(slug, check, authored, user_id)
+    return [str(v) for v in value] if isinstance(value, list) else str(value)
+
+
 def attempts(app, user_id: int | None = None) -> list[Attempt]:
     with app.app_context():
         query = select(Attempt).order_by(Attempt.id)
@@ -54,7 +61,8 @@ def answer_in_the_past(app, user_id: int, slug: str, check: int, response, days:
     with app.app_context():
         user = db.session.get(User, user_id)
         when = datetime.now(UTC) - timedelta(days=days)
-        return submit_answer(user, slug, check, response, now=when, **kw)
+        response = shown(slug, check, response, user_id)
+        return submit_answer(user, slug, check, response, now=when, tries_used=2, **kw)
 
 
 def verdict(page: str) -> str:
@@ -85,15 +93,18 @@ def test_every_check_on_the_page_is_a_form_with_its_own_key(bank, client, learne
 
 
 def test_an_anonymous_visitor_gets_feedback_but_nothing_is_stored(bank, client):
-    right = answer(client, "alpha", 0, "1")
+    right = answer(client, "alpha", 0, pick(bank, "alpha", 0, 1))
     assert right.status_code == 200
     assert verdict(right.text).startswith("verdict-right Right!")
-    assert "Correct option." in right.text
+    assert "✓ You picked it: right." in right.text
     assert "to keep this answer and review it later" in right.text
 
-    wrong = answer(client, "alpha", 0, "0")
+    wrong = answer(client, "alpha", 0, pick(bank, "alpha", 0, 0))
     assert verdict(wrong.text).startswith("verdict-wrong Not quite.")
-    assert "<strong>Not right.</strong> <p>That is tanh's maximum derivative.</p>" in wrong.text
+    assert "✗ You picked it: not right.</strong> <p>That is tanh's maximum derivative.</p>" in (
+        wrong.text
+    )
+    assert "○ Missed: this option is correct." in wrong.text
     assert 'class="option option-wrong"' in wrong.text
     assert 'class="option option-right"' in wrong.text  # the right option is shown too
     assert attempts(bank) == []
@@ -115,11 +126,17 @@ def test_a_learners_answer_is_saved_with_its_next_review(bank, client, learner):
 
 
 def test_partial_credit_on_a_multiple_choice_check(bank, client, learner):
-    page = client.post("/questions/gamma/answer", data={"check": "0", "response": ["0", "1"]})
+    chosen = pick(bank, "gamma", 0, [0, 1], learner)
+    page = client.post("/questions/gamma/answer", data={"check": "0", "response": chosen})
     assert page.status_code == 200
     assert verdict(page.text).startswith("verdict-wrong Not quite.")
-    half = client.post("/questions/gamma/answer", data={"check": "0", "response": ["2"]})
-    assert verdict(half.text).startswith("verdict-partial Partly right (50%).")
+    chosen = pick(bank, "gamma", 0, [2], learner)
+    half = client.post("/questions/gamma/answer", data={"check": "0", "response": chosen})
+    assert verdict(half.text).startswith("verdict-partial Partly right: score 50 %.")
+    # Per option: what was picked right, picked wrong and missed.
+    assert half.text.count("✓ You picked it: right.") == 1
+    assert half.text.count("○ Missed: this option is correct.") == 1
+    assert "✗ You picked it" not in half.text
     nothing = client.post("/questions/gamma/answer", data={"check": "0"})
     assert nothing.status_code == 200  # choosing no option is an answer: none apply
     assert [a.score for a in attempts(bank, learner)] == [0.0, 0.5, 0.0]
@@ -149,7 +166,11 @@ def test_self_rated_answers_show_the_model_answer_before_the_learner_rates(bank,
 
 
 def test_a_form_submitted_twice_is_one_attempt(bank, client, learner):
-    form = {"check": "0", "response": "1", "form_key": "d41d8cd98f00b204e9800998ecf8427e"}
+    form = {
+        "check": "0",
+        "response": pick(bank, "alpha", 0, 1, learner),
+        "form_key": "d41d8cd98f00b204e9800998ecf8427e",
+    }
     first = client.post("/questions/alpha/answer", data=form)
     second = client.post("/questions/alpha/answer", data=form)
     assert first.status_code == second.status_code == 200
@@ -159,15 +180,19 @@ def test_a_form_submitted_twice_is_one_attempt(bank, client, learner):
         assert db.session.scalar(select(ReviewCard.reviews)) == 1
 
 
+# A bad answer comes back on the question page, beside its field, with what was entered.
+PAGE_PROBLEMS = [
+    ("0", None, "Choose one of the options."),
+    ("0", "7", "Option 7 does not exist; choose 0–1."),
+    ("0", "first", "Choose an option by its number"),
+    ("1", "", "Enter a number."),
+    ("1", "a quarter", "Not a number: &#39;a quarter&#39; (write e.g. 0.25, 1/4 or 2.5e-3)."),
+    ("2", "", "Write your answer first."),
+    ("2", "   ", "Write your answer first."),
+    ("2", "x" * 10_001, "Answer too long: at most 10,000 characters."),
+]
+# A request that names no check of a real question gets the error page.
 PAGE_BAD_INPUT = [
-    ("alpha", "0", None, 400, "Choose one of the options."),
-    ("alpha", "0", "7", 400, "option 7 does not exist"),
-    ("alpha", "0", "first", 400, "choose an option by its number"),
-    ("alpha", "1", "", 400, "Enter a number."),
-    ("alpha", "1", "a quarter", 400, "not a number"),
-    ("alpha", "2", "", 400, "Write your answer first."),
-    ("alpha", "2", "   ", 400, "Write your answer first."),
-    ("alpha", "2", "x" * 10_001, 400, "answer too long"),
     ("alpha", "9", "1", 400, "That check does not exist on this question."),
     ("alpha", "-1", "1", 400, "That check does not exist on this question."),
     ("alpha", "", "1", 400, "That check does not exist on this question."),
@@ -175,15 +200,32 @@ PAGE_BAD_INPUT = [
 ]
 
 
-def test_bad_answers_get_an_error_page_with_a_message_and_nothing_is_stored(bank, client, learner):
+def test_a_bad_answer_reshows_the_question_with_the_problem_beside_the_field(bank, client, learner):
+    for check, response, message in PAGE_PROBLEMS:
+        case = f"check {check!r} response {str(response)[:12]!r}"
+        page = answer(client, "alpha", check, response)
+        assert page.status_code == 422, case
+        assert '<p class="error-code">' not in page.text, case
+        problem = re.search(
+            rf'<p class="field-problem" id="problem-{check}" role="alert">(.*?)</p>', page.text
+        )
+        assert problem and message in problem.group(1), (case, problem)
+        assert f'aria-describedby="problem-{check}"' in page.text, case
+        assert page.text.count('<form class="check check-') == 3, case  # the whole question
+    typed = answer(client, "alpha", 1, "a quarter")
+    assert 'value="a quarter"' in typed.text  # the learner's input is kept
+    oversized = answer(client, "alpha", 2, "x" * 10_001, rating="good")
+    assert oversized.status_code == 422
+    assert attempts(bank) == []
+
+
+def test_requests_naming_no_check_get_an_error_page(bank, client, learner):
     for slug, check, response, status, message in PAGE_BAD_INPUT:
         case = f"{slug} check {check!r} response {str(response)[:12]!r}"
         page = answer(client, slug, check, response)
         assert page.status_code == status, case
-        assert f'<p class="lead">{message}' in page.text or message in page.text, case
+        assert message in page.text, case
         assert '<p class="error-code">' in page.text, case
-    oversized = answer(client, "alpha", 2, "x" * 10_001, rating="good")
-    assert oversized.status_code == 400
     assert attempts(bank) == []
 
 
@@ -339,17 +381,19 @@ def test_learner_pages_send_visitors_to_log_in(bank, client):
 
 def test_the_seed_card_can_be_answered_check_by_check(imported_app):
     client = imported_app.test_client()
-    sign_in(client, add_user(imported_app))
+    user_id = add_user(imported_app)
+    sign_in(client, user_id)
     page = client.get(f"/questions/{SEED}")
     assert page.text.count('<form class="check check-') == 3
-    partly = client.post(f"/questions/{SEED}/answer", data={"check": "0", "response": ["0", "1"]})
-    assert verdict(partly.text).startswith("verdict-partial Partly right (66%).")
-    wrong_option = client.post(
-        f"/questions/{SEED}/answer", data={"check": "0", "response": ["0", "3"]}
-    )
+    chosen = pick(imported_app, SEED, 0, [0, 1], user_id)
+    partly = client.post(f"/questions/{SEED}/answer", data={"check": "0", "response": chosen})
+    assert verdict(partly.text).startswith("verdict-partial Partly right: score 66 %.")
+    chosen = pick(imported_app, SEED, 0, [0, 3], user_id)
+    wrong_option = client.post(f"/questions/{SEED}/answer", data={"check": "0", "response": chosen})
     assert verdict(wrong_option.text).startswith("verdict-wrong Not quite.")
     assert "Wrong, the sigmoid" in wrong_option.text
-    right = client.post(f"/questions/{SEED}/answer", data={"check": "1", "response": "0"})
+    chosen = pick(imported_app, SEED, 1, 0, user_id)
+    right = client.post(f"/questions/{SEED}/answer", data={"check": "1", "response": chosen})
     assert verdict(right.text).startswith("verdict-right Right!")
     rated = client.post(
         f"/questions/{SEED}/answer",

@@ -27,6 +27,7 @@ SEED_REFERENCES = [
     "https://www.deeplearningbook.org/",
     "https://arxiv.org/abs/1502.03167",
     "https://arxiv.org/abs/1512.03385",
+    "https://arxiv.org/abs/1805.11604",  # batch norm's covariate-shift caveat (issue 16)
 ]
 
 

@@ -172,7 +172,7 @@ def _answer_block(answers: str, conversion: Conversion, line: int) -> dict[str, 
             accepted = [
                 _answer_and_feedback(_WEIGHT.sub("", body.strip()))[0] for _, body in entries
             ]
-            check = {"kind": "short_text", "answers": [a for a in accepted if a]}
+            check = {"kind": "short_text", "accepted": [a for a in accepted if a]}
     if general.strip():
         check["feedback"] = _unescape(general)
     return check

@@ -101,7 +101,7 @@ def _self_rated(question: ET.Element, check: dict[str, Any]) -> str:
 
 def _short_text(question: ET.Element, check: dict[str, Any]) -> str:
     ET.SubElement(question, "usecase").text = "1" if check.get("case_sensitive") else "0"
-    for accepted in check.get("answers", []):
+    for accepted in check.get("accepted", []):
         answer = ET.SubElement(
             question, "answer", {"fraction": "100", "format": "moodle_auto_format"}
         )
@@ -300,7 +300,7 @@ def _read_shortanswer(question: ET.Element, conversion: Conversion, line: int) -
         raise _Unsupported("a short-answer question without a fully correct answer")
     return {
         "kind": "short_text",
-        "answers": accepted,
+        "accepted": accepted,
         "case_sensitive": _text_of(question, "usecase") == "1",
     }
 

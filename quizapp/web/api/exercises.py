@@ -27,6 +27,9 @@ class ExerciseOut(Schema):
     choices = fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(ChoiceOut)))
     goals = fields.Method("goal_texts")
     questions = fields.List(fields.String(), attribute="question_slugs")
+    aliases = fields.List(
+        fields.String(), metadata={"description": "Former slugs; their URLs redirect here."}
+    )
 
     def goal_texts(self, exercise) -> list[str]:
         return [describe_goal(goal) for goal in exercise.goals]
@@ -98,6 +101,7 @@ def list_exercises():
 
 @blp.get("/exercises/<slug>")
 @blp.response(200, ExerciseOut)
+@blp.alt_response(301, description="Renamed: Location gives the address under the new slug")
 @blp.alt_response(404, description="No such exercise")
 def get_exercise(slug: str):
     """One exercise: its fixed network, the choices and the goals."""
@@ -107,6 +111,7 @@ def get_exercise(slug: str):
 @blp.post("/exercises/<slug>/runs")
 @blp.arguments(ExerciseRunIn)
 @blp.response(202, RunOut)
+@blp.alt_response(308, description="Renamed: repeat the request at the Location given")
 @blp.alt_response(400, description="A choice outside the exercise's choice space")
 @blp.alt_response(404, description="No such exercise")
 @blp.alt_response(429, description="Too many runs started (cached ones too); see Retry-After")
@@ -127,6 +132,41 @@ def start_lab_run(body: dict):
     """Run any configuration within the simulator's limits."""
     run = sim_service.start_lab_run(_user(), body["config"])
     return _run_body(run.id)
+
+
+class FieldOut(Schema):
+    name = fields.String()
+    label = fields.String()
+    help = fields.String()
+    type = fields.String(metadata={"description": "choice, int or float"})
+    kinds = fields.List(fields.String(), metadata={"description": "kinds it applies to"})
+    default = fields.Dict(metadata={"description": "default value per kind"})
+    minimum = fields.Float(allow_none=True)
+    maximum = fields.Float(allow_none=True)
+    choices = fields.Dict(metadata={"description": "allowed values per kind (choice fields)"})
+
+
+class KindOut(Schema):
+    name = fields.String()
+    label = fields.String()
+    depth_means = fields.String()
+    recurrent = fields.Boolean()
+
+
+class SimSchemaOut(Schema):
+    simulator_version = fields.String()
+    kinds = fields.List(fields.Nested(KindOut))
+    fields_ = fields.List(fields.Nested(FieldOut), data_key="fields", attribute="fields")
+    limits = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+@blp.get("/lab/schema")
+@blp.response(200, SimSchemaOut)
+def lab_schema():
+    """Every simulator config field: label, help, type, range, choices and default per kind."""
+    from quizapp.sim.schema import config_schema
+
+    return config_schema()
 
 
 @blp.get("/runs/<run_id>")

@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, validate
 from quizapp.services import learning as learning_service
 from quizapp.services import personal_data
 from quizapp.services import progress as progress_service
+from quizapp.web.check_views import learner_key
 
 blp = Blueprint("api_learning", __name__, description="Answering questions and your progress")
 
@@ -20,13 +21,29 @@ class AttemptIn(Schema):
     check = fields.Raw(required=True, metadata={"description": "Index of the check (0-based)"})
     response = fields.Raw(
         required=True,
-        metadata={"description": "Option index, list of indices, number or text"},
+        metadata={
+            "description": "By kind: single_choice the shown position of the option; "
+            "multiple_choice a list of shown positions; numeric a number or text (0.25, 1/4, "
+            "0,25, 2.5e-3, 2.5×10^-3); short_text and self_rated text; ordering the shown "
+            "indexes of the items in your order; matching, per left item, the shown index of "
+            "its right item. Positions are those of GET /questions/<slug> for you."
+        },
     )
     rating = fields.String(
         validate=validate.OneOf(["again", "hard", "good", "easy"]),
         metadata={"description": "Self-rating, for self_rated checks"},
     )
     elapsed_ms = fields.Integer(validate=validate.Range(min=0))
+    hints_used = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0, max=10),
+        metadata={"description": "How many of the check's hints you revealed"},
+    )
+    tries_used = fields.Integer(
+        load_default=1,
+        validate=validate.Range(min=1, max=10),
+        metadata={"description": "Which try this is (1 the first); see `tries` of the check"},
+    )
     idempotency_key = fields.String(validate=validate.Length(max=64))
 
 
@@ -34,8 +51,24 @@ class AttemptOut(Schema):
     question = fields.String()
     check = fields.Integer()
     kind = fields.String()
-    score = fields.Float()
+    response = fields.Raw(metadata={"description": "Your response as graded, in shown positions"})
+    score = fields.Float(metadata={"description": "After hint penalties"})
+    raw_score = fields.Float(
+        allow_none=True, metadata={"description": "Before hint penalties (null: no hint used)"}
+    )
     correct = fields.Boolean()
+    final = fields.Boolean(
+        metadata={"description": "False: wrong with tries left; not stored, answer not shown"}
+    )
+    tries_left = fields.Integer()
+    hints_used = fields.Integer()
+    verdicts = fields.List(
+        fields.String(),
+        metadata={
+            "description": "Per option or item in shown order: picked_right, picked_wrong, "
+            "missed, left_out (choices) or right, wrong (ordering, matching)"
+        },
+    )
     rating = fields.String(allow_none=True)
     feedback = fields.List(fields.String())
     expected = fields.Raw()
@@ -79,6 +112,7 @@ class DueOut(Schema):
 @blp.post("/questions/<slug>/attempts")
 @blp.arguments(AttemptIn)
 @blp.response(201, AttemptOut)
+@blp.alt_response(308, description="Renamed: repeat the request at the Location given")
 @blp.alt_response(400, description="Bad check index or response")
 @blp.alt_response(404, description="No such question")
 @blp.alt_response(410, description="The question has been retired")
@@ -93,17 +127,28 @@ def create_attempt(body: dict, slug: str):
         rating=body.get("rating"),
         elapsed_ms=body.get("elapsed_ms"),
         idempotency_key=key,
+        learner_key=learner_key(),
+        hints_used=body["hints_used"],
+        tries_used=body["tries_used"],
     )
     grade = result.grade
+    resolved = result.resolved
     return {
         "question": result.question.slug,
         "check": result.check_index,
         "kind": result.check["kind"],
+        "response": resolved.to_display(grade.normalized_response),
         "score": grade.score,
+        "raw_score": grade.raw_score,
         "correct": grade.correct,
+        "final": grade.final,
+        "tries_left": grade.tries_left,
+        "hints_used": grade.hints_used,
+        "verdicts": resolved.display_verdicts(grade),
         "rating": grade.rating,
         "feedback": grade.feedback,
-        "expected": grade.expected,
+        # In the positions this learner was shown, like the response they sent.
+        "expected": resolved.to_display(grade.expected),
         "stored": result.stored,
         "duplicate": result.duplicate,
         "attempt_id": result.attempt_id,

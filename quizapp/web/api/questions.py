@@ -4,16 +4,25 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
+from quizapp.domain.grading import check_id, resolve_check
 from quizapp.services import questions as question_service
 from quizapp.web.api.schemas import QuestionListArgs, QuestionListOut, QuestionOut, TopicOut
+from quizapp.web.check_views import learner_key
 
 
 class _QuestionWithRelated:
     """The question as the response schema reads it, with its related cards beside it."""
 
-    def __init__(self, question, related) -> None:
+    def __init__(self, question, related, learner: str) -> None:
         self._question = question
         self.related = related
+        self.public_checks = [
+            {
+                **resolve_check(check, learner, check_id(question.slug, index)).public(),
+                "index": index,
+            }
+            for index, check in enumerate(question.checks)
+        ]
 
     def __getattr__(self, name: str):
         return getattr(self._question, name)
@@ -45,12 +54,15 @@ def list_questions(args: dict):
 
 @blp.get("/questions/<slug>")
 @blp.response(200, QuestionOut)
+@blp.alt_response(301, description="Renamed: Location gives the address under the new slug")
 @blp.alt_response(404, description="No such question")
 @blp.alt_response(410, description="The question has been retired")
 def get_question(slug: str):
     """One question with its rendered HTML, references, related questions and checks."""
     question = question_service.get_question(slug)
-    return _QuestionWithRelated(question, question_service.related_questions(question))
+    return _QuestionWithRelated(
+        question, question_service.related_questions(question), learner_key()
+    )
 
 
 @blp.get("/topics")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from quizapp.content.schemas import DIFFICULTIES
+from quizapp.domain.check_kinds import CHECK_KINDS
 
 
 class TopicOut(Schema):
@@ -35,19 +36,31 @@ class QuestionSummaryOut(Schema):
         return f"/questions/{question.slug}"
 
 
-class OptionOut(Schema):
-    text = fields.String()
-    text_html = fields.String()
+def _check_fields() -> dict[str, fields.Field]:
+    """The fields every check shows, then each kind's own (from the registry of kinds)."""
+    common: dict[str, fields.Field] = {
+        "index": fields.Integer(metadata={"description": "Send it back as `check`"}),
+        "kind": fields.String(metadata={"enum": list(CHECK_KINDS)}),
+        "prompt": fields.String(),
+        "prompt_html": fields.String(),
+        "format": fields.String(metadata={"description": "What to enter, in words"}),
+        "tries": fields.Integer(
+            metadata={"description": "Answers allowed before the answer is revealed"}
+        ),
+        "hints_html": fields.List(
+            fields.String(),
+            metadata={"description": "Hints, to reveal one at a time; send hints_used"},
+        ),
+        "hint_penalty": fields.Float(metadata={"description": "Score taken off per hint used"}),
+    }
+    for kind in CHECK_KINDS.values():
+        for name, field in kind.public_fields.items():
+            common.setdefault(name, field)
+    return common
 
 
-class CheckOut(Schema):
-    index = fields.Integer()
-    kind = fields.String()
-    prompt = fields.String()
-    prompt_html = fields.String()
-    options = fields.List(fields.Nested(OptionOut))
-    unit = fields.String()
-    scoring = fields.String()
+# Lists are in the order shown to the requesting learner; answers refer to those positions.
+CheckOut = Schema.from_dict(_check_fields(), name="CheckOut")
 
 
 class RelatedOut(Schema):
@@ -66,13 +79,11 @@ class QuestionOut(QuestionSummaryOut):
     references = fields.List(fields.Nested(ReferenceOut))
     related = fields.List(fields.Nested(RelatedOut))
     exercises = fields.List(fields.String(), attribute="exercise_slugs")
-    checks = fields.Method("public_checks")
-
-    def public_checks(self, question) -> list[dict]:
-        # The key (`correct`, `answer`) is withheld: it is revealed only by grading.
-        return CheckOut(many=True).dump(
-            [{**check, "index": index} for index, check in enumerate(question.checks)]
-        )
+    aliases = fields.List(
+        fields.String(), metadata={"description": "Former slugs; their URLs redirect here."}
+    )
+    # The key (`correct`, `answer`) is withheld: it is revealed only by grading.
+    checks = fields.List(fields.Nested(CheckOut), attribute="public_checks")
 
 
 class QuestionListArgs(Schema):

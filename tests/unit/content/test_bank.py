@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -9,17 +10,23 @@ from typing import Any
 import pytest
 
 from quizapp.content.loader import Bank, load_bank
+from quizapp.domain.check_kinds import AUTOMATIC_KINDS as REGISTERED_AUTOMATIC_KINDS
+from quizapp.domain.check_kinds import CHECK_KINDS
 
 REPO_ROOT = Path(__file__).parents[3]
 CONTENT_DIR = REPO_ROOT / "content"
 
-MIN_QUESTIONS = 40
-MIN_TOPICS_USED = 8
-MIN_PER_DIFFICULTY = {"easy": 10, "medium": 15, "hard": 8}
+MIN_QUESTIONS = 80
+MIN_TOPICS_USED = 16
+MIN_QUESTIONS_PER_TOPIC = 5
+MIN_PER_DIFFICULTY = {"easy": 15, "medium": 30, "hard": 15}
 RELATED_RANGE = (2, 5)
-MIN_DIAGRAM_CARDS = 6
-AUTOMATIC_KINDS = {"single_choice", "multiple_choice", "numeric"}
-CHOICE_KINDS = {"single_choice", "multiple_choice"}
+MIN_DIAGRAM_CARDS = 20
+# A quiz whose key is nearly always the first option teaches guessing, not the material.
+# (Pages may shuffle options too; the files themselves should not lean on that.)
+MAX_SHARE_OF_KEYS_IN_ONE_POSITION = 0.75
+AUTOMATIC_KINDS = set(REGISTERED_AUTOMATIC_KINDS)
+CHOICE_KINDS = {name for name, kind in CHECK_KINDS.items() if "options" in kind.shuffled}
 
 SEED_SLUG = "vanishing-gradient-problem"
 SEED_RELATED = [
@@ -69,6 +76,60 @@ def test_questions_cover_enough_topics(bank: Bank, questions: list[dict[str, Any
         f"questions use {len(used)} topics ({', '.join(sorted(used))}), "
         f"at least {MIN_TOPICS_USED} are required; unused: {', '.join(sorted(declared - used))}"
     )
+
+
+def test_every_declared_topic_has_enough_questions(
+    bank: Bank, questions: list[dict[str, Any]]
+) -> None:
+    counts = Counter(topic for question in questions for topic in question["topics"])
+    thin = [
+        f"content/topics.yaml: topic '{topic['slug']}' has {counts[topic['slug']]} question(s), "
+        f"at least {MIN_QUESTIONS_PER_TOPIC} are required"
+        for topic in bank.topics
+        if counts[topic["slug"]] < MIN_QUESTIONS_PER_TOPIC
+    ]
+    assert not thin, report(thin)
+
+
+def test_single_choice_keys_are_not_all_in_one_position(
+    questions: list[dict[str, Any]],
+) -> None:
+    keys = Counter(
+        check["correct"]
+        for question in questions
+        for check in question["checks"]
+        if check["kind"] == "single_choice"
+    )
+    position, count = keys.most_common(1)[0]
+    share = count / sum(keys.values())
+    assert share <= MAX_SHARE_OF_KEYS_IN_ONE_POSITION, (
+        f"{share:.0%} of single-choice keys are option {position} "
+        f"({dict(sorted(keys.items()))}); vary the key's position in new cards"
+    )
+
+
+DECIMALS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+
+
+def test_a_numeric_answer_rounded_as_asked_is_accepted(questions: list[dict[str, Any]]) -> None:
+    """ "Give three decimals" must not ask for a rounding that the tolerance then rejects."""
+    problems = []
+    for question in questions:
+        for index, check in enumerate(question["checks"]):
+            asked = re.search(r"\b(one|two|three|four|five) decimals?\b", check["prompt"])
+            if check["kind"] != "numeric" or not asked:
+                continue
+            answer = check["answer"]
+            allowed = max(
+                check.get("tolerance", 0.0), check.get("relative_tolerance", 0.0) * abs(answer)
+            )
+            rounded = round(answer, DECIMALS[asked.group(1)])
+            if abs(rounded - answer) > allowed + 1e-12:
+                problems.append(
+                    f"{file_of(question)}: checks.{index}: the answer rounded as asked, {rounded}, "
+                    f"is outside the tolerance ±{allowed} around {answer}"
+                )
+    assert not problems, report(problems)
 
 
 def test_difficulty_spread(questions: list[dict[str, Any]]) -> None:

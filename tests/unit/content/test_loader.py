@@ -10,6 +10,8 @@ import pytest
 from conftest import QUESTION_TEMPLATE, make_app, write_question
 
 from quizapp.content.loader import load_bank
+from quizapp.content.rendering import render_question
+from quizapp.domain.check_kinds import CHECK_KINDS
 
 # A case writes one broken file into a valid content folder and says where the problem is:
 # (file, marker) where the marker is a text whose first line in that file is the expected line.
@@ -123,12 +125,6 @@ CASES = [
         "required field is missing",
     ),
     (
-        "missing-option-feedback",
-        broken({"        feedback: Right, at $z = 0$.\n": ""}, '- text: "1/4"'),
-        "checks.0.options.1.feedback",
-        "required field is missing",
-    ),
-    (
         "slug-does-not-match-file-name",
         broken({"slug: broken": "slug: something-else"}, "slug:"),
         "slug",
@@ -151,6 +147,24 @@ CASES = [
         broken({"related: [alpha]": "related: [alpha, broken]"}, "related:"),
         "related.1",
         "a question cannot be related to itself",
+    ),
+    (
+        "alias-is-its-own-slug",
+        broken({"related: [alpha]": "related: [alpha]\naliases: [broken]"}, "aliases:"),
+        "aliases.0",
+        "'broken' is this question's own slug",
+    ),
+    (
+        "alias-is-another-question",
+        broken({"related: [alpha]": "related: [alpha]\naliases: [old-name, alpha]"}, "aliases:"),
+        "aliases.1",
+        "'alpha' is the slug of another question (questions/alpha.yaml)",
+    ),
+    (
+        "alias-is-not-a-slug",
+        broken({"related: [alpha]": "related: [alpha]\naliases: [Old Name]"}, "aliases:"),
+        "aliases.0",
+        "must be lowercase letters, digits and single dashes (e.g. my-question)",
     ),
     (
         "related-listed-twice",
@@ -272,7 +286,7 @@ CASES = [
         "unknown-check-kind",
         broken({"kind: self_rated": "kind: essay"}, "kind: essay"),
         "checks.2.kind",
-        "must be one of single_choice, multiple_choice, numeric, self_rated (got 'essay')",
+        f"must be one of {', '.join(CHECK_KINDS)} (got 'essay')",
     ),
     (
         "no-references",
@@ -507,3 +521,37 @@ def test_valid_files_are_loaded_beside_broken_ones(content_dir: Path) -> None:
     assert not bank.ok
     assert sorted(bank.documents) == ["alpha", "beta"]
     assert bank.files_read == 4  # topics.yaml and three questions
+
+
+def test_two_files_cannot_claim_the_same_alias(content_dir: Path) -> None:
+    write_question(
+        content_dir, "alpha", related=["beta"], replace={"related:": "aliases: [old]\nrelated:"}
+    )
+    path = write_question(
+        content_dir, "beta", related=["alpha"], replace={"related:": "aliases: [old]\nrelated:"}
+    )
+
+    bank = load_bank(content_dir)
+
+    first = content_dir / "questions" / "alpha.yaml"
+    assert [str(error) for error in bank.errors] == [
+        f"{path}:{line_of(path, 'aliases:')}: aliases.0: "
+        f"'old' is already an alias in {first}:{line_of(first, 'aliases:')}"
+    ]
+
+
+def test_an_option_without_feedback_is_linted_and_rendered(runner, content_dir: Path) -> None:
+    """Regression: the linter and the renderer walked two lists of markdown fields, and the
+    renderer's crashed on an option with no feedback; both now share one walk."""
+    write_question(
+        content_dir,
+        "plain",
+        related=["alpha"],
+        replace={"        feedback: Right, at $z = 0$.\n": ""},
+    )
+    result = run_check(runner, content_dir)
+    assert result.exit_code == 0, result.output
+    rendered = render_question(load_bank(content_dir).documents["plain"])
+    option = rendered["checks"][0]["options"][1]
+    assert option["text_html"].strip() == "<p>1/4</p>"
+    assert "feedback" not in option and "feedback_html" not in option

@@ -181,6 +181,141 @@ def forward_mode_passes_for_gradient(n_inputs: int = 1000) -> int:
     return len(torch.eye(n_inputs))
 
 
+# --- signal propagation, precision and diagnostics cards (issue 16) ---------------------
+
+GAUSS_GRID = np.linspace(-12.0, 12.0, 40_001)
+GAUSS_WEIGHTS = (
+    np.exp(-(GAUSS_GRID**2) / 2) / math.sqrt(2 * math.pi) * (GAUSS_GRID[1] - GAUSS_GRID[0])
+)
+
+
+def gaussian_mean(function: Callable[[np.ndarray], np.ndarray], variance: float) -> float:
+    """E[f(z)] for z ~ N(0, variance), on a fine grid (mean-field integrals)."""
+    return float(np.sum(GAUSS_WEIGHTS * function(math.sqrt(variance) * GAUSS_GRID)))
+
+
+def relu_length_map(weight_variance: float, q: float, layers: int) -> float:
+    for _ in range(layers):
+        q = weight_variance * gaussian_mean(lambda z: np.maximum(z, 0) ** 2, q)
+    return q
+
+
+def relu_chi1(weight_variance: float) -> float:
+    # ReLU'(z)^2 is a step; heaviside(0) = 1/2 keeps the grid's middle node unbiased.
+    return weight_variance * gaussian_mean(lambda z: np.heaviside(np.round(z, 9), 0.5), 1.0)
+
+
+def tanh_critical_weight_variance(bias_variance: float) -> float:
+    """Bisect on sigma_w^2 for chi_1 = 1, with the variance fixed point q* bisected inside."""
+
+    def chi1(weight_variance: float) -> float:
+        low, high = bias_variance, weight_variance + bias_variance
+        for _ in range(60):
+            q = (low + high) / 2
+            mapped = weight_variance * gaussian_mean(lambda z: np.tanh(z) ** 2, q) + bias_variance
+            low, high = (q, high) if mapped > q else (low, q)
+        return weight_variance * gaussian_mean(lambda z: (1 - np.tanh(z) ** 2) ** 2, q)
+
+    low, high = 1.0, 4.0
+    for _ in range(40):
+        middle = (low + high) / 2
+        low, high = (middle, high) if chi1(middle) < 1 else (low, middle)
+    return (low + high) / 2
+
+
+def gaussian_jacobian_spectrum_variance(depth: int = 10, width: int = 1000) -> float:
+    generator = torch.Generator().manual_seed(0)
+    jacobian = torch.eye(width, dtype=torch.float64)
+    for _ in range(depth):
+        layer = torch.randn(width, width, dtype=torch.float64, generator=generator)
+        jacobian = layer / math.sqrt(width) @ jacobian
+    return (torch.linalg.svdvals(jacobian) ** 2).var().item()
+
+
+def noam_rate(step: int, d_model: int = 512, warmup: int = 4000) -> float:
+    parameter = nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.Adam([parameter], lr=1.0)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: d_model**-0.5 * min(max(s, 1) ** -0.5, max(s, 1) * warmup**-1.5)
+    )
+    for _ in range(step):
+        optimizer.step()
+        schedule.step()
+    return optimizer.param_groups[0]["lr"]
+
+
+def adaptive_gradient_clip(weight: torch.Tensor, grad: torch.Tensor, clip: float) -> torch.Tensor:
+    """AGC of Brock et al. 2021, unit-wise over the rows of a weight matrix."""
+    weight_norm = weight.norm(dim=1, keepdim=True).clamp_min(1e-3)
+    grad_norm = grad.norm(dim=1, keepdim=True)
+    limit = clip * weight_norm
+    return torch.where(grad_norm > limit, grad * limit / grad_norm, grad)
+
+
+def agc_clipped_norm() -> float:
+    weight = torch.tensor([[2.0, 0.0]])
+    grad = torch.tensor([[0.0, 0.5]])
+    return adaptive_gradient_clip(weight, grad, clip=0.01).norm().item()
+
+
+def grad_scaler_scale_after_overflow() -> float:
+    import inspect
+
+    defaults = inspect.signature(torch.amp.GradScaler.__init__).parameters
+    return defaults["init_scale"].default * defaults["backoff_factor"].default
+
+
+def sgd_update_to_weight_ratio() -> float:
+    parameter = nn.Parameter(torch.tensor([6.0, 8.0]))  # norm 10
+    parameter.grad = torch.tensor([0.3, 0.4])  # norm 0.5
+    before = parameter.detach().clone()
+    torch.optim.SGD([parameter], lr=0.01).step()
+    return ((parameter.detach() - before).norm() / before.norm()).item() * 1e4
+
+
+def centred_difference(h: float = 0.1) -> float:
+    x = torch.tensor(1.0, dtype=torch.float64)
+    return ((x + h) ** 3 - (x - h) ** 3).item() / (2 * h)
+
+
+def tanh_saturated_fraction(std: float = 5.0) -> float:
+    threshold = math.atanh(0.99)
+    return 2 * (1 - torch.special.ndtr(torch.tensor(threshold / std, dtype=torch.float64)).item())
+
+
+def weight_normalised_first_component() -> float:
+    layer = nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[3.0, 4.0]]))
+    layer = nn.utils.parametrizations.weight_norm(layer)
+    with torch.no_grad():
+        layer.parametrizations.weight.original0.fill_(2.0)  # g
+    return layer.weight[0, 0].item()
+
+
+def standardised_first_weight() -> float:
+    weight = torch.tensor([1.0, 2.0, 3.0])
+    return ((weight - weight.mean()) / weight.std(unbiased=False))[0].item()
+
+
+def double_softmax_loss_floor() -> float:
+    """The loss when the first softmax is certain of the right class, as low as it can go."""
+    confident = torch.tensor([[100.0] + [0.0] * 9], dtype=torch.float64)
+    return F.cross_entropy(F.softmax(confident, dim=1), torch.tensor([0])).item()
+
+
+def kaiming_fan_out_std() -> float:
+    torch.manual_seed(0)
+    weight = nn.Conv2d(64, 128, kernel_size=3).weight
+    nn.init.kaiming_normal_(weight, mode="fan_out", nonlinearity="relu")
+    return weight.std().item()
+
+
+def pytorch_default_linear_bound() -> float:
+    torch.manual_seed(0)
+    return nn.Linear(256, 20_000).weight.abs().max().item()
+
+
 RECOMPUTE: dict[CheckKey, Callable[[], float]] = {
     ("activation-functions-compared", 0): lambda: 1 - math.tanh(1.0) ** 2,
     ("backpropagation-explained", 0): lambda: derivative_at(
@@ -235,6 +370,45 @@ RECOMPUTE: dict[CheckKey, Callable[[], float]] = {
     ).item(),
     ("chain-rule-computational-graph", 0): chain_rule_grad_y,
     ("reverse-vs-forward-mode-autodiff", 0): forward_mode_passes_for_gradient,
+    ("mean-field-variance-map", 0): lambda: relu_length_map(1.5, 1.0, 10),
+    ("chi1-edge-of-chaos", 0): lambda: relu_chi1(2.2) ** 50,
+    ("depth-scales-trainability", 0): lambda: -1 / math.log(0.9),
+    ("tanh-critical-line", 0): lambda: tanh_critical_weight_variance(0.05),
+    ("dynamical-isometry", 0): gaussian_jacobian_spectrum_variance,
+    ("finite-width-effects", 0): lambda: sum(1 / 80 for _ in range(40)),
+    ("shattered-gradients", 0): lambda: 2.0**-10 * 1e4,
+    ("transformer-warmup-schedule", 0): lambda: noam_rate(4000) * 1e4,
+    ("gpt2-residual-scaling", 0): lambda: 0.02 / math.sqrt(2 * 12),
+    ("residual-variance-growth", 0): lambda: 2**10,
+    ("fixup-initialization", 0): lambda: 81 ** (-1 / (2 * 3 - 2)),
+    ("skipinit-rezero", 0): lambda: (1 + 0.1**2) ** 100,
+    ("nf-resnets-signal-propagation", 0): lambda: math.sqrt(1 + 10 * 0.2**2),
+    ("adaptive-gradient-clipping", 0): agc_clipped_norm,
+    ("fp16-gradient-underflow", 0): lambda: (
+        torch.tensor(2.0**-24, dtype=torch.float16).item() * 1e8
+    ),
+    ("loss-scaling", 0): grad_scaler_scale_after_overflow,
+    ("bf16-vs-fp16", 0): lambda: torch.finfo(torch.bfloat16).eps,
+    ("fp32-master-weights", 0): lambda: (
+        torch.tensor(1024.0, dtype=torch.float16) + torch.tensor(0.4, dtype=torch.float16)
+    ).item(),
+    ("autocast-fp32-ops", 0): lambda: math.log(torch.finfo(torch.float16).max),
+    ("per-layer-gradient-norms", 0): lambda: 0.8**19,
+    ("update-to-weight-ratio", 0): sgd_update_to_weight_ratio,
+    ("gradient-check-finite-differences", 0): centred_difference,
+    ("activation-saturation-monitoring", 0): tanh_saturated_fraction,
+    ("highway-networks", 0): lambda: 1 - sigmoid(-2.0),
+    ("densenet-connectivity", 0): lambda: 64 + 32 * (6 - 1),
+    ("irnn-identity-init", 0): lambda: 1.05**100,
+    ("rnn-spectral-radius-bounds", 0): lambda: 1 / max_sigmoid_derivative(),
+    ("lsuv-initialization", 0): lambda: 1 / math.sqrt(4.0),
+    ("weight-normalization", 0): weight_normalised_first_component,
+    ("weight-standardization", 0): standardised_first_weight,
+    ("pytorch-default-init", 0): pytorch_default_linear_bound,
+    ("init-gains", 0): lambda: nn.init.calculate_gain("tanh"),
+    ("kaiming-fan-mode", 0): kaiming_fan_out_std,
+    ("overfit-one-batch", 0): double_softmax_loss_floor,
+    ("nan-loss-debugging", 0): lambda: math.log(torch.finfo(torch.float32).max),
 }
 
 

@@ -7,8 +7,7 @@ import pytest
 from quizapp.domain.grading import (
     AUTOMATIC_KINDS,
     CHECK_KINDS,
-    CHECKERS,
-    Checker,
+    CheckKind,
     Grade,
     InvalidResponse,
     grade_response,
@@ -56,9 +55,12 @@ SELF_RATED = {
 
 
 def test_registry_lists_every_kind_and_separates_self_rated() -> None:
-    assert CHECK_KINDS == ("single_choice", "multiple_choice", "numeric", "self_rated")
-    assert AUTOMATIC_KINDS == ("single_choice", "multiple_choice", "numeric")
-    assert all(isinstance(checker, Checker) for checker in CHECKERS.values())
+    assert tuple(CHECK_KINDS)[:4] == ("single_choice", "multiple_choice", "numeric", "self_rated")
+    assert "self_rated" not in AUTOMATIC_KINDS
+    assert set(AUTOMATIC_KINDS) | {"self_rated"} == set(CHECK_KINDS)
+    assert all(
+        isinstance(kind, CheckKind) and kind.name == name for name, kind in CHECK_KINDS.items()
+    )
 
 
 def test_unknown_kind_is_a_content_error_not_an_invalid_response() -> None:
@@ -78,6 +80,7 @@ def test_single_choice_right_option_scores_one_with_its_feedback_then_the_checks
         feedback=["Right, sigma' <= 1/4.", "The sigmoid saturates."],
         expected=1,
         normalized_response=1,
+        verdicts=("left_out", "picked_right", "left_out", "left_out"),
     )
 
 

@@ -25,8 +25,10 @@ def test_defaults_fill_every_field():
     config = validate_config({"kind": "mlp"})
     assert config == {
         "kind": "mlp", "depth": 10, "width": 64, "activation": "relu", "init": "default",
-        "init_std": None, "norm": "none", "skip_every": None, "residual_scale": None,
-        "forget_bias": None, "batch_size": 64, "seq_len": None, "loss": "mse", "seed": 0,
+        "init_std": None, "norm": "none", "norm_position": None, "heads": None,
+        "skip_every": None, "residual_scale": None,
+        "forget_bias": None, "jacobian_spectrum": "auto", "batch_size": 64, "seq_len": None,
+        "loss": "mse", "seed": 0,
         "task": "teacher", "train_steps": 0, "optimizer": "sgd", "lr": 0.01,
     }  # fmt: skip
 
@@ -40,6 +42,40 @@ def test_kind_specific_defaults():
     assert (residual["skip_every"], residual["residual_scale"]) == (1, 1.0)
     assert validate_config({"kind": "mlp", "optimizer": "adam"})["lr"] == 0.001
     assert validate_config({"kind": "mlp", "init": "normal"})["init_std"] == 0.01
+
+
+def test_transformer_defaults_follow_the_issue_vocabulary():
+    config = validate_config({"kind": "transformer"})
+    assert {k: config[k] for k in ("depth", "width", "heads", "seq_len", "activation")} == {
+        "depth": 6, "width": 64, "heads": 4, "seq_len": 16, "activation": "gelu",
+    }  # fmt: skip
+    assert (config["norm"], config["norm_position"], config["residual_scale"]) == (
+        "layer", "pre", 1.0,
+    )  # fmt: skip
+    assert config["skip_every"] is None and config["forget_bias"] is None
+    # Without a norm there is nothing to place: both positions are the same network.
+    none = validate_config({"kind": "transformer", "norm": "none", "norm_position": "post"})
+    assert none["norm_position"] is None
+    assert none == validate_config({"kind": "transformer", "norm": "none"})
+
+
+def test_a_transformer_over_the_memory_budget_is_refused_with_what_to_reduce():
+    # Attention keeps batch · heads · seq_len² weights per block: long sequences dominate.
+    config = {"kind": "transformer", "depth": 4, "width": 64, "heads": 64, "seq_len": 500,
+              "batch_size": 64}  # fmt: skip
+    with pytest.raises(SimConfigError) as caught:
+        validate_config(config)
+    suggested = int(caught.value.message.split("seq_len to ")[1].split()[0])
+    assert 2 <= suggested < 500
+    assert validate_config(dict(config, seq_len=suggested))["seq_len"] == suggested
+    with pytest.raises(SimConfigError):
+        validate_config(dict(config, seq_len=suggested + 1))
+    # A width suggestion is always a multiple of the head count.
+    with pytest.raises(SimConfigError) as caught:
+        validate_config({"kind": "transformer", "depth": 24, "width": 256, "heads": 8,
+                         "seq_len": 64, "batch_size": 32})  # fmt: skip
+    width = int(caught.value.message.split("width to ")[1].split()[0])
+    assert width % 8 == 0
 
 
 def test_normalisation_is_idempotent_and_accepts_shorthands():
@@ -69,10 +105,18 @@ def test_validation_does_not_import_torch():
         ("mlp", "config", ["mapping"]),
         ({}, "kind", ["required", "residual_mlp"]),
         (
-            {"kind": "transformer"},
+            {"kind": "mamba"},
             "kind",
-            ["transformer", "mlp, residual_mlp, cnn, rnn, lstm, gru"],
+            ["mamba", "mlp, residual_mlp, cnn, rnn, lstm, gru, transformer"],
         ),
+        ({"kind": "transformer", "width": 30, "heads": 4}, "heads", ["multiple of heads 4"]),
+        ({"kind": "transformer", "heads": 0}, "heads", ["at least 1"]),
+        ({"kind": "transformer", "norm": "batchnorm"}, "norm", ["layer", "none"]),
+        ({"kind": "transformer", "norm_position": "middle"}, "norm_position", ["pre", "post"]),
+        ({"kind": "mlp", "heads": 4}, "heads", ["transformer"]),
+        ({"kind": "mlp", "norm_position": "pre"}, "norm_position", ["transformer"]),
+        ({"kind": "transformer", "skip_every": 2}, "skip_every", ["residual_mlp"]),
+        ({"kind": "transformer", "task": "spirals"}, "task", ["teacher"]),
         ({"kind": 3}, "kind", ["string"]),
         ({"kind": "mlp", "depht": 3, "colour": 1}, "colour", ["colour", "depht", "allowed"]),
         ({"kind": "mlp", "depth": "abc"}, "depth", ["integer", "'abc'"]),
@@ -148,4 +192,33 @@ def test_training_steps_count_towards_the_budget():
 def test_limits_are_published():
     assert LIMITS == {
         "depth": 200, "width": 1024, "batch_size": 512, "seq_len": 500, "train_steps": 1000,
+        "heads": 64,
     }  # fmt: skip
+
+
+def test_config_schema_describes_every_field_with_defaults_validate_config_uses():
+    import json
+
+    from quizapp.sim.schema import config_schema
+
+    schema = config_schema()
+    json.dumps(schema, allow_nan=False)
+    by_name = {field["name"]: field for field in schema["fields"]}
+    assert set(by_name) == set(validate_config({"kind": "mlp"}))
+    for field in schema["fields"]:
+        assert field["label"] and field["help"]
+        for kind, default in field["default"].items():
+            assert validate_config({"kind": kind})[field["name"]] == default
+    assert by_name["heads"]["kinds"] == ["transformer"]
+    assert by_name["norm"]["choices"]["transformer"] == ["layer", "none"]
+    assert by_name["norm"]["choices"]["mlp"] == ["none", "batchnorm", "layernorm"]
+    assert by_name["activation"]["default"]["transformer"] == "gelu"
+    assert [k["name"] for k in schema["kinds"]][-1] == "transformer"
+    # Every choice offered for a kind is one validate_config accepts for that kind.
+    for field in schema["fields"]:
+        for kind, choices in (field.get("choices") or {}).items():
+            if field["name"] == "kind":
+                continue
+            for value in choices:
+                extra = {"norm": "layer"} if field["name"] == "norm_position" else {}
+                validate_config({"kind": kind, field["name"]: value, **extra})

@@ -11,6 +11,7 @@ import torch
 
 from quizapp.sim import SIMULATOR_VERSION, SimConfigError, format_result_table, simulate
 from quizapp.sim.activations import ACTIVATIONS
+from quizapp.sim.config import KINDS
 from quizapp.sim.inits import INITS
 
 SMALL = {"depth": 4, "width": 16, "batch_size": 8}
@@ -24,10 +25,12 @@ def strip_timing(result: dict) -> dict:
     return {k: v for k, v in result.items() if k != "elapsed_ms"}
 
 
-@pytest.mark.parametrize("kind", ["mlp", "residual_mlp", "cnn", "rnn", "lstm", "gru"])
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_every_kind_gives_a_complete_json_result(kind):
     config = {"kind": kind, "width": 16, "batch_size": 8}
     config.update({"seq_len": 6, "depth": 2} if kind in ("rnn", "lstm", "gru") else {"depth": 4})
+    if kind == "transformer":  # depth counts blocks of two sub-layers
+        config.update(depth=2, seq_len=6)
     result = simulate(config)
     json.dumps(result, allow_nan=False)
     assert result["schema_version"] == 1
@@ -41,7 +44,8 @@ def test_every_kind_gives_a_complete_json_result(kind):
     for layer in result["layers"]:
         assert set(layer) >= LAYER_KEYS
     recurrent = kind in ("rnn", "lstm", "gru")
-    assert len(result["layers"]) == (3 if recurrent else 4)
+    # Recurrent: 2 layers + readout; transformer: 2 blocks of 2 sub-layers + readout.
+    assert len(result["layers"]) == {"rnn": 3, "lstm": 3, "gru": 3, "transformer": 5}.get(kind, 4)
     if recurrent:
         steps = result["layers"][0]["steps"]
         assert [s["t"] for s in steps] == list(range(1, 7))
@@ -54,7 +58,10 @@ def test_every_kind_gives_a_complete_json_result(kind):
 @pytest.mark.parametrize("activation", sorted(ACTIVATIONS))
 def test_every_activation_runs(activation):
     result = simulate({"kind": "mlp", "activation": activation, **SMALL})
-    assert result["theory"]["covered"] is True
+    theory = result["theory"]
+    # Mean field covers every activation except where it says why it does not apply.
+    assert theory["covered"] is (theory["not_applicable_reason"] is None)
+    assert theory["theory_decades"] is not None
     family = ACTIVATIONS[activation].family
     hidden = result["layers"][0]
     assert (hidden["dead_fraction"] is not None) == (family == "relu")
@@ -196,11 +203,16 @@ def test_training_that_diverges_stops_and_says_so():
 
 
 def test_theory_is_honest_about_what_it_does_not_cover():
-    cnn = simulate({"kind": "cnn", **SMALL})
+    cnn = simulate({"kind": "cnn", "norm": "batchnorm", **SMALL})
     assert cnn["theory"]["covered"] is False
     assert cnn["theory"]["note"].startswith("Theory does not cover this")
+    lstm = simulate({"kind": "lstm", "width": 8, "seq_len": 4, "batch_size": 4})
+    assert lstm["theory"]["covered"] is False
+    # Layer norm's rate is a large-width limit: at width 16 it says so.
     layer_norm = simulate({"kind": "mlp", "norm": "layernorm", **SMALL})
     assert layer_norm["theory"]["covered"] is False
+    assert "Theory does not apply here" in layer_norm["theory"]["note"]
+    assert layer_norm["theory"]["theory_decades"] is not None
     rnn = simulate({"kind": "rnn", "width": 16, "seq_len": 5, "init": "normal", "init_std": 0.01})
     assert rnn["theory"]["largest_singular_value"] < 1.0
     assert "sufficient" in rnn["theory"]["note"]

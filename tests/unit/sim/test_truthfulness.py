@@ -160,9 +160,13 @@ def test_batchnorm_relu_measured_rate_is_close_to_yang_et_al():
         norm="batchnorm", batch_size=256,
     )  # fmt: skip
     theory = result["theory"]
-    assert theory["covered"] is True
-    assert theory["predicted_growth_per_layer"] == pytest.approx(1.2111, abs=1e-3)
-    assert theory["measured_growth_per_layer"] == pytest.approx(1.2111, rel=0.03)
+    assert theory["rate_per_layer"] == pytest.approx(math.pi / (math.pi - 1), abs=1e-3)
+    # The first layer reads the input, not φ's output: E[φ'²] / E[x²] = 1/2 for ReLU.
+    assert theory["first_layer_rate"] == pytest.approx(0.5, abs=0.02)
+    signals = [layer["backward_signal"] for layer in result["layers"]]
+    per_layer = (signals[1] / signals[-1]) ** (1 / (len(signals) - 2))
+    assert per_layer == pytest.approx(1.2111, rel=0.03)
+    assert abs(theory["theory_decades"] - theory["measured_decades"]) <= 0.3
 
 
 def test_weight_gradient_ratio_stays_near_one_while_the_signal_dies():
