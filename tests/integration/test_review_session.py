@@ -152,10 +152,10 @@ def test_a_rating_sent_twice_with_its_key_is_stored_once(learner) -> None:
 
 
 def test_answers_on_the_question_page_are_logged_too(learner) -> None:
-    submit_answer(learner, "alpha", 0, 0, now=NOW)
+    submit_answer(learner, "alpha", 1, "0.25", now=NOW)  # the numeric check, right: Good
 
     log = db.session.scalar(select(ReviewLog))
-    assert (log.rating, log.source, log.card_before) == (1, "app", None)
+    assert (log.rating, log.source, log.card_before) == (3, "app", None)
 
 
 # ------------------------------------------------------------------------------------- undo
