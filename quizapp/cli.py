@@ -16,6 +16,7 @@ users_cli = AppGroup(
     "users", help="Create accounts, change roles, list users, sign them out everywhere."
 )
 runs_cli = AppGroup("runs", help="Look after stored simulation runs.")
+review_cli = AppGroup("review", help="Spaced-repetition upkeep: monthly schedule fits.")
 
 PROGRESS_THRESHOLD = 20  # files; fewer finish before a bar would be worth drawing
 
@@ -301,6 +302,30 @@ def sim_warm_command() -> None:
     click.echo(f"{computed} computed, {len(plan) - computed} already cached.")
 
 
+@review_cli.command("optimise-due")
+def review_optimise_due_command() -> None:
+    """Fit again every learner whose schedule is a month old (run it daily from cron or beat).
+
+    With QUIZAPP_JOBS=celery the fits are queued for the workers; with the local backend they
+    run here, one after the other, with a progress bar.
+    """
+    from flask import current_app
+
+    from quizapp.services.schedule_fits import start_fit, users_due_for_refit
+
+    users = users_due_for_refit()
+    inline = current_app.config["QUIZAPP_JOBS"] != "celery"
+    failed = 0
+    with click.progressbar(users, label="Fitting schedules", file=sys.stderr) as bar:
+        for user in bar:
+            fit = start_fit(user, trigger="monthly", inline=inline)
+            failed += fit.status == "failed"
+    verb = "fitted" if inline else "queued"
+    click.echo(f"{len(users) - failed} schedule(s) {verb}, {failed} failed.")
+    if failed:
+        raise SystemExit(1)
+
+
 @runs_cli.command("prune")
 @click.option(
     "--days",
@@ -328,4 +353,5 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(content_cli)
     app.cli.add_command(sim_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(review_cli)
     app.cli.add_command(runs_cli)

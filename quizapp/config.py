@@ -166,6 +166,8 @@ def load_settings(instance_path: str) -> dict[str, Any]:
         "QUIZAPP_SIM_WORKERS": int(os.environ.get("QUIZAPP_SIM_WORKERS", "2")),
         "QUIZAPP_SIM_QUEUE_LIMIT": int(os.environ.get("QUIZAPP_SIM_QUEUE_LIMIT", "16")),
         "QUIZAPP_SIM_TIMEOUT": float(os.environ.get("QUIZAPP_SIM_TIMEOUT", "20")),
+        # Fitting FSRS parameters to a long history takes far longer than a simulation.
+        "QUIZAPP_FIT_TIMEOUT": float(os.environ.get("QUIZAPP_FIT_TIMEOUT", "300")),
         # Memory every simulation process of this host may use together, beyond what each
         # needs to start (MiB); shared out over web workers x simulation workers.
         "QUIZAPP_SIM_MEMORY_MB": _positive_int("QUIZAPP_SIM_MEMORY_MB", default_sim_memory_mb()),

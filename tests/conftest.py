@@ -253,6 +253,81 @@ def sign_in(client, user_id: int, token: str | None = None) -> None:
         session["_fresh"] = True
 
 
+# A learner whose memory follows FSRS with parameters far from the defaults: first-day
+# stabilities a third of FSRS's, a faster forgetting curve. Scheduled as the app would
+# (default weights), recalled or forgotten as their own memory says.
+SYNTHETIC_MEMORY = {0: 1 / 3, 1: 1 / 3, 2: 1 / 3, 3: 1 / 3}
+SYNTHETIC_DECAY = 0.6
+
+
+def synthetic_reviews(count: int, seed: int = 7, cards_per_day: int = 12):
+    """[(card, unix_ms, rating 1-4, duration_ms)] of a seeded synthetic learner, time-ordered."""
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from fsrs import Card, Rating, Scheduler
+    from fsrs.scheduler import DEFAULT_PARAMETERS
+
+    rng = random.Random(seed)
+    true = list(DEFAULT_PARAMETERS)
+    for index, factor in SYNTHETIC_MEMORY.items():
+        true[index] *= factor
+    true[20] = SYNTHETIC_DECAY
+    memory = Scheduler(parameters=true, enable_fuzzing=False)
+    schedule = Scheduler(enable_fuzzing=False)
+    start = datetime(2025, 1, 1, 8, tzinfo=UTC)
+    reviews = []
+    card_number = 0
+    while len(reviews) < count:
+        card_number += 1
+        introduced = start + timedelta(days=card_number // cards_per_day, minutes=card_number)
+        mind, planned, at = Card(card_id=card_number, due=introduced), None, introduced
+        planned = Card(card_id=card_number, due=introduced)
+        for _ in range(14):
+            if mind.last_review is None:
+                rating = rng.choice([1, 3, 3, 3])
+            elif rng.random() > memory.get_card_retrievability(mind, at):
+                rating = 1
+            else:
+                rating = rng.choice([2, 3, 3, 3, 4])
+            reviews.append(
+                (card_number, int(at.timestamp() * 1000), rating, rng.randint(3000, 20000))
+            )
+            mind, _ = memory.review_card(mind, Rating(rating), at)
+            planned, _ = schedule.review_card(planned, Rating(rating), at)
+            at = planned.due + timedelta(hours=rng.random() * 30)
+            if at > start + timedelta(days=730):  # a two-year history, as a real log is
+                break
+    reviews.sort(key=lambda review: review[1])
+    return reviews[:count]
+
+
+def add_review_history(user, raw) -> None:
+    """Store `synthetic_reviews` rows as the learner's imported review log (in an app context),
+    spread over the bank's questions, so a fit has a history to work on."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from quizapp.models import Question, ReviewLog
+
+    questions = list(db.session.scalars(select(Question.id).order_by(Question.id)))
+    for card, ms, rating, duration in raw:
+        db.session.add(
+            ReviewLog(
+                user_id=user.id,
+                question_id=questions[card % len(questions)],
+                rating=rating,
+                review_state=2,
+                reviewed_at=datetime.fromtimestamp(ms / 1000, UTC),
+                duration_ms=duration,
+                elapsed_days=1.0,
+                source="import",
+            )
+        )
+    db.session.commit()
+
+
 # -- real servers: gunicorn as production runs it ----------------------------------------------
 
 SERVER_READY_WAIT = 90.0  # seconds: a bound on start-up (4 workers importing the app), not a goal

@@ -6,12 +6,14 @@ the next review. All datetimes are timezone-aware UTC and the caller supplies `n
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from fsrs import Card, Rating, Scheduler, State
+from fsrs.scheduler import DEFAULT_PARAMETERS, LOWER_BOUNDS_PARAMETERS, UPPER_BOUNDS_PARAMETERS
 
 from quizapp.domain.grading import SELF_RATINGS, Grade
 
@@ -26,6 +28,11 @@ _FSRS_RATINGS = {
     "good": Rating.Good,
     "easy": Rating.Easy,
 }
+# The FSRS benchmark's numbers for ratings and card states (review_rating, review_state).
+RATING_NUMBERS = {"again": 1, "hard": 2, "good": 3, "easy": 4}
+RATING_NAMES = {number: name for name, number in RATING_NUMBERS.items()}
+STATE_NUMBERS = {"new": 0, "learning": 1, "review": 2, "relearning": 3}
+PARAMETER_COUNT = len(DEFAULT_PARAMETERS)
 _STATE_NAMES = {
     State.Learning: "learning",
     State.Review: "review",
@@ -69,8 +76,13 @@ def schedule_review(
     rating: str,
     now: datetime,
     desired_retention: float = 0.9,
+    parameters: Sequence[float] | None = None,
+    duration_ms: int | None = None,
 ) -> ReviewOutcome:
-    """Review a card (None for a card never seen) with `rating` at `now` and reschedule it."""
+    """Review a card (None for a card never seen) with `rating` at `now` and reschedule it.
+
+    `parameters` are the learner's fitted FSRS weights (None: FSRS's defaults).
+    """
     now = _as_utc(now, "now")
     if rating not in _FSRS_RATINGS:
         raise ValueError(f"unknown rating {rating!r}; expected one of {', '.join(RATINGS)}")
@@ -83,9 +95,10 @@ def schedule_review(
     if card is None:
         # Card() would read the clock for its id and due date; derive both from `now`.
         card = Card(card_id=int(now.timestamp() * 1000), due=now)
-    # No fuzzing: the same history must always give the same schedule.
-    scheduler = Scheduler(desired_retention=desired_retention, enable_fuzzing=False)
-    card, log = scheduler.review_card(card, _FSRS_RATINGS[rating], review_datetime=now)
+    scheduler = scheduler_for(desired_retention, _parameters(parameters))
+    card, log = scheduler.review_card(
+        card, _FSRS_RATINGS[rating], review_datetime=now, review_duration=duration_ms
+    )
     return ReviewOutcome(
         state=dict(card.to_dict()),
         due=card.due,
@@ -127,3 +140,88 @@ def _card_from_state(state: Mapping[str, Any] | None) -> Card | None:
     if card.last_review is not None:
         card.last_review = _as_utc(card.last_review, "stored last review")
     return card
+
+
+def check_parameters(parameters: Sequence[float]) -> tuple[float, ...]:
+    """FSRS weights as a tuple; ValueError naming the first one out of FSRS's bounds."""
+    values = tuple(float(value) for value in parameters)
+    if len(values) != PARAMETER_COUNT:
+        raise ValueError(f"expected {PARAMETER_COUNT} FSRS parameters, got {len(values)}")
+    for index, (value, low, high) in enumerate(
+        zip(values, LOWER_BOUNDS_PARAMETERS, UPPER_BOUNDS_PARAMETERS, strict=True)
+    ):
+        if not low <= value <= high:
+            raise ValueError(f"parameter {index} = {value} is outside [{low}, {high}]")
+    return values
+
+
+def _parameters(parameters: Sequence[float] | None) -> tuple[float, ...]:
+    return DEFAULT_PARAMETERS if parameters is None else tuple(parameters)
+
+
+@lru_cache(maxsize=64)
+def scheduler_for(desired_retention: float, parameters: tuple[float, ...]) -> Scheduler:
+    # No fuzzing: the same history must always give the same schedule. Schedulers are
+    # immutable in use, so one per (retention, weights) is shared: a rating stays cheap.
+    return Scheduler(
+        parameters=parameters, desired_retention=desired_retention, enable_fuzzing=False
+    )
+
+
+def preview_intervals(
+    state: Mapping[str, Any] | None,
+    now: datetime,
+    desired_retention: float = 0.9,
+    parameters: Sequence[float] | None = None,
+) -> dict[str, timedelta]:
+    """For each rating, how long until the card would next be due if rated so at `now`."""
+    now = _as_utc(now, "now")
+    return {
+        rating: schedule_review(state, rating, now, desired_retention, parameters).due - now
+        for rating in RATINGS
+    }
+
+
+def format_interval(interval: timedelta) -> str:
+    """A next-review interval as Anki shows it on its buttons: "10 min", "3 h", "3 d", "2.1 mo"."""
+    seconds = max(0.0, interval.total_seconds())
+    if seconds < 60:
+        return "< 1 min"
+    if seconds < 3600:
+        return f"{round(seconds / 60)} min"
+    if seconds < 86400:
+        return f"{round(seconds / 3600)} h"
+    days = seconds / 86400
+    if days < 30:
+        return f"{round(days)} d"
+    if days < 365:
+        return f"{days / 30:.1f} mo"
+    return f"{days / 365:.1f} y"
+
+
+def retrievability(
+    state: Mapping[str, Any] | None,
+    now: datetime,
+    parameters: Sequence[float] | None = None,
+) -> float | None:
+    """The probability of recalling the card at `now` (None for a card never reviewed)."""
+    card = _card_from_state(state)
+    if card is None or card.last_review is None or card.stability is None:
+        return None
+    scheduler = scheduler_for(0.9, _parameters(parameters))
+    return float(scheduler.get_card_retrievability(card, _as_utc(now, "now")))
+
+
+def review_state_number(state: Mapping[str, Any] | None) -> int:
+    """The card's state before a review, as the FSRS benchmark numbers it (0 for new)."""
+    card = _card_from_state(state)
+    if card is None:
+        return STATE_NUMBERS["new"]
+    return STATE_NUMBERS[_STATE_NAMES[card.state]]
+
+
+def elapsed_days(last_review: datetime | None, now: datetime) -> float:
+    """Days since the card's previous review, -1 for its first (the benchmark's convention)."""
+    if last_review is None:
+        return -1.0
+    return round((now - last_review).total_seconds() / 86400, 4)

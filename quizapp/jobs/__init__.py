@@ -39,7 +39,14 @@ class QueueFull(Exception):
 
 
 class JobBackend(Protocol):
-    def submit(self, run_id: str, config: dict[str, Any], on_complete: OnComplete) -> None: ...
+    def submit(
+        self,
+        run_id: str,
+        config: dict[str, Any],
+        on_complete: OnComplete,
+        kind: str = "simulate",
+        timeout: float | None = None,
+    ) -> None: ...
 
     def has_capacity(self) -> bool: ...
 

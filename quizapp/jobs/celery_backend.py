@@ -58,11 +58,23 @@ class CeleryBackend:
     def has_capacity(self) -> bool:
         return self._queued() < self.queue_limit
 
-    def submit(self, run_id: str, config: dict[str, Any], on_complete: OnComplete) -> None:
+    def submit(
+        self,
+        run_id: str,
+        config: dict[str, Any],
+        on_complete: OnComplete,
+        kind: str = "simulate",
+        timeout: float | None = None,
+    ) -> None:
         # The worker records the outcome in the database; `on_complete` is for in-process pools.
+        from quizapp.jobs.kinds import JOB_KINDS
+
         if self._queued() >= self.queue_limit:
             raise QueueFull(retry_after=5)
-        self.celery.send_task(TASK_NAME, args=[run_id, config], queue=QUEUE_NAME)
+        limits = {} if timeout is None else {"soft_time_limit": timeout, "time_limit": timeout + 10}
+        self.celery.send_task(
+            JOB_KINDS[kind].celery_task, args=[run_id, config], queue=QUEUE_NAME, **limits
+        )
 
     def health(self) -> tuple[bool, str]:
         try:

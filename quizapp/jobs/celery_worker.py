@@ -10,6 +10,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from quizapp import create_app
 from quizapp.jobs import JobOutcome
 from quizapp.jobs.celery_backend import TASK_NAME, make_celery
+from quizapp.jobs.kinds import JOB_KINDS, run_job
 
 flask_app = create_app()
 celery = make_celery(flask_app.config)
@@ -41,12 +42,29 @@ def simulate_task(run_id: str, config: dict) -> str:
 
 def run_batch_job(job_id: str, payload: dict) -> str:
     """A job of another kind than one simulation (jobs/kinds.py), stored by its service."""
-    from quizapp.jobs.kinds import run_job
     from quizapp.services.phase import record_batch
 
-    try:
-        outcome = JobOutcome("done", result=run_job(payload))
-    except Exception as error:  # reported in the log; the sweep's feeder moves on
-        outcome = JobOutcome("failed", message=f"{type(error).__name__}: {error}")
+    status, result = run_job("simulate", payload)  # the simulate kind runs batches too
+    if status == "done":
+        outcome = JobOutcome("done", result=result)
+    else:  # reported in the log; the sweep's feeder moves on
+        outcome = JobOutcome("failed", message=str(result))
     record_batch(flask_app, job_id, outcome)
+    return outcome.status
+
+
+@celery.task(name=JOB_KINDS["fit_schedule"].celery_task)
+def fit_schedule_task(fit_id: str, payload: dict) -> str:
+    """Fit a learner's FSRS parameters and record the outcome (a schedule fit) in the database."""
+    from quizapp.services.schedule_fits import complete_fit
+
+    try:
+        status, result = run_job("fit_schedule", payload)
+    except SoftTimeLimitExceeded:
+        status, result = "timeout", "The fit took too long and was stopped."
+    if status == "done":
+        outcome = JobOutcome("done", result=result)
+    else:
+        outcome = JobOutcome(status, message=result)
+    complete_fit(flask_app, fit_id, outcome)
     return outcome.status

@@ -1,32 +1,75 @@
-"""What a worker can be asked to compute: a registry keyed by the payload's "job" field.
+"""What a worker can run: one entry per job kind, used by the local pool and by Celery.
 
-A plain simulation config (it has no "job" field: the schema refuses unknown fields) is one
-simulation; other payloads name their kind, e.g. a batch of phase-diagram cells, so many
-small networks run in one job and one process. Imports torch only when a job runs.
+A kind names the function a worker process calls with the job's JSON payload, the errors
+that mean "this input is refused" (reported as `invalid`, never retried) and its time limit.
+Simulations include the phase diagram's batches of cells; torch is imported only when a job
+runs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 
-def _phase_cells(payload: dict[str, Any]) -> Any:
-    from quizapp.sim.phase import run_phase_cells
+def _simulate(payload: dict[str, Any]) -> Any:
+    """One simulation; or, for a payload naming `"job": "phase_cells"`, a batch of small
+    networks of a phase diagram run in this one process (a plain config has no "job" field:
+    the config schema refuses unknown fields)."""
+    if isinstance(payload, dict) and payload.get("job") == "phase_cells":
+        from quizapp.sim.phase import run_phase_cells
 
-    return run_phase_cells(payload)
-
-
-JOB_KINDS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "phase_cells": _phase_cells,
-}
-
-
-def run_job(payload: dict[str, Any]) -> Any:
-    """Run one job payload in this (worker) process."""
-    kind = payload.get("job") if isinstance(payload, dict) else None
-    if kind in JOB_KINDS:
-        return JOB_KINDS[kind](payload)
+        return run_phase_cells(payload)
     from quizapp.sim import simulate
 
     return simulate(payload)
+
+
+def _simulation_refusals() -> tuple[type[Exception], ...]:
+    from quizapp.sim import SimConfigError
+
+    return (SimConfigError,)
+
+
+def _fit_schedule(payload: dict[str, Any]) -> dict[str, Any]:
+    from quizapp.jobs.schedule_fit import fit_schedule
+
+    return fit_schedule(payload)
+
+
+def _fit_refusals() -> tuple[type[Exception], ...]:
+    from quizapp.jobs.schedule_fit import FitRefused
+
+    return (FitRefused,)
+
+
+@dataclass(frozen=True)
+class JobKind:
+    run: Callable[[dict[str, Any]], dict[str, Any]]
+    refusals: Callable[[], tuple[type[Exception], ...]]
+    timeout_setting: str  # the app setting holding its time limit in seconds
+    celery_task: str
+
+
+JOB_KINDS: dict[str, JobKind] = {
+    "simulate": JobKind(_simulate, _simulation_refusals, "QUIZAPP_SIM_TIMEOUT", "quizapp.simulate"),
+    "fit_schedule": JobKind(
+        _fit_schedule, _fit_refusals, "QUIZAPP_FIT_TIMEOUT", "quizapp.fit_schedule"
+    ),
+}
+
+
+def run_job(kind: str, payload: dict[str, Any]) -> tuple[str, Any]:
+    """Run one job in this (worker) process: ("done", result) / ("invalid" | "failed", message)."""
+    job = JOB_KINDS.get(kind)
+    if job is None:
+        return "invalid", f"unknown job kind {kind!r}"
+    try:
+        return "done", job.run(payload)
+    except job.refusals() as error:
+        return "invalid", str(error)
+    except MemoryError:
+        return "failed", "The job ran out of memory."
+    except Exception as error:  # reported to the caller; the worker lives on
+        return "failed", f"The job failed: {type(error).__name__}: {error}"

@@ -32,6 +32,8 @@ class _Job:
     run_id: str
     config: dict[str, Any]
     on_complete: OnComplete
+    kind: str = "simulate"
+    timeout: float | None = None  # None: the pool's own time limit
 
 
 class SimulationPool:
@@ -65,11 +67,18 @@ class SimulationPool:
 
     # -- public -----------------------------------------------------------------------------
 
-    def submit(self, run_id: str, config: dict[str, Any], on_complete: OnComplete) -> None:
-        """Queue a job; QueueFull when `queue_limit` jobs already wait."""
+    def submit(
+        self,
+        run_id: str,
+        config: dict[str, Any],
+        on_complete: OnComplete,
+        kind: str = "simulate",
+        timeout: float | None = None,
+    ) -> None:
+        """Queue a job of `kind` (see jobs.kinds); QueueFull when `queue_limit` jobs wait."""
         self._start()
         try:
-            self._jobs.put_nowait(_Job(run_id, config, on_complete))
+            self._jobs.put_nowait(_Job(run_id, config, on_complete, kind, timeout))
         except queue.Full:
             raise QueueFull(retry_after=self._retry_after()) from None
 
@@ -189,21 +198,19 @@ class SimulationPool:
     def _run(self, process, connection, job: _Job) -> tuple[JobOutcome, bool]:
         """Send one job; returns the outcome and whether the worker can take another."""
         reached = False
-        deadline = time.monotonic() + self.timeout
+        timeout = job.timeout or self.timeout
+        deadline = time.monotonic() + timeout
         try:
-            connection.send(job.config)
+            connection.send((job.kind, job.config))
             while True:
                 if not connection.poll(max(0.0, deadline - time.monotonic())):
-                    return (
-                        JobOutcome(
-                            "timeout",
-                            message=(
-                                f"The simulation took longer than {self.timeout:g} s and was "
-                                "stopped. Try a smaller network or fewer training steps."
-                            ),
-                        ),
-                        False,
+                    message = (
+                        f"The simulation took longer than {timeout:g} s and was stopped. "
+                        "Try a smaller network or fewer training steps."
+                        if job.kind == "simulate"
+                        else f"The job took longer than {timeout:g} s and was stopped."
                     )
+                    return JobOutcome("timeout", message=message), False
                 status, payload = connection.recv()
                 if status != "received":
                     break

@@ -1,4 +1,4 @@
-"""The loop a simulation worker process runs: import torch once, then simulate job after job."""
+"""The loop a worker process runs: import torch once, then run job after job (any job kind)."""
 
 from __future__ import annotations
 
@@ -34,31 +34,36 @@ def _out_of_memory(error: BaseException) -> bool:
 
 
 def serve_simulations(connection: Connection, memory_mb: int | None = None) -> None:
-    """Receive configs, send back ("done", result) / ("invalid", message) / ("failed", message)
-    / ("out_of_memory", message); the pool replaces a worker that ran out of memory."""
+    """Receive (kind, payload), send back ("done", result) / ("invalid", message) /
+    ("failed", message) / ("out_of_memory", message); the pool replaces a worker that ran out
+    of memory. Kinds are the entries of jobs.kinds.JOB_KINDS."""
     # Loaded here, in the worker, so the parent (web) process never imports torch.
-    from quizapp.jobs.kinds import run_job
-    from quizapp.sim import (
-        SimConfigError,
-        engine,  # noqa: F401  (imports torch now, not in the first job's time)
-    )
+    from quizapp.jobs.kinds import JOB_KINDS
+    from quizapp.sim import engine  # noqa: F401  (imports torch now, not in the first job's time)
 
     cap_memory(memory_mb)
     connection.send(("ready", os.getpid()))
     while True:
         try:
-            config = connection.recv()
+            message = connection.recv()
         except (EOFError, OSError):
             return
-        if config is None:
+        if message is None:
             return
+        kind, payload = message
         connection.send(("received", None))  # the job reached this worker (pool.py retries if not)
+        job = JOB_KINDS.get(kind)
+        if job is None:
+            connection.send(("invalid", f"unknown job kind {kind!r}"))
+            continue
+        noun = "simulation" if kind == "simulate" else "job"
         try:
-            reply = ("done", run_job(config))
-        except SimConfigError as error:
+            reply = ("done", job.run(payload))
+        except job.refusals() as error:
             reply = ("invalid", str(error))
         except Exception as error:  # reported to the learner; the worker lives on
-            reply = ("failed", f"The simulation failed: {type(error).__name__}: {error}")
+            reply = ("failed", f"The {noun} failed: {type(error).__name__}: {error}")
             if _out_of_memory(error):
-                reply = ("out_of_memory", OUT_OF_MEMORY)
+                reply = ("out_of_memory", OUT_OF_MEMORY if kind == "simulate" else
+                         "The job ran out of memory.")  # fmt: skip
         connection.send(reply)

@@ -11,6 +11,7 @@ from quizapp.models.base import Base
 from quizapp.models.content import Question, Topic, question_topics
 from quizapp.models.exercises import RUN_STATUSES, Exercise, SimResult, SimRun
 from quizapp.models.phase import PhaseCell, PhaseSweep
+from quizapp.models.review import ReviewLog, ScheduleFit
 
 __all__ = [
     "ROLES",
@@ -29,6 +30,8 @@ __all__ = [
     "REPORT_CATEGORIES",
     "REPORT_STATUSES",
     "ReviewCard",
+    "ReviewLog",
+    "ScheduleFit",
     "Topic",
     "User",
     "question_topics",

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -44,6 +45,10 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(10), default="learner")
     desired_retention: Mapped[float] = mapped_column(Float, default=0.9)
+    # Review limits per UTC day and the lapses that make a card a leech (Anki's defaults).
+    new_cards_per_day: Mapped[int] = mapped_column(Integer, default=20, server_default="20")
+    max_reviews_per_day: Mapped[int] = mapped_column(Integer, default=200, server_default="200")
+    leech_threshold: Mapped[int] = mapped_column(Integer, default=8, server_default="8")
     # What the session and remember-me cookies name instead of the row id: random, so a
     # cookie can never point at another person, and replaced on log-out and password change
     # so every cookie issued before stops working (Flask-Login's "alternative id").
@@ -136,6 +141,9 @@ class ReviewCard(Base):
     reviews: Mapped[int] = mapped_column(Integer, default=0)
     lapses: Mapped[int] = mapped_column(Integer, default=0)
     last_review_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # A leech (failed leech_threshold times) is suspended from review until the learner acts.
+    leech: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # Optimistic lock: a concurrent update of the same card fails and is retried, never lost.
     version: Mapped[int] = mapped_column(Integer, default=1)
 

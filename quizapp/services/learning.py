@@ -21,9 +21,16 @@ from quizapp.domain.grading import (
     resolve_check,
     stored_check,
 )
-from quizapp.domain.scheduling import RATINGS, rating_for_grade, schedule_review
+from quizapp.domain.scheduling import (
+    RATING_NUMBERS,
+    RATINGS,
+    elapsed_days,
+    rating_for_grade,
+    review_state_number,
+    schedule_review,
+)
 from quizapp.extensions import db
-from quizapp.models import Attempt, Question, ReviewCard, User
+from quizapp.models import Attempt, Question, ReviewCard, ReviewLog, ScheduleFit, User
 from quizapp.models.base import utcnow
 from quizapp.services.errors import Conflict, InvalidInput, ServiceError
 from quizapp.services.questions import get_question
@@ -116,7 +123,7 @@ def submit_answer(
                 created_at=now,
             )
             db.session.add(attempt)
-            card = reschedule_card(user, question, grade, elapsed, now)
+            card = reschedule_card(user, question, grade, elapsed, now, attempt=attempt)
             db.session.commit()
             return AnswerResult(
                 question, index, check, grade, True, resolved, attempt.id, card.due_at, False
@@ -217,18 +224,48 @@ def grade_again(
 
 
 def reschedule_card(
-    user: User, question: Question, grade: Grade, elapsed_ms: int | None, now: datetime
+    user: User,
+    question: Question,
+    grade: Grade | None,
+    elapsed_ms: int | None,
+    now: datetime,
+    *,
+    rating: str | None = None,
+    attempt: Attempt | None = None,
 ) -> ReviewCard:
-    """Apply one graded answer to the learner's FSRS card for the question (no commit)."""
+    """Apply one answer to the learner's FSRS card for the question and log it (no commit).
+
+    `rating` overrides the rating derived from `grade` (the review screen's 1–4 keys). The
+    review log keeps the card as it was, so the rating can be undone exactly; a card that
+    reaches the learner's leech threshold of lapses is flagged and suspended.
+    """
     # FOR UPDATE: a second tab waits for the first one's commit instead of failing its update.
     card = db.session.scalar(
         select(ReviewCard)
         .where(ReviewCard.user_id == user.id, ReviewCard.question_id == question.id)
         .with_for_update()
     )
-    rating = rating_for_grade(grade, None if elapsed_ms is None else elapsed_ms / 1000)
+    if rating is None:
+        rating = rating_for_grade(grade, None if elapsed_ms is None else elapsed_ms / 1000)
+    before = card_snapshot(card)
     outcome = schedule_review(
-        card.state if card else None, rating, now, desired_retention=user.desired_retention
+        card.state if card else None,
+        rating,
+        now,
+        desired_retention=user.desired_retention,
+        parameters=current_parameters(user),
+        duration_ms=elapsed_ms,
+    )
+    log = ReviewLog(
+        user_id=user.id,
+        question_id=question.id,
+        rating=RATING_NUMBERS[rating],
+        review_state=review_state_number(card.state if card else None),
+        reviewed_at=now,
+        duration_ms=elapsed_ms,
+        elapsed_days=elapsed_days(card.last_review_at if card else None, now),
+        source="app",
+        card_before=before,
     )
     if card is None:
         card = ReviewCard(user_id=user.id, question_id=question.id, reviews=0, lapses=0)
@@ -238,10 +275,53 @@ def reschedule_card(
     card.stability = outcome.stability
     card.difficulty = outcome.difficulty
     card.reviews = (card.reviews or 0) + 1
-    card.lapses = (card.lapses or 0) + (1 if rating == "again" and card.reviews > 1 else 0)
+    lapsed = rating == "again" and card.reviews > 1
+    card.lapses = (card.lapses or 0) + (1 if lapsed else 0)
     card.last_review_at = now
+    if lapsed and not card.leech and card.lapses >= user.leech_threshold:
+        card.leech = True
+        card.suspended_at = now
+    db.session.flush()
+    if attempt is not None:
+        log.attempt_id = attempt.id
+    db.session.add(log)
     db.session.flush()
     return card
+
+
+# The columns of a review card that a rating changes: what an undo puts back.
+_SNAPSHOT_TIMES = ("due_at", "last_review_at", "suspended_at")
+_SNAPSHOT_VALUES = ("state", "stability", "difficulty", "reviews", "lapses", "leech")
+
+
+def card_snapshot(card: ReviewCard | None) -> dict[str, Any] | None:
+    """The card's schedulable columns as JSON (None for a card not yet created)."""
+    if card is None:
+        return None
+    snapshot: dict[str, Any] = {name: getattr(card, name) for name in _SNAPSHOT_VALUES}
+    for name in _SNAPSHOT_TIMES:
+        value = getattr(card, name)
+        snapshot[name] = value.isoformat() if value is not None else None
+    return snapshot
+
+
+def restore_snapshot(card: ReviewCard, snapshot: dict[str, Any]) -> None:
+    """Put a card back exactly as `card_snapshot` recorded it."""
+    for name in _SNAPSHOT_VALUES:
+        setattr(card, name, snapshot[name])
+    for name in _SNAPSHOT_TIMES:
+        value = snapshot[name]
+        setattr(card, name, datetime.fromisoformat(value) if value is not None else None)
+
+
+def current_parameters(user: User) -> list[float] | None:
+    """The learner's FSRS weights from their newest successful fit, or None for the defaults."""
+    return db.session.scalar(
+        select(ScheduleFit.parameters)
+        .where(ScheduleFit.user_id == user.id, ScheduleFit.status == "done")
+        .order_by(ScheduleFit.version.desc())
+        .limit(1)
+    )
 
 
 def _check_index(question: Question, raw: Any) -> int:
@@ -337,6 +417,7 @@ def due_count(user: User, now: datetime | None = None) -> int:
             .where(
                 ReviewCard.user_id == user.id,
                 ReviewCard.due_at <= now,
+                ReviewCard.suspended_at.is_(None),
                 Question.retired_at.is_(None),
             )
         )
@@ -360,6 +441,7 @@ def due_cards(user: User, now: datetime | None = None, limit: int = 50) -> list[
         .where(
             ReviewCard.user_id == user.id,
             ReviewCard.due_at <= now,
+            ReviewCard.suspended_at.is_(None),
             Question.retired_at.is_(None),
         )
         .order_by(ReviewCard.due_at, Question.id)

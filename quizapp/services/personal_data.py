@@ -23,6 +23,8 @@ from quizapp.models import (
     ProblemReport,
     Question,
     ReviewCard,
+    ReviewLog,
+    ScheduleFit,
     SimRun,
     User,
 )
@@ -67,6 +69,13 @@ PERSONAL_TABLES: tuple[PersonalTable, ...] = (
         withheld=frozenset({"cache_key"}),
         renamed={"id": "run"},
     ),
+    # Every rating, in the FSRS review-log terms (the CSV export is the same rows); the
+    # attempt id points at a row id that is itself not exported.
+    PersonalTable(
+        "review_log", ReviewLog, order_by="reviewed_at", withheld=frozenset({"attempt_id"})
+    ),
+    # Every version of the learner's fitted FSRS parameters, with its figures.
+    PersonalTable("schedule_fits", ScheduleFit, order_by="version"),
     # Reports to the authors and their answers; who answered stays the authors' business.
     PersonalTable("problem_reports", ProblemReport, withheld=frozenset({"replied_by_id"})),
 )

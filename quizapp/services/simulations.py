@@ -243,21 +243,21 @@ def _record_attempt(run: SimRun, exercise: Exercise, now: datetime) -> None:
         return
     user = db.session.get(User, run.user_id)
     score = 1.0 if run.passed else 0.0
-    db.session.add(
-        Attempt(
-            user_id=user.id,
-            question_id=question.id,
-            check_index=-1,
-            kind="exercise",
-            response=run.choices,
-            score=score,
-            correct=bool(run.passed),
-            exercise_slug=exercise.slug,
-            idempotency_key=f"run:{run.id}",
-            created_at=now,
-        )
+    attempt = Attempt(
+        user_id=user.id,
+        question_id=question.id,
+        check_index=-1,
+        kind="exercise",
+        response=run.choices,
+        score=score,
+        correct=bool(run.passed),
+        exercise_slug=exercise.slug,
+        idempotency_key=f"run:{run.id}",
+        created_at=now,
     )
-    reschedule_card(user, question, Grade(score=score, correct=bool(run.passed)), None, now)
+    db.session.add(attempt)
+    grade = Grade(score=score, correct=bool(run.passed))
+    reschedule_card(user, question, grade, None, now, attempt=attempt)
 
 
 @dataclass(frozen=True)

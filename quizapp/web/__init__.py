@@ -28,6 +28,7 @@ def register_web(app: Flask) -> None:
     from quizapp.web.pages import pages
     from quizapp.web.practice_sessions import init_practice, practice
     from quizapp.web.preview import init_preview
+    from quizapp.web.review import init_review, review
     from quizapp.web.run_limits import register_run_limits
     from quizapp.web.static_assets import init_static_assets
 
@@ -38,6 +39,7 @@ def register_web(app: Flask) -> None:
     init_learning(app)
     init_exercises(app)
     init_practice(app)
+    init_review(app)
     init_authoring(app)
     init_preview(app)
     register_run_limits(app)
@@ -47,6 +49,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(exercises)
     app.register_blueprint(practice)
     app.register_blueprint(lab)
+    app.register_blueprint(review)
     app.register_blueprint(authoring)
     app.register_blueprint(decks)
     register_api(app)

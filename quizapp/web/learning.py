@@ -179,8 +179,10 @@ def worksheet(slug: str):
 @learning.get("/review")
 @login_required
 def review():
-    due = learning_service.due_cards(current_user)
-    return render_template("learning/review.html", due=due, current=due[0] if due else None)
+    # The review screen lives in web/review.py; the endpoint keeps its name for the nav.
+    from quizapp.web.review import review_page
+
+    return review_page()
 
 
 @learning.get("/dashboard")

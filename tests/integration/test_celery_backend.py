@@ -134,3 +134,28 @@ def test_a_phase_diagram_fills_in_through_a_real_celery_worker(celery_setup):
         assert view.complete and len(view.cells) == 9
         assert view.theory, "the χ₁ line was not computed"
         assert view.cells[8].verdict == "exploding"  # std 0.6, depth 50: χ₁ = 11.5
+
+
+def test_a_schedule_fit_runs_on_a_real_celery_worker(celery_setup):
+    from quizapp.models import ScheduleFit
+    from quizapp.services.schedule_fits import start_fit
+    from tests.conftest import add_review_history, synthetic_reviews
+
+    app = celery_setup
+    with app.app_context():
+        user = accounts.register_user("celery-fitter", "Celery fitting test 42")
+        # No review durations: the retention simulation is left out to keep the test short.
+        raw = [(c, ms, r, None) for c, ms, r, _ in synthetic_reviews(900, seed=5, cards_per_day=1)]
+        add_review_history(user, raw)
+        user_id = user.id
+    with app.test_request_context():
+        fit_id = start_fit(db.session.get(type(user), user_id)).id
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        with app.app_context():
+            fit = db.session.get(ScheduleFit, fit_id)
+            if fit.status in ("done", "failed"):
+                break
+        time.sleep(0.5)
+    assert fit.status == "done", fit.error
+    assert len(fit.parameters) == 21 and fit.log_loss_after <= fit.log_loss_before

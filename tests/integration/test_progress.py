@@ -184,8 +184,12 @@ def test_the_export_holds_everything_about_the_learner(bank):
         "username": "ada",
         "role": "learner",
         "desired_retention": 0.9,
+        "new_cards_per_day": 20,
+        "max_reviews_per_day": 200,
+        "leech_threshold": 8,
         "created_at": user.created_at.isoformat(),
     }
+    assert data["schedule_fits"] == []  # every fitted version would be listed here
     assert [
         (a["question"], a["check"], a["response"], a["score"], a["rating"], a["elapsed_ms"])
         for a in data["attempts"]

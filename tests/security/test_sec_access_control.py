@@ -7,15 +7,16 @@ thing "does not exist" for them), 401 or the log-in page, and never any of Alice
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
 from conftest import make_app, shown
 from sec_support import EXERCISE, EXERCISE_SLUG, sign_up
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from quizapp.extensions import db
-from quizapp.models import ApiToken, ReviewCard, SimRun, User
+from quizapp.models import ApiToken, ReviewCard, ReviewLog, ScheduleFit, SimRun, User
 from quizapp.services.accounts import create_api_token
 from quizapp.services.content_import import import_content
 from quizapp.services.simulations import start_exercise_run
@@ -51,6 +52,32 @@ USER_DATA_ENDPOINTS = [
     "GET /practice/topics/<slug>",
     "GET /practice/finish",
     "POST /api/v1/questions/<slug>/attempts (idempotency key)",
+    # The review screen, leeches, review limits, memory, review log and schedule fits.
+    "POST /review/reveal",
+    "POST /review/rate (idempotency key)",
+    "POST /review/undo",
+    "GET /review/leeches",
+    "POST /review/leeches/<slug>",
+    "POST /account/review-settings",
+    "GET /account/schedule",
+    "POST /account/schedule",
+    "POST /account/schedule/retention",
+    "GET /account/review-log.csv",
+    "GET /account/review-log/import",
+    "GET /api/v1/me/review/queue",
+    "POST /api/v1/me/review/reveal",
+    "POST /api/v1/me/review/ratings (idempotency key)",
+    "POST /api/v1/me/review/undo",
+    "GET /api/v1/me/review/leeches",
+    "POST /api/v1/me/review/leeches/<slug>",
+    "GET /api/v1/me/review/settings",
+    "PUT /api/v1/me/review/settings",
+    "GET /api/v1/me/memory",
+    "GET /api/v1/me/review-log",
+    "POST /api/v1/me/review-log",
+    "GET /api/v1/me/schedule",
+    "POST /api/v1/me/schedule/fits",
+    "GET /api/v1/me/schedule/fits/<fit_id>",
 ]
 
 
@@ -125,7 +152,8 @@ def test_alice_sees_her_own_data(world):
     assert alice.get(f"/runs/{run_id}/panel").status_code == 200
     assert SECRET_ANSWER in alice.get("/account/export").get_data(as_text=True)
     assert SECRET_TOKEN_NAME in alice.get("/account").get_data(as_text=True)
-    assert "Question alpha" in alice.get("/review").get_data(as_text=True)
+    review = alice.get("/review").get_data(as_text=True)  # one card at a time, of her two due
+    assert "Card 1 of 2" in review and re.search(r">Question (alpha|beta)</h1>", review)
     assert "Question beta" in alice.get("/practice/mistakes").get_data(as_text=True)
     api = world["app"].test_client()
     export = api.get("/api/v1/me/export", headers=bearer(world["alice_token"])).get_json()
@@ -303,3 +331,41 @@ def test_the_list_of_user_data_endpoints_is_complete(world):
     listed = {tuple(entry.split(" ")[:2]) for entry in USER_DATA_ENDPOINTS}
     listed = {(method, path.replace("<token_id>", "<int:token_id>")) for method, path in listed}
     assert rules - listed <= {("POST", "/account")}, rules - listed  # the account forms: CSRF tests
+
+
+def test_review_endpoints_show_and_change_only_your_own_data(world):
+    app = world["app"]
+    with app.app_context():
+        alice = db.session.scalar(select(User).where(User.username == "alice"))
+        db.session.add(ScheduleFit(id="alice-fit", user_id=alice.id, version=1))
+        for card in db.session.scalars(select(ReviewCard)):
+            card.leech, card.suspended_at = True, card.due_at
+        db.session.commit()
+    api = app.test_client()
+    mallory = bearer(world["mallory_token"])
+
+    memory = api.get("/api/v1/me/memory", headers=mallory).get_json()
+    log = api.get("/api/v1/me/review-log", headers=mallory).get_data(as_text=True)
+    schedule = api.get("/api/v1/me/schedule", headers=mallory).get_json()
+
+    assert memory["cards"] == [] and memory["leeches"] == 0
+    assert log.count("\n") == 1  # the header only
+    assert schedule["fits"] == []
+    assert api.get("/api/v1/me/review/leeches", headers=mallory).get_json() == []
+    assert api.get("/api/v1/me/schedule/fits/alice-fit", headers=mallory).status_code == 404
+    assert api.post("/api/v1/me/review/undo", json={}, headers=mallory).status_code == 404
+    resolved = api.post("/api/v1/me/review/leeches/alpha", json={"action": "resume"},
+                        headers=mallory)  # fmt: skip
+    assert resolved.status_code == 404
+    for path in ("/review/leeches", "/account/review-log.csv", "/account/schedule"):
+        response = world["mallory"].get(path)
+        assert response.status_code == 200, path
+        assert_no_alice_data(response)
+        assert "Question alpha" not in response.get_data(as_text=True)
+    assert world["mallory"].post("/review/undo").status_code == 404
+    with app.app_context():  # Alice's cards are still her leeches, untouched
+        assert all(card.leech for card in db.session.scalars(select(ReviewCard)))
+        assert db.session.scalar(select(func.count()).select_from(ReviewLog)) > 0
+    assert "Question alpha" in world["alice"].get("/review/leeches").get_data(as_text=True)
+    for path in ("/api/v1/me/memory", "/api/v1/me/review-log", "/api/v1/me/schedule"):
+        assert api.get(path).status_code == 401

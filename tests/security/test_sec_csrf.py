@@ -34,6 +34,22 @@ STATE_CHANGING = {
                                          {"choices": {"init": "default"}}),
     "api_exercises.start_lab_run": ("/api/v1/lab/runs", {"config": {"kind": "mlp", "depth": 3}}),
     "api_lab.start_phase": ("/api/v1/lab/phase", {"preset": "relu-he-line", "size": 3}),
+    "review.reveal": ("/review/reveal", {"question": "alpha"}),
+    "review.rate": ("/review/rate", {"question": "alpha", "rating": "good"}),
+    "review.undo": ("/review/undo", {}),
+    "review.resolve_leech": ("/review/leeches/alpha", {"action": "resume"}),
+    "review.settings": ("/account/review-settings", {"new_cards_per_day": "1"}),
+    "review.start_schedule_fit": ("/account/schedule", {}),
+    "review.use_recommended_retention": ("/account/schedule/retention",
+                                         {"desired_retention": "0.8"}),
+    "review.import_revlog": ("/account/review-log/import", {}),
+    "api_review.reveal": ("/api/v1/me/review/reveal", {"question": "alpha"}),
+    "api_review.rate": ("/api/v1/me/review/ratings", {"question": "alpha", "rating": "good"}),
+    "api_review.undo": ("/api/v1/me/review/undo", {}),
+    "api_review.resolve_leech": ("/api/v1/me/review/leeches/alpha", {"action": "resume"}),
+    "api_review.put_settings": ("/api/v1/me/review/settings", {"new_cards_per_day": 1}),
+    "api_review.import_revlog": ("/api/v1/me/review-log", {}),
+    "api_review.start_fit": ("/api/v1/me/schedule/fits", {}),
     "authoring.report": ("/questions/alpha/report", {"category": "typo", "message": "A typo."}),
     "authoring.answer_report": ("/author/reports/1", {"status": "fixed", "reply": "Done."}),
     "authoring.recompute": ("/author/recompute", {}),
@@ -43,8 +59,8 @@ STATE_CHANGING = {
                                       {"category": "typo", "message": "A typo."}),
     "api_authoring.answer_report": ("/api/v1/author/reports/1", {"status": "fixed"}),
 }  # fmt: skip
-# Sent with PATCH rather than POST.
-PATCHED = {"api_authoring.answer_report"}
+# Endpoints whose state-changing method is not POST.
+METHODS = {"api_review.put_settings": "put", "api_authoring.answer_report": "patch"}
 ACCOUNT_ACTIONS = {
     "password": {"pw-current_password": PASSWORD, "pw-new_password": "another long passphrase",
                  "pw-confirm": "another long passphrase"},
@@ -80,7 +96,7 @@ def _send(client, endpoint: str, data: dict, token_id: int, headers=None):
     path, _ = STATE_CHANGING[endpoint]
     path = path.format(token_id=token_id)
     if path.startswith("/api/"):
-        send = client.patch if endpoint in PATCHED else client.post
+        send = getattr(client, METHODS.get(endpoint, "post"))
         return send(path, json=data, headers=headers or {})
     return client.post(path, data=data, headers=headers or {})
 

@@ -17,7 +17,7 @@ from sec_support import EXERCISE, EXERCISE_SLUG, sign_up
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
-from quizapp.models import ApiToken, Base, SimRun, User
+from quizapp.models import ApiToken, Base, ScheduleFit, SimRun, User
 from quizapp.services.accounts import (
     create_api_token,
     delete_account,
@@ -52,7 +52,8 @@ def wait_for_runs(app) -> None:
 @pytest.fixture
 def learner(tmp_path, content_dir):
     """A learner who did a bit of everything: answers, a card, tokens, an exercise run with a
-    prediction, a lab run, a problem report and a changed setting; and another learner."""
+    prediction, a lab run, a problem report, a schedule fit and a changed setting; and another
+    learner."""
     (content_dir / "exercises" / f"{EXERCISE_SLUG}.yaml").write_text(EXERCISE)
     app = make_app(f"sqlite:///{tmp_path / 'export.sqlite'}")
     with app.app_context():
@@ -74,6 +75,10 @@ def learner(tmp_path, content_dir):
         start_lab_run(me, LAB_CONFIG)
         start_lab_run(other, {**LAB_CONFIG, "depth": 5})
         report_problem(me, "question", "alpha", "typo", "A typo in the prompt.")
+        # A fitted schedule (the fit itself needs 512 spaced reviews; its row is what counts).
+        db.session.add(ScheduleFit(id="export-fit", user_id=me.id, version=1, status="failed",
+                                   error="Too few reviews."))  # fmt: skip
+        db.session.commit()
     wait_for_runs(app)
     yield {"app": app, "client": client, "secret": secret}
     with app.app_context():

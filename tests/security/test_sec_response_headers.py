@@ -14,7 +14,7 @@ from sec_support import EXERCISE, EXERCISE_SLUG, sign_up
 from sqlalchemy import select
 
 from quizapp.extensions import db
-from quizapp.models import SimRun, User
+from quizapp.models import ScheduleFit, SimRun, User
 from quizapp.services.accounts import create_api_token
 from quizapp.services.content_import import import_content
 from quizapp.services.phase import sweep_key
@@ -64,6 +64,17 @@ GET_URLS = {
     "api_lab.shared_result": "/api/v1/lab/results?kind=mlp&depth=3&width=4",
     "api_lab.lab_fields": "/api/v1/lab/fields",
     "api_lab.get_phase": f"/api/v1/lab/phase/{PHASE_KEY}",
+    "review.leeches": "/review/leeches",
+    "review.schedule": "/account/schedule",
+    "review.export_revlog": "/account/review-log.csv",
+    "review.import_revlog": "/account/review-log/import",
+    "api_review.review_queue": "/api/v1/me/review/queue",
+    "api_review.leeches": "/api/v1/me/review/leeches",
+    "api_review.get_settings": "/api/v1/me/review/settings",
+    "api_review.memory": "/api/v1/me/memory",
+    "api_review.export_revlog": "/api/v1/me/review-log",
+    "api_review.schedule": "/api/v1/me/schedule",
+    "api_review.get_fit": "/api/v1/me/schedule/fits/headers-fit",
     "api_exercises.lab_schema": "/api/v1/lab/schema",
     "practice.next_question": "/practice/next?after=alpha",
     "practice.start_topic": "/practice/topics/gradient-flow",
@@ -128,6 +139,9 @@ def site(tmp_path_factory):
             assert time.monotonic() < deadline
             time.sleep(0.05)
             db.session.expire_all()
+        # A finished schedule fit of this learner, for its page in the API.
+        db.session.add(ScheduleFit(id="headers-fit", user_id=user.id, version=1, status="failed"))
+        db.session.commit()
     yield {"app": app, "signed_in": client, "token": token, "run": run}
     with app.app_context():
         db.engine.dispose()
@@ -230,6 +244,17 @@ PERSONAL = {
     "api_authoring.author_reports",
     "api_authoring.author_items",
     "api_authoring.author_exercises",
+    "review.leeches",
+    "review.schedule",
+    "review.export_revlog",
+    "review.import_revlog",
+    "api_review.review_queue",
+    "api_review.leeches",
+    "api_review.get_settings",
+    "api_review.memory",
+    "api_review.export_revlog",
+    "api_review.schedule",
+    "api_review.get_fit",
 }
 # Served alike to everybody: a cache may keep them.
 PUBLIC = {

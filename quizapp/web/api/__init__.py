@@ -14,6 +14,7 @@ def register_api(app: Flask) -> Api:
     from quizapp.web.api.learning import blp as learning_blp
     from quizapp.web.api.practice import blp as practice_blp
     from quizapp.web.api.questions import blp as questions_blp
+    from quizapp.web.api.review import blp as review_blp
     from quizapp.web.api.tokens import blp as tokens_blp
 
     api = Api(app)
@@ -28,6 +29,7 @@ def register_api(app: Flask) -> Api:
     api.register_blueprint(exercises_blp, url_prefix="/api/v1")
     api.register_blueprint(practice_blp, url_prefix="/api/v1")
     api.register_blueprint(lab_blp, url_prefix="/api/v1")
+    api.register_blueprint(review_blp, url_prefix="/api/v1")
     api.register_blueprint(authoring_blp, url_prefix="/api/v1")
     api.register_blueprint(tokens_blp, url_prefix="/api/v1")
     return api

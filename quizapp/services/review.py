@@ -1,0 +1,519 @@
+"""The review session: today's queue within the learner's limits, reveal, rate, undo, leeches."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from quizapp.domain.grading import (
+    AUTOMATIC_KINDS,
+    SELF_RATING_SCORES,
+    Grade,
+    InvalidResponse,
+    grade_response,
+)
+from quizapp.domain.memory import interleave_by_topic
+from quizapp.domain.scheduling import (
+    RATINGS,
+    format_interval,
+    preview_intervals,
+    rating_for_grade,
+    retrievability,
+)
+from quizapp.extensions import db
+from quizapp.models import (
+    Attempt,
+    Exercise,
+    Question,
+    ReviewCard,
+    ReviewLog,
+    Topic,
+    User,
+    question_topics,
+)
+from quizapp.models.base import utcnow
+from quizapp.services.errors import Conflict, InvalidInput, NotFound
+from quizapp.services.learning import (
+    UPDATE_RETRIES,
+    _attempt_by_key,
+    _elapsed,
+    _idempotency_key,
+    current_parameters,
+    reschedule_card,
+    restore_snapshot,
+)
+from quizapp.services.questions import active_by_slugs, get_question
+
+# Anki's "learn ahead limit": a card in (re)learning due this soon is shown rather than
+# ending the session early.
+LEARN_AHEAD = timedelta(minutes=20)
+DIFFICULTY_ORDER = {"easy": 0, "medium": 1, "hard": 2}
+MAX_NEW_PER_DAY = 500
+MAX_REVIEWS_PER_DAY = 9999
+LEECH_THRESHOLD_RANGE = (2, 99)
+
+
+@dataclass(frozen=True)
+class QueueQuestion:
+    """What the queue needs of a question (its text is loaded for the current card only)."""
+
+    id: int
+    slug: str
+    title: str
+    difficulty: str
+    topic: str  # the slug of its first topic, for interleaving
+
+
+@dataclass(frozen=True)
+class QueueCard:
+    question: QueueQuestion
+    card: ReviewCard | None  # None: a new card
+
+    @property
+    def is_new(self) -> bool:
+        return self.card is None
+
+    @property
+    def topic(self) -> str:
+        return self.question.topic
+
+
+@dataclass
+class ReviewQueue:
+    cards: list[QueueCard] = field(default_factory=list)
+    due_total: int = 0  # due now, before the daily limit
+    new_available: int = 0  # never reviewed, before the daily limit
+    reviews_done_today: int = 0
+    new_done_today: int = 0
+    next_due_at: datetime | None = None  # when the next card comes due, if none is now
+
+    @property
+    def current(self) -> QueueCard | None:
+        return self.cards[0] if self.cards else None
+
+
+def day_start(now: datetime) -> datetime:
+    """Midnight UTC of `now`'s day: daily limits reset then."""
+    return datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
+
+
+_QUEUE_COLUMNS = (Question.id, Question.slug, Question.title, Question.difficulty)
+
+
+def _first_topics() -> dict[int, str]:
+    first: dict[int, str] = {}
+    for question_id, slug in db.session.execute(
+        select(question_topics.c.question_id, Topic.slug)
+        .join(Topic, Topic.id == question_topics.c.topic_id)
+        .order_by(Topic.position, Topic.title)
+    ):
+        first.setdefault(question_id, slug)
+    return first
+
+
+def review_queue(user: User, now: datetime | None = None) -> ReviewQueue:
+    """Today's cards in order: due reviews first, then new cards, each interleaved by topic.
+
+    Light rows only (ids, titles, a topic per question): a rating renders the next card
+    from this, and it runs on every rating.
+    """
+    now = now or utcnow()
+    queue = ReviewQueue()
+    for state, number in db.session.execute(
+        select(ReviewLog.review_state, func.count())
+        .where(
+            ReviewLog.user_id == user.id,
+            ReviewLog.reviewed_at >= day_start(now),
+            ReviewLog.source == "app",
+        )
+        .group_by(ReviewLog.review_state)
+    ):
+        if state == 0:
+            queue.new_done_today += number
+        else:
+            queue.reviews_done_today += number
+    reviews_left = max(0, user.max_reviews_per_day - queue.reviews_done_today)
+    new_left = max(0, user.new_cards_per_day - queue.new_done_today)
+    topics = _first_topics()
+
+    def light(id_, slug, title, difficulty) -> QueueQuestion:
+        return QueueQuestion(id_, slug, title, difficulty, topics.get(id_, ""))
+
+    active_card = and_(
+        ReviewCard.user_id == user.id,
+        ReviewCard.suspended_at.is_(None),
+        Question.retired_at.is_(None),
+    )
+    due_rows = db.session.execute(
+        select(ReviewCard, *_QUEUE_COLUMNS)
+        .join(Question, Question.id == ReviewCard.question_id)
+        .where(active_card, ReviewCard.due_at <= now + LEARN_AHEAD)
+        .order_by(ReviewCard.due_at, Question.id)
+    ).all()
+    due = [QueueCard(light(*row[1:]), row[0]) for row in due_rows if row[0].due_at <= now]
+    queue.due_total = len(due)
+    seen = select(ReviewCard.question_id).where(ReviewCard.user_id == user.id)
+    unseen = db.session.execute(
+        select(*_QUEUE_COLUMNS).where(Question.retired_at.is_(None), Question.id.not_in(seen))
+    ).all()
+    queue.new_available = len(unseen)
+    new = sorted(
+        (light(*row) for row in unseen), key=lambda q: (DIFFICULTY_ORDER.get(q.difficulty, 1), q.id)
+    )[:new_left]
+    queue.cards = interleave_by_topic(due[:reviews_left], lambda c: c.topic) + interleave_by_topic(
+        [QueueCard(question, None) for question in new], lambda c: c.topic
+    )
+    if not queue.cards:
+        # Nothing due now: a (re)learning card due within the learn-ahead limit comes early.
+        soon = [row for row in due_rows if row[0].due_at > now]
+        if soon and reviews_left:
+            queue.cards = [QueueCard(light(*soon[0][1:]), soon[0][0])]
+        queue.next_due_at = db.session.scalar(
+            select(func.min(ReviewCard.due_at))
+            .join(Question, Question.id == ReviewCard.question_id)
+            .where(active_card, ReviewCard.due_at > now)
+        )
+    return queue
+
+
+@dataclass(frozen=True)
+class RatingOption:
+    rating: str
+    key: str  # the keyboard key: 1..4
+    label: str
+    interval: str
+
+
+RATING_LABELS = {"again": "Again", "hard": "Hard", "good": "Good", "easy": "Easy"}
+
+
+@dataclass
+class Reveal:
+    """A card turned over: its grade (when a check was answered) and what each rating does."""
+
+    question: Question
+    check_index: int | None
+    response: Any
+    grade: Grade | None
+    suggested: str | None
+    options: list[RatingOption]
+    exercises: list[Exercise]
+
+
+def review_check(question: Question, shown_kinds: Collection[str] = AUTOMATIC_KINDS) -> int | None:
+    """The index of the check a review card asks (its first automatic one of the kinds the
+    review screen can show), or None."""
+    for index, check in enumerate(question.checks):
+        if check.get("kind") in AUTOMATIC_KINDS and check.get("kind") in shown_kinds:
+            return index
+    return None
+
+
+def rating_options(
+    user: User, card: ReviewCard | None, now: datetime, parameters=None
+) -> list[RatingOption]:
+    """The four ratings with the interval each would give the card now."""
+    intervals = preview_intervals(
+        card.state if card else None, now, user.desired_retention, parameters
+    )
+    return [
+        RatingOption(rating, str(number), RATING_LABELS[rating], format_interval(intervals[rating]))
+        for number, rating in enumerate(RATINGS, start=1)
+    ]
+
+
+def _question(slug_or_question: str | Question) -> Question:
+    if isinstance(slug_or_question, Question):
+        return slug_or_question
+    return get_question(slug_or_question)
+
+
+def reveal_card(
+    user: User,
+    slug: str | Question,
+    check_index: Any = None,
+    response: Any = None,
+    elapsed_ms: Any = None,
+    now: datetime | None = None,
+) -> Reveal:
+    """Turn a card over: grade the answer to its check, if any, and suggest a rating."""
+    now = now or utcnow()
+    question = _question(slug)
+    index, grade = _grade(question, check_index, response)
+    card = learner_card(user, question)
+    suggested = None
+    if grade is not None:
+        elapsed = _elapsed(elapsed_ms)
+        suggested = rating_for_grade(grade, None if elapsed is None else elapsed / 1000)
+    return Reveal(
+        question=question,
+        check_index=index,
+        response=grade.normalized_response if grade is not None else None,
+        grade=grade,
+        suggested=suggested,
+        options=rating_options(user, card, now, current_parameters(user)),
+        exercises=active_by_slugs(Exercise, question.exercise_slugs),
+    )
+
+
+def _grade(question: Question, check_index: Any, response: Any) -> tuple[int | None, Grade | None]:
+    if check_index in (None, "") or response in (None, "", []):
+        return None, None
+    try:
+        index = int(check_index)
+    except (TypeError, ValueError):
+        raise InvalidInput("check must be the index of one of the card's checks", "check") from None
+    if not 0 <= index < len(question.checks) or question.checks[index]["kind"] not in (
+        AUTOMATIC_KINDS
+    ):
+        raise InvalidInput("check must be one of the card's automatic checks", field="check")
+    try:
+        return index, grade_response(question.checks[index], response)
+    except InvalidResponse as error:
+        raise InvalidInput(str(error), field="response") from None
+
+
+def learner_card(user: User, question: Question) -> ReviewCard | None:
+    """The learner's review card for the question (None: never reviewed)."""
+    return db.session.scalar(
+        select(ReviewCard).where(
+            ReviewCard.user_id == user.id, ReviewCard.question_id == question.id
+        )
+    )
+
+
+@dataclass(frozen=True)
+class RatingResult:
+    log: ReviewLog
+    card: ReviewCard
+    rating: str
+    duplicate: bool = False
+
+
+def rate_card(
+    user: User,
+    slug: str | Question,
+    rating: Any,
+    *,
+    check_index: Any = None,
+    response: Any = None,
+    elapsed_ms: Any = None,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> RatingResult:
+    """Record the learner's 1–4 rating of a card (with their answer to its check, if any)."""
+    if not isinstance(rating, str) or rating.lower() not in RATINGS:
+        raise InvalidInput(f"rating must be one of {', '.join(RATINGS)}", field="rating")
+    rating = rating.lower()
+    question = _question(slug)
+    index, grade = _grade(question, check_index, response)
+    elapsed = _elapsed(elapsed_ms)
+    key = _idempotency_key(idempotency_key)
+    if key is not None:
+        earlier = _attempt_by_key(user.id, key)
+        if earlier is not None:
+            return _replayed(earlier)
+    now = now or utcnow()
+    for _ in range(UPDATE_RETRIES):
+        try:
+            if grade is not None:
+                attempt = Attempt(
+                    check_index=index,
+                    kind=question.checks[index]["kind"],
+                    response=grade.normalized_response,
+                    score=grade.score,
+                    correct=grade.correct,
+                )
+            else:
+                # Recalled from memory and rated, like a self-rated check of the whole card.
+                score = SELF_RATING_SCORES[rating]
+                attempt = Attempt(
+                    check_index=-1, kind="recall", response=None, score=score, correct=score >= 1
+                )
+            attempt.user_id, attempt.question_id = user.id, question.id
+            attempt.rating, attempt.elapsed_ms = rating, elapsed
+            attempt.idempotency_key, attempt.created_at = key, now
+            db.session.add(attempt)
+            card = reschedule_card(user, question, grade, elapsed, now, rating=rating,
+                                   attempt=attempt)  # fmt: skip
+            log = db.session.scalar(select(ReviewLog).where(ReviewLog.attempt_id == attempt.id))
+            db.session.commit()
+            return RatingResult(log, card, rating)
+        except (StaleDataError, IntegrityError):
+            db.session.rollback()
+            if key is not None:
+                earlier = _attempt_by_key(user.id, key)
+                if earlier is not None:
+                    return _replayed(earlier)
+    raise Conflict("This card is being updated elsewhere; please rate it again.")
+
+
+def _replayed(attempt: Attempt) -> RatingResult:
+    log = db.session.scalar(select(ReviewLog).where(ReviewLog.attempt_id == attempt.id))
+    card = db.session.scalar(
+        select(ReviewCard).where(
+            ReviewCard.user_id == attempt.user_id, ReviewCard.question_id == attempt.question_id
+        )
+    )
+    if log is None or card is None:
+        raise Conflict("That rating was undone; rate the card again.", field="idempotency_key")
+    return RatingResult(log, card, attempt.rating or "good", duplicate=True)
+
+
+def last_rating(user: User) -> ReviewLog | None:
+    """The learner's newest rating made here (not imported): the one U undoes."""
+    return db.session.scalar(
+        select(ReviewLog)
+        .where(ReviewLog.user_id == user.id, ReviewLog.source == "app")
+        .order_by(ReviewLog.id.desc())
+        .limit(1)
+    )
+
+
+def undo_rating(user: User, review_id: Any = None) -> Question:
+    """Undo the learner's last rating: the attempt, the card's state and the log entry.
+
+    `review_id`, when given, must be that last rating (a stale undo button is refused).
+    """
+    log = last_rating(user)
+    if log is None:
+        raise NotFound("There is no rating to undo.")
+    if review_id not in (None, "") and str(review_id) != str(log.id):
+        raise Conflict("Only your last rating can be undone, and this was not it.", "review")
+    newer = db.session.scalar(
+        select(func.count())
+        .select_from(ReviewLog)
+        .where(
+            ReviewLog.user_id == user.id,
+            ReviewLog.question_id == log.question_id,
+            ReviewLog.id > log.id,
+        )
+    )
+    if newer or (log.card_before is None and log.review_state != 0):
+        # The card was rebuilt since (an imported history): its old state is gone.
+        raise Conflict("That rating can no longer be undone: the card was rescheduled since.")
+    card = db.session.scalar(
+        select(ReviewCard)
+        .where(ReviewCard.user_id == user.id, ReviewCard.question_id == log.question_id)
+        .with_for_update()
+    )
+    question = db.session.get(Question, log.question_id)
+    if log.card_before is None:
+        if card is not None:
+            db.session.delete(card)
+    elif card is not None:
+        restore_snapshot(card, log.card_before)
+    if log.attempt_id is not None:
+        attempt = db.session.get(Attempt, log.attempt_id)
+        if attempt is not None:
+            db.session.delete(attempt)
+    db.session.delete(log)
+    db.session.commit()
+    return question
+
+
+# -- leeches and settings --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Leech:
+    card: ReviewCard
+    question: Question
+    easier: list[Question]  # related questions of lower difficulty
+    exercises: list[Exercise]
+
+
+def leeches(user: User) -> list[Leech]:
+    """The learner's leech cards, with easier related questions and linked exercises."""
+    rows = db.session.execute(
+        select(ReviewCard, Question)
+        .join(Question, Question.id == ReviewCard.question_id)
+        .where(ReviewCard.user_id == user.id, ReviewCard.leech.is_(True))
+        .where(Question.retired_at.is_(None))
+        .order_by(ReviewCard.lapses.desc(), Question.title)
+    ).all()
+    found = []
+    for card, question in rows:
+        level = DIFFICULTY_ORDER.get(question.difficulty, 1)
+        related = active_by_slugs(Question, question.related_slugs)
+        easier = [q for q in related if DIFFICULTY_ORDER.get(q.difficulty, 1) < level]
+        found.append(
+            Leech(card, question, easier, active_by_slugs(Exercise, question.exercise_slugs))
+        )
+    return found
+
+
+LEECH_ACTIONS = ("resume", "reset", "keep")
+
+
+def resolve_leech(user: User, slug: str, action: str, now: datetime | None = None) -> ReviewCard:
+    """resume: back into review as it is; reset: forget it, learn it anew; keep: suspended."""
+    if action not in LEECH_ACTIONS:
+        raise InvalidInput(f"action must be one of {', '.join(LEECH_ACTIONS)}", field="action")
+    question = get_question(slug)
+    card = learner_card(user, question)
+    if card is None or not card.leech:
+        raise NotFound(f"'{question.title}' is not one of your leeches.")
+    now = now or utcnow()
+    if action == "keep":
+        card.suspended_at = card.suspended_at or now
+    elif action == "resume":
+        card.leech = False
+        card.suspended_at = None
+    else:
+        # Anki's "Forget": the card comes back as a new one; its attempts and log stay.
+        db.session.delete(card)
+    db.session.commit()
+    return card
+
+
+@dataclass(frozen=True)
+class ReviewSettings:
+    new_cards_per_day: int
+    max_reviews_per_day: int
+    leech_threshold: int
+
+
+def review_settings(user: User) -> ReviewSettings:
+    return ReviewSettings(user.new_cards_per_day, user.max_reviews_per_day, user.leech_threshold)
+
+
+def update_review_settings(user: User, values: dict[str, Any]) -> ReviewSettings:
+    """Set the daily limits and the leech threshold; InvalidInput names the bad field."""
+    limits = {
+        "new_cards_per_day": (0, MAX_NEW_PER_DAY),
+        "max_reviews_per_day": (0, MAX_REVIEWS_PER_DAY),
+        "leech_threshold": LEECH_THRESHOLD_RANGE,
+    }
+    parsed = {}
+    for name, (low, high) in limits.items():
+        raw = values.get(name)
+        if raw is None or raw == "":
+            continue
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            raise InvalidInput(f"{name.replace('_', ' ')} must be a whole number", name) from None
+        if not low <= value <= high:
+            raise InvalidInput(
+                f"{name.replace('_', ' ')} must be between {low} and {high}", field=name
+            )
+        parsed[name] = value
+    for name, value in parsed.items():
+        setattr(user, name, value)
+    db.session.commit()
+    return review_settings(user)
+
+
+def card_retrievability(user: User, question: Question, now: datetime | None = None):
+    """(retrievability, card) for the learner's card of a question; (None, None) if unseen."""
+    card = learner_card(user, question)
+    if card is None:
+        return None, None
+    return retrievability(card.state, now or utcnow(), current_parameters(user)), card

@@ -1,0 +1,366 @@
+"""The review screen: one card at a time, keyboard first, plain forms that JavaScript enhances.
+
+Every action is a form post. Without JavaScript each answer is a full page (reveal renders
+the back of the card, rate redirects to the next card). With JavaScript the same endpoints
+answer with just the review screen fragment (header `X-Review-Fragment: 1`), which the
+script swaps in: no full reload between cards.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_required
+
+from quizapp.domain.scheduling import RATINGS, format_interval, retrievability
+from quizapp.models.base import utcnow
+from quizapp.services import review as review_service
+from quizapp.services.errors import InvalidInput
+from quizapp.services.learning import current_parameters
+
+review = Blueprint("review", __name__)
+
+FRAGMENT_HEADER = "X-Review-Fragment"
+# A check kind the review card can ask is one partial in templates/learning/review_checks/.
+REVIEW_CHECK_KINDS = frozenset(
+    path.stem
+    for path in (Path(__file__).parent / "templates" / "learning" / "review_checks").glob("*.html")
+)
+SESSION_KEY = "review_session"
+RECENT_RATINGS = 20  # the ratings of this session an undo button may still offer
+
+
+def _progress() -> dict:
+    """This browser's review session today (UTC): ratings made, by rating, and the latest ones
+    (enough to undo), kept small because it lives in the session cookie."""
+    today = utcnow().date().isoformat()
+    state = session.get(SESSION_KEY)
+    if not state or state.get("day") != today or "counts" not in state:
+        state = {"day": today, "counts": {}, "recent": [], "started": int(time.time())}
+    return state
+
+
+def _record_progress(log_id: int, rating: str) -> None:
+    state = _progress()
+    state["counts"] = {**state["counts"], rating: state["counts"].get(rating, 0) + 1}
+    state["recent"] = [*state["recent"], [log_id, rating]][-RECENT_RATINGS:]
+    session[SESSION_KEY] = state
+
+
+def _forget_progress(log_id: int) -> None:
+    state = _progress()
+    for entry in state["recent"]:
+        if entry[0] == log_id:
+            rating = entry[1]
+            state["counts"] = {**state["counts"], rating: max(0, state["counts"][rating] - 1)}
+    state["recent"] = [entry for entry in state["recent"] if entry[0] != log_id]
+    session[SESSION_KEY] = state
+
+
+def _summary(state: dict) -> dict:
+    counts = {rating: state["counts"].get(rating, 0) for rating in RATINGS}
+    done = sum(counts.values())
+    return {
+        "done": done,
+        "counts": counts,
+        "recalled": (done - counts["again"]) / done if done else None,
+        "minutes": max(1, round((time.time() - state["started"]) / 60)),
+    }
+
+
+def _elapsed_ms() -> int | None:
+    started = request.form.get("started_ms", "")
+    if not started.isdigit():
+        return None
+    return int(time.time() * 1000) - int(started)
+
+
+def _response_value(check_index: str | None, question):
+    """The answer to the card's check as the check kind expects it (a list for several)."""
+    values = [value for value in request.form.getlist("response") if value.strip()]
+    if not values or check_index in (None, ""):
+        return None
+    index = int(check_index) if check_index.isdigit() else -1
+    # A check answered with several options (checkboxes) takes the list, as learning.py reads it.
+    if 0 <= index < len(question.checks) and question.checks[index]["kind"] == "multiple_choice":
+        return values
+    return values[0]
+
+
+def render_review(reveal=None, front=None, status=None, code: int = 200):
+    """The review screen (whole page, or the fragment the script asked for)."""
+    now = utcnow()
+    queue = review_service.review_queue(current_user, now)
+    parameters = current_parameters(current_user)
+    current = queue.current
+    if front is not None:
+        question = front
+    elif reveal is not None:
+        question = reveal.question
+    elif current is not None:
+        question = review_service.get_question(current.question.slug)
+    else:
+        question = None
+    card = None
+    if question is not None:
+        if current is not None and current.question.id == question.id:
+            card = current.card
+        else:
+            card = review_service.learner_card(current_user, question)
+    state = _progress()
+    summary = _summary(state)
+    remaining = len(queue.cards)
+    if question is not None and not any(c.question.id == question.id for c in queue.cards):
+        remaining += 1  # a card shown out of the queue (undone, or due again in minutes)
+    last = review_service.last_rating(current_user)
+    context = {
+        "queue": queue,
+        "current": current,
+        "question": question,
+        "card": card,
+        "reveal": reveal,
+        "check_index": review_service.review_check(question, REVIEW_CHECK_KINDS)
+        if question
+        else None,
+        "recall": retrievability(card.state, now, parameters) if card else None,
+        "progress": {"done": summary["done"], "total": summary["done"] + remaining},
+        "summary": summary,
+        "status": status,
+        "undo": last if last and any(entry[0] == last.id for entry in state["recent"]) else None,
+        "now": now,
+    }
+    if request.headers.get(FRAGMENT_HEADER) == "1":
+        return render_template("learning/_review_screen.html", **context), code
+    return render_template("learning/review.html", **context), code
+
+
+def review_page():
+    """GET /review; `?card=<slug>` shows that card first (after an undo without JavaScript)."""
+    slug = request.args.get("card")
+    return render_review(front=review_service.get_question(slug) if slug else None)
+
+
+@review.post("/review/reveal")
+@login_required
+def reveal():
+    slug = request.form.get("question", "")
+    question = review_service.get_question(slug)
+    check_index = request.form.get("check") or None
+    revealed = review_service.reveal_card(
+        current_user,
+        question,
+        check_index,
+        _response_value(check_index, question),
+        elapsed_ms=_elapsed_ms(),
+    )
+    return render_review(reveal=revealed)
+
+
+@review.post("/review/rate")
+@login_required
+def rate():
+    slug = request.form.get("question", "")
+    question = review_service.get_question(slug)
+    check_index = request.form.get("check") or None
+    result = review_service.rate_card(
+        current_user,
+        question,
+        request.form.get("rating", ""),
+        check_index=check_index,
+        response=_response_value(check_index, question),
+        elapsed_ms=_elapsed_ms(),
+        idempotency_key=request.form.get("form_key") or None,
+    )
+    if not result.duplicate:
+        _record_progress(result.log.id, result.rating)
+    status = (
+        f"Rated {result.rating.capitalize()}: “{question.title}” comes back in "
+        f"{format_interval(result.card.due_at - utcnow())}."
+    )
+    if result.card.leech and result.card.suspended_at is not None:
+        status += " It has become a leech and is suspended; see Leeches."
+    if request.headers.get(FRAGMENT_HEADER) == "1":
+        return render_review(status=status)
+    flash(status, "info")
+    return redirect(url_for("learning.review"), 303)
+
+
+@review.post("/review/undo")
+@login_required
+def undo():
+    review_id = request.form.get("review") or None
+    question = review_service.undo_rating(current_user, review_id)
+    if review_id:
+        _forget_progress(int(review_id))
+    status = f"Undone: “{question.title}” is back as it was."
+    if request.headers.get(FRAGMENT_HEADER) == "1":
+        return render_review(front=question, status=status)
+    flash(status, "info")
+    return redirect(url_for("learning.review", card=question.slug), 303)
+
+
+@review.get("/review/leeches")
+@login_required
+def leeches():
+    return render_template(
+        "learning/leeches.html",
+        leeches=review_service.leeches(current_user),
+        threshold=current_user.leech_threshold,
+    )
+
+
+@review.post("/review/leeches/<slug>")
+@login_required
+def resolve_leech(slug: str):
+    action = request.form.get("action", "")
+    review_service.resolve_leech(current_user, slug, action)
+    messages = {
+        "resume": "Back in review.",
+        "reset": "Forgotten: it comes back as a new card.",
+        "keep": "Kept suspended.",
+    }
+    flash(messages[action], "info")
+    return redirect(url_for("review.leeches"), 303)
+
+
+@review.post("/account/review-settings")
+@login_required
+def settings():
+    try:
+        review_service.update_review_settings(current_user, request.form.to_dict())
+    except InvalidInput as error:
+        flash(str(error), "error")
+        return redirect(url_for("auth.account") + "#review-settings", 303)
+    flash("Review limits saved.", "info")
+    return redirect(url_for("auth.account") + "#review-settings", 303)
+
+
+def init_review(app) -> None:
+    """Template filters for memory shown anywhere: relative times and recall percentages."""
+    from markupsafe import Markup, escape
+
+    from quizapp.domain.memory import relative_time
+
+    @app.template_filter("relative_time")
+    def relative_time_filter(moment, now=None):
+        if moment is None:
+            return ""
+        now = now or utcnow()
+        exact = moment.strftime("%d %b %Y, %H:%M UTC")
+        return Markup(
+            f'<time datetime="{escape(moment.isoformat())}" title="{escape(exact)}">'
+            f"{escape(relative_time(moment, now))}</time>"
+        )
+
+    @app.template_filter("recall_percent")
+    def recall_percent(value):
+        return "–" if value is None else f"{round(value * 100)} %"
+
+    # Memory sections are partials that other pages include as they are (dashboard, question
+    # page), so they fetch their own data through these, for the signed-in learner only.
+    @app.template_global("learner_memory")
+    def learner_memory():
+        from quizapp.services.memory import memory_overview
+        from quizapp.web.review_charts import calendar_cells, forecast_chart
+
+        overview = memory_overview(current_user)
+        return {
+            "overview": overview,
+            "forecast_chart": forecast_chart(overview.forecast),
+            "calendar": calendar_cells(overview.calendar),
+        }
+
+    @app.template_global("card_memory")
+    def card_memory(question_id: int):
+        from quizapp.services.memory import question_memory
+
+        return question_memory(current_user, question_id)
+
+    @app.template_global("cal_weeks_reversed")
+    def cal_weeks_reversed(weeks):
+        return [list(reversed(week)) for week in reversed(weeks)]
+
+
+# -- schedule fitting and the review log -----------------------------------------------------
+
+
+@review.get("/account/schedule")
+@login_required
+def schedule():
+    from quizapp.services.schedule_fits import fit_status
+
+    status = fit_status(current_user)
+    return render_template("learning/schedule.html", status=status)
+
+
+@review.post("/account/schedule")
+@login_required
+def start_schedule_fit():
+    from quizapp.services.schedule_fits import start_fit
+
+    fit = start_fit(current_user)
+    flash(f"Fitting version {fit.version} of your schedule; this page updates by itself.", "info")
+    return redirect(url_for("review.schedule"), 303)
+
+
+@review.post("/account/schedule/retention")
+@login_required
+def use_recommended_retention():
+    from quizapp.services.accounts import set_desired_retention
+
+    try:
+        value = float(request.form.get("desired_retention", ""))
+    except ValueError:
+        raise InvalidInput("desired retention must be a number", "desired_retention") from None
+    set_desired_retention(current_user, value)
+    flash(f"Desired retention set to {value:.2f}.", "info")
+    return redirect(url_for("review.schedule"), 303)
+
+
+@review.get("/account/review-log.csv")
+@login_required
+def export_revlog():
+    from quizapp.services.revlog import export_revlog as build_csv
+
+    filename = f"quizapp-{current_user.username}-revlog.csv"
+    return Response(
+        build_csv(current_user),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@review.route("/account/review-log/import", methods=["GET", "POST"])
+@login_required
+def import_revlog():
+    from quizapp.services.revlog import RevlogInvalid
+    from quizapp.services.revlog import import_revlog as load_csv
+
+    if request.method == "GET":
+        return render_template("learning/revlog_import.html", problems=None)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return render_template(
+            "learning/revlog_import.html", problems=["Choose a CSV file to import."]
+        ), 400
+    try:
+        result = load_csv(current_user, upload.read())
+    except RevlogInvalid as error:
+        return render_template("learning/revlog_import.html", problems=error.problems), 400
+    flash(
+        f"Imported {result.imported} reviews ({result.skipped} already here); "
+        f"{result.cards} cards rescheduled from their history.",
+        "info",
+    )
+    return redirect(url_for("review.import_revlog"), 303)
