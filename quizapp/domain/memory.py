@@ -157,19 +157,3 @@ def interleave_by_topic(items: Sequence[T], topic_of) -> list[T]:
                 ordered.append(queue[position])
         position += 1
     return ordered
-
-
-def relative_time(moment: datetime, now: datetime) -> str:
-    """ "in 3 days", "2 hours ago", "just now": how far `moment` is from `now`, roughly."""
-    seconds = (moment - now).total_seconds()
-    future = seconds > 0
-    seconds = abs(seconds)
-    if seconds < 45:
-        return "just now" if not future else "in a moment"
-    for unit, size in (("year", 365 * 86400), ("month", 30 * 86400), ("week", 7 * 86400),
-                       ("day", 86400), ("hour", 3600), ("minute", 60)):  # fmt: skip
-        if seconds >= size * 0.95:
-            count = max(1, round(seconds / size))
-            text = f"{count} {unit}{'' if count == 1 else 's'}"
-            return f"in {text}" if future else f"{text} ago"
-    return "in a minute" if future else "a minute ago"

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask
 
 from quizapp.domain.mastery import MASTERY_LABELS
 from quizapp.services.progress import NEW_CARD
-from quizapp.web.relative_time import describe
 
 
 def register_web(app: Flask) -> None:
@@ -58,7 +56,6 @@ def register_web(app: Flask) -> None:
     security.register_security_headers(app)
     app.jinja_env.globals["new_card"] = NEW_CARD
     app.jinja_env.globals["level_labels"] = MASTERY_LABELS
-    app.jinja_env.filters["relative_time"] = lambda when: describe(when, datetime.now(UTC))
     app.jinja_env.filters["resolve_path"] = lambda path: str(Path(path).resolve())
     app.jinja_env.globals["difficulty_labels"] = {
         "easy": "Easy",

@@ -250,7 +250,7 @@ def init_review(app) -> None:
     """Template filters for memory shown anywhere: relative times and recall percentages."""
     from markupsafe import Markup, escape
 
-    from quizapp.domain.memory import relative_time
+    from quizapp.web.relative_time import describe
 
     @app.template_filter("relative_time")
     def relative_time_filter(moment, now=None):
@@ -260,7 +260,7 @@ def init_review(app) -> None:
         exact = moment.strftime("%d %b %Y, %H:%M UTC")
         return Markup(
             f'<time datetime="{escape(moment.isoformat())}" title="{escape(exact)}">'
-            f"{escape(relative_time(moment, now))}</time>"
+            f"{escape(describe(moment, now))}</time>"
         )
 
     @app.template_filter("recall_percent")

@@ -13,7 +13,6 @@ from quizapp.domain.memory import (
     activity_calendar,
     due_forecast,
     interleave_by_topic,
-    relative_time,
     score_parameters,
     spaced_review_count,
 )
@@ -148,13 +147,6 @@ def test_calendar_is_a_year_of_weeks_ending_today_with_levels_by_quartile() -> N
     assert days[today].level == 4 and days[today - timedelta(days=1)].level == 1
     assert days[today + timedelta(days=1)].in_range is False  # the rest of this week
     assert today - timedelta(days=400) not in days
-
-
-def test_relative_times_read_naturally() -> None:
-    assert relative_time(NOW + timedelta(days=3), NOW) == "in 3 days"
-    assert relative_time(NOW - timedelta(hours=2), NOW) == "2 hours ago"
-    assert relative_time(NOW - timedelta(seconds=5), NOW) == "just now"
-    assert relative_time(NOW + timedelta(days=1), NOW) == "in 1 day"
 
 
 # -------------------------------------------------------------------------------- fit scores

@@ -44,7 +44,8 @@
 // by keyboard (it can then be scrolled with the arrow keys), and only those that scroll.
 (function () {
   const mark = () => {
-    document.querySelectorAll(".prose .math.block, .prose div.math, .prose pre, .table-scroll")
+    document.querySelectorAll(
+      ".prose .math.block, .prose div.math, .prose pre, .table-scroll, .prose p, .prose li")
       .forEach((box) => {
         if (box.scrollWidth > box.clientWidth + 1) box.setAttribute("tabindex", "0");
         else if (box.getAttribute("tabindex") === "0") box.removeAttribute("tabindex");
