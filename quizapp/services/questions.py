@@ -107,8 +107,11 @@ def content_version() -> tuple:
 def detach(*rows: Question) -> None:
     """Make loaded questions safe to keep beyond this request (no lazy loads, no session)."""
     for row in rows:
-        if row in db.session:
-            db.session.expunge(row)
+        # Its loaded topics too: left in the session, a later rollback (a locked database)
+        # would expire them, and the cached page would fail reading a topic's slug.
+        for item in (row, *row.__dict__.get("topics", ())):
+            if item in db.session:
+                db.session.expunge(item)
 
 
 def get_question(slug: str) -> Question:

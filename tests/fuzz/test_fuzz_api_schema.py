@@ -127,7 +127,12 @@ def _malformed_strategy(operation, path: str):
         lambda bad: operation.as_strategy(
             path_parameters={name: bad for name in names} or None,
             query={name: bad for name in query_names} or None,
-            **({"body": _malformed_body(path, bad)} if path in VALID_BODIES else {}),
+            # A body only where the operation takes one (a path can have a GET beside a POST).
+            **(
+                {"body": _malformed_body(path, bad)}
+                if path in VALID_BODIES and operation.method.upper() != "GET"
+                else {}
+            ),
         )
     )
 

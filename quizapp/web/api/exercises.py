@@ -144,7 +144,7 @@ def start_lab_run(body: dict, wait: float):
     return _run_body(run.id, wait)
 
 
-class FieldOut(Schema):
+class SchemaFieldOut(Schema):
     name = fields.String()
     label = fields.String()
     help = fields.String()
@@ -166,7 +166,7 @@ class KindOut(Schema):
 class SimSchemaOut(Schema):
     simulator_version = fields.String()
     kinds = fields.List(fields.Nested(KindOut))
-    fields_ = fields.List(fields.Nested(FieldOut), data_key="fields", attribute="fields")
+    fields_ = fields.List(fields.Nested(SchemaFieldOut), data_key="fields", attribute="fields")
     limits = fields.Dict(keys=fields.String(), values=fields.Integer())
 
 

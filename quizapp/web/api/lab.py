@@ -35,7 +35,7 @@ class SharedResultOut(Schema):
     result = fields.Dict(allow_none=True)
 
 
-class FieldOut(Schema):
+class LabFieldOut(Schema):
     name = fields.String()
     label = fields.String()
     help = fields.String()
@@ -101,7 +101,7 @@ def shared_result(query: dict):
 
 
 @blp.get("/lab/fields")
-@blp.response(200, FieldOut(many=True))
+@blp.response(200, LabFieldOut(many=True))
 def lab_fields():
     """The lab's controls: label, help, group, kinds each field applies to, defaults."""
     return list(LAB_FIELDS.values())
