@@ -14,13 +14,21 @@ import socket
 CELERY = "celery"  # Celery redelivers a lost task itself (acks_late): never requeued here
 
 
+# States (field 3 of /proc/<pid>/stat) of a process that has ended: a zombie keeps its pid
+# and start time until its parent reaps it, and an orphan's parent may be a subreaper (a
+# supervisor, a test runner, a container's init) that never does.
+_ENDED = (b"Z", b"X", b"x")
+
+
 def _start_time(pid: int) -> str | None:
     """When process `pid` started (clock ticks since boot, from /proc), or None if there is no
-    such process. Without /proc, "?" for any live process."""
+    such process or it has ended (a zombie). Without /proc, "?" for any live process."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as stat:
-            # Field 22; the command name (field 2) may hold spaces, so count after its ")".
-            return stat.read().rsplit(b")", 1)[1].split()[19].decode()
+            # The command name (field 2) may hold spaces, so count after its ")": the state
+            # (field 3) comes first, the start time is field 22.
+            fields = stat.read().rsplit(b")", 1)[1].split()
+            return None if fields[0] in _ENDED else fields[19].decode()
     except FileNotFoundError:
         if os.path.isdir("/proc"):
             return None

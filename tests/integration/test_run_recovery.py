@@ -4,10 +4,12 @@ or of Celery, are left to it. Owners are "host/pid/start time" (jobs/owners.py).
 from __future__ import annotations
 
 import itertools
+import os
 import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from conftest import make_app
@@ -26,14 +28,16 @@ POOL = {"QUIZAPP_SIM_WORKERS": 1, "QUIZAPP_SIM_QUEUE_LIMIT": 4}
 _pools = itertools.count()
 
 
+PRINT_OWNER = [
+    sys.executable,
+    "-c",
+    "from quizapp.jobs.owners import this_process as t; print(t())",
+]
+
+
 def dead_owner() -> str:
     """The owner token of a process that has exited."""
-    done = subprocess.run(
-        [sys.executable, "-c", "from quizapp.jobs.owners import this_process as t; print(t())"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    done = subprocess.run(PRINT_OWNER, capture_output=True, text=True, check=True)
     return done.stdout.strip()
 
 
@@ -78,6 +82,21 @@ def test_owner_tokens_tell_a_live_process_from_a_gone_one():
     assert owners.owner_is_gone(dead_owner())
     assert not owners.owner_is_gone(owners.CELERY)
     assert not owners.owner_is_gone("another-host/1/123")  # cannot be checked from here
+
+
+def test_an_owner_that_ended_but_was_never_reaped_is_gone():
+    """A killed gunicorn worker is an orphan; when its new parent (a subreaper: a supervisor,
+    a test runner, a container's init) does not reap it, it stays a zombie with its pid and
+    start time. Its runs must be requeued all the same."""
+    child = subprocess.Popen(PRINT_OWNER, stdout=subprocess.PIPE, text=True)
+    try:
+        owner = child.stdout.read().strip()
+        os.waitid(os.P_PID, child.pid, os.WEXITED | os.WNOWAIT)  # ended, left unreaped
+        assert Path(f"/proc/{child.pid}").exists()
+        assert owners.owner_is_gone(owner)
+    finally:
+        child.stdout.close()
+        child.wait()
 
 
 def test_reading_a_run_whose_owner_is_gone_requeues_it(pool_app):
