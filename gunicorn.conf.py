@@ -2,7 +2,6 @@
 
 import multiprocessing
 import os
-import sys
 from pathlib import Path
 
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
@@ -32,13 +31,12 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 def _refuse_unsafe_settings() -> None:
     """Check the app's settings once, in the master, before any worker starts: an unsafe
     production setting stops gunicorn with one line instead of a traceback per worker."""
-    from quizapp.config import ConfigurationError, load_settings
+    from quizapp.config import ConfigurationError, load_settings, refuse_to_start
 
     try:
         load_settings(str(Path(__file__).resolve().parent / "instance"))
     except ConfigurationError as error:
-        print(f"quizapp: refusing to start: {error}", file=sys.stderr, flush=True)
-        sys.exit(1)
+        refuse_to_start(error)
 
 
 # The settings know how many processes serve the app (rate limits kept in one process's
@@ -53,13 +51,12 @@ def on_starting(server):
     os.environ["QUIZAPP_WEB_WORKERS"] = str(server.cfg.workers)
     if os.environ.get("QUIZAPP_ENV") != "production":
         return
-    from quizapp.config import ConfigurationError, limiter_storage_uri
+    from quizapp.config import ConfigurationError, limiter_storage_uri, refuse_to_start
 
     try:
         limiter_storage_uri(production=True)
     except ConfigurationError as error:
-        print(f"quizapp: refusing to start: {error}", file=sys.stderr, flush=True)
-        sys.exit(1)
+        refuse_to_start(error)
 
 
 def post_worker_init(worker):

@@ -3,7 +3,7 @@
 import sys
 
 from quizapp import create_app
-from quizapp.config import ConfigurationError
+from quizapp.config import ConfigurationError, refuse_to_start
 
 # gunicorn's exit code for "the application failed to load": its master then stops instead
 # of starting the worker again and again.
@@ -12,6 +12,4 @@ GUNICORN_APP_LOAD_ERROR = 4
 try:
     app = create_app()
 except ConfigurationError as error:
-    # One line an operator can act on; a traceback would bury it.
-    print(f"quizapp: refusing to start: {error}", file=sys.stderr, flush=True)
-    sys.exit(GUNICORN_APP_LOAD_ERROR if "gunicorn" in sys.modules else 1)
+    refuse_to_start(error, GUNICORN_APP_LOAD_ERROR if "gunicorn" in sys.modules else 1)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 DEFAULT_SECRET_KEY = "dev-secret-key-change-me"
 # Sessions, remember-me cookies and CSRF tokens are only as strong as this key: anyone who
@@ -16,6 +17,13 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 class ConfigurationError(RuntimeError):
     """A setting is missing or unsafe for the chosen environment."""
+
+
+def refuse_to_start(error: ConfigurationError, exit_code: int = 1) -> NoReturn:
+    """Stop a process that cannot run with these settings: one line an operator can act on
+    (gunicorn, `flask`, a Celery worker alike), never a traceback that would bury it."""
+    print(f"quizapp: refusing to start: {error}", file=sys.stderr, flush=True)
+    raise SystemExit(exit_code)
 
 
 def _database_url(instance_path: str) -> str:

@@ -8,11 +8,15 @@ from __future__ import annotations
 from celery.exceptions import SoftTimeLimitExceeded
 
 from quizapp import create_app
+from quizapp.config import ConfigurationError, refuse_to_start
 from quizapp.jobs import JobOutcome
 from quizapp.jobs.celery_backend import TASK_NAME, make_celery
 from quizapp.jobs.kinds import JOB_KINDS, run_job
 
-flask_app = create_app()
+try:
+    flask_app = create_app()
+except ConfigurationError as error:  # e.g. a weak SECRET_KEY in production: one line, as wsgi.py
+    refuse_to_start(error)
 celery = make_celery(flask_app.config)
 
 

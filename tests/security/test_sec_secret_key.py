@@ -1,6 +1,7 @@
 """Production refuses a weak SECRET_KEY (issue 11, item 10), started the way an operator starts
-it: gunicorn with gunicorn.conf.py, and the `flask --app wsgi` command line, each in its own
-process. The refusal is one line on stderr naming the problem, never a traceback.
+it: gunicorn with gunicorn.conf.py, the `flask --app wsgi` command line and a Celery worker
+(`make worker`), each in its own process. The refusal is one line on stderr naming the
+problem, never a traceback.
 
 An empty key used to start a production server whose cookies anyone could sign.
 """
@@ -83,6 +84,27 @@ def test_the_flask_command_line_refuses_a_weak_secret_key(tmp_path, name):
     )
     assert_refused_in_one_line(result, reason)
     assert result.returncode == 1
+
+
+@pytest.mark.parametrize("name", ["empty", "default", "short"])
+def test_a_celery_worker_refuses_a_weak_secret_key(tmp_path, name):
+    secret, reason = WEAK_KEYS[name]
+    result = run(
+        [str(BIN / "celery"), "-A", "quizapp.jobs.celery_worker", "worker", "--concurrency", "1"],
+        production_env(tmp_path, secret),
+    )
+    assert_refused_in_one_line(result, reason)
+    assert result.returncode == 1
+
+
+def test_a_celery_worker_loads_with_a_strong_secret_key(tmp_path):
+    """The refusal above is the key's doing: `celery report` loads the same app and exits."""
+    result = run(
+        [str(BIN / "celery"), "-A", "quizapp.jobs.celery_worker", "report"],
+        production_env(tmp_path, GOOD_KEY),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "refusing" not in result.stderr and "software -> celery" in result.stdout
 
 
 def test_a_missing_secret_key_is_the_development_default_and_refused(tmp_path):
