@@ -40,6 +40,7 @@ from sqlalchemy import insert, select  # noqa: E402
 from quizapp import create_app  # noqa: E402
 from quizapp.content.interchange import CONVERTERS, EXPORTERS, write_cards  # noqa: E402
 from quizapp.content.loader import load_bank  # noqa: E402
+from quizapp.devtools.net import free_port, wait_until_up  # noqa: E402
 from quizapp.extensions import db  # noqa: E402
 from quizapp.models import Attempt, Question, User  # noqa: E402
 from quizapp.services.content_import import import_content  # noqa: E402
@@ -206,9 +207,7 @@ def bench_preview(scratch: Path, saves: int = 5) -> None:
     import os
     import shutil
     import signal
-    import socket
     import subprocess
-    import urllib.request
 
     if not CHROMIUM.exists():
         print("Preview reload: skipped (no /usr/bin/chromium; `make browser` installs it)")
@@ -217,9 +216,7 @@ def bench_preview(scratch: Path, saves: int = 5) -> None:
 
     content = scratch / "preview-content"
     shutil.copytree(CONTENT, content)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{scratch / 'unused.sqlite'}"}
     process = subprocess.Popen(
         [sys.executable, "-m", "flask", "--app", "wsgi", "content", "serve", str(content),
@@ -232,15 +229,7 @@ def bench_preview(scratch: Path, saves: int = 5) -> None:
     original = path.read_text()
     timings = []
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        wait_until_up(url, 60, process)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]

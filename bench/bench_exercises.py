@@ -24,7 +24,6 @@ import itertools
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import delete, select  # noqa: E402
 
 from quizapp import create_app  # noqa: E402
+from quizapp.devtools.net import free_port, wait_until_up  # noqa: E402
 from quizapp.domain.exercises import all_selections  # noqa: E402
 from quizapp.extensions import db  # noqa: E402
 from quizapp.models import Exercise, SimResult  # noqa: E402
@@ -172,12 +172,6 @@ SERVER = textwrap.dedent(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def http(method: str, url: str, body: dict | None = None) -> tuple[int, dict, dict]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method)
@@ -268,15 +262,7 @@ def bench_concurrent(
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                http("GET", f"{base}/healthz")
-                break
-            except OSError:
-                if time.time() > deadline or server.poll() is not None:
-                    raise SystemExit(f"(c) the server did not start; see {log.name}") from None
-                time.sleep(0.2)
+        wait_until_up(f"{base}/healthz", 60, server, Path(log.name))
         # Warm the pool: every worker imports torch before the measurement starts.
         warm = [threading.Thread(target=learner, args=(base, [dict(configs[0], seed=s)], Tally()))
                 for s in (900_001, 900_002)]  # fmt: skip

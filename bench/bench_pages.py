@@ -30,7 +30,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,10 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from quizapp.devtools.net import free_port, wait_until_up  # noqa: E402
+
 BIN = Path(sys.executable).parent
 NODE_DIR = ROOT / "bench" / "node"
 LIGHTHOUSE = NODE_DIR / "node_modules" / ".bin" / "lighthouse"
@@ -70,23 +73,6 @@ ROUNDS = 5
 FIRST_VIEW_KB, REPEAT_VIEW_KB = 300, 30
 SCORE_TARGETS = {"performance": 95, "accessibility": 100, "best-practices": 100, "seo": 100}
 PASSWORD = "correct horse battery staple"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(url: str, seconds: float = 60) -> None:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except Exception:
-            time.sleep(0.3)
-    raise SystemExit(f"server at {url} did not start")
 
 
 def start_gunicorn(app: str, port: int, env: dict) -> subprocess.Popen:

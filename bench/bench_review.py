@@ -28,14 +28,12 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +43,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from conftest import synthetic_reviews  # noqa: E402
 
 from quizapp import create_app  # noqa: E402
+from quizapp.devtools.net import free_port, wait_until_up  # noqa: E402
 from quizapp.extensions import db  # noqa: E402
 from quizapp.models import User  # noqa: E402
 from quizapp.services.content_import import import_content  # noqa: E402
@@ -132,12 +131,6 @@ def bench_server(root: Path, ratings: int) -> dict:
 # ----------------------------------------------------------------------------- 2. browser
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def bench_browser(root: Path, cards: int) -> dict | None:
     if not Path(CHROMIUM).exists():
         print(f"browser: {CHROMIUM} is missing; skipped")
@@ -152,7 +145,7 @@ def bench_browser(root: Path, cards: int) -> dict | None:
         subprocess.run([*flask, *command], cwd=ROOT, env=env, check=True, capture_output=True)
     subprocess.run([*flask, "users", "create", "reviewer", "--password-stdin"], cwd=ROOT, env=env,
                    input=PASSWORD, text=True, check=True, capture_output=True)  # fmt: skip
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [*flask, "run", "--host", "127.0.0.1", "--port", str(port), "--no-reload"],
@@ -160,15 +153,7 @@ def bench_browser(root: Path, cards: int) -> dict | None:
         start_new_session=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(url + "/healthz", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.2)
+        wait_until_up(url + "/healthz", 60, server)
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
                 executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]

@@ -14,38 +14,22 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from quizapp.devtools.net import free_port, wait_until_up  # noqa: E402
+
 BIN = Path(sys.executable).parent
 USERS = int(os.environ.get("LOADTEST_USERS", "50"))
 SECONDS = int(os.environ.get("LOADTEST_SECONDS", "60"))
 PAGE_SECONDS = int(os.environ.get("LOADTEST_PAGE_SECONDS", "15"))
 SETUP_SECONDS = int(os.environ.get("LOADTEST_SETUP_SECONDS", "20"))  # sign-ups before the clock
 TARGET_P95_MS = 100.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_up(url: str, seconds: float = 60) -> None:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except Exception:
-            time.sleep(0.3)
-    raise SystemExit(f"server at {url} did not start")
 
 
 def start_gunicorn(app: str, port: int, env: dict) -> subprocess.Popen:

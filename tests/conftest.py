@@ -6,18 +6,16 @@ import itertools
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 
 from quizapp import create_app
+from quizapp.devtools.net import free_port, wait_until_up  # free_port: shared with the tests
 from quizapp.extensions import db
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -334,13 +332,6 @@ SERVER_READY_WAIT = 90.0  # seconds: a bound on start-up (4 workers importing th
 PRODUCTION_SECRET = "a-test-secret-key-that-is-long-enough-for-production-0123456789"
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now (loopback)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def production_env(database_url: str, **overrides: str) -> dict[str, str]:
     """The environment of `make serve` for a test server: production mode on loopback."""
     env = {
@@ -405,18 +396,7 @@ class GunicornServer:
         return self.log_path.read_text(errors="replace")
 
     def wait_until_healthy(self) -> None:
-
-        deadline = time.monotonic() + SERVER_READY_WAIT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited early:\n{self.log}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not answer within {SERVER_READY_WAIT:g} s:\n{self.log}")
+        wait_until_up(self.url + "/healthz", SERVER_READY_WAIT, self.process, self.log_path)
 
     def stop(self) -> None:
 

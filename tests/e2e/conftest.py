@@ -11,15 +11,14 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from quizapp.devtools.net import free_port, wait_until_up
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -87,26 +86,6 @@ class ConsoleWatch:
             self.problems.append(f"{tab.url}: console error: {message.text}")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_until_ready(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + READY_WAIT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited early:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the server did not answer within {READY_WAIT:g} s:\n{log.read_text()}")
-
-
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory):
     """`flask run` on a free port, its database migrated and the real content imported."""
@@ -126,7 +105,7 @@ def live_server(tmp_path_factory):
         "FLASK_DEBUG": "0",
     }
     env.pop("QUIZAPP_CSRF", None)  # CSRF on, as in production
-    port = _free_port()
+    port = free_port()
     server = LiveServer(f"http://127.0.0.1:{port}", env, database, content, root / "server.log")
     server.flask("db", "upgrade")
     server.flask("content", "import")
@@ -140,7 +119,7 @@ def live_server(tmp_path_factory):
             start_new_session=True,  # its simulation workers share the group: one kill ends all
         )
     try:
-        _wait_until_ready(server.url, process, server.log)
+        wait_until_up(server.url + "/healthz", READY_WAIT, process, server.log)
         yield server
     finally:
         os.killpg(process.pid, signal.SIGTERM)
@@ -228,7 +207,7 @@ def preview_server(tmp_path):
     shutil.copytree(REPO_ROOT / "content", content)
     learners_db = tmp_path / "learners.sqlite"
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{learners_db}", "FLASK_DEBUG": "0"}
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "preview.log"
     with log.open("w") as output:
         process = subprocess.Popen(
@@ -240,16 +219,7 @@ def preview_server(tmp_path):
             start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + READY_WAIT
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"the preview exited early:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=2):
-                break
-        except OSError:
-            assert time.monotonic() < deadline, f"the preview did not start:\n{log.read_text()}"
-            time.sleep(0.2)
+    wait_until_up(url + "/healthz", READY_WAIT, process, log)
     try:
         yield PreviewServer(url, content)
     finally:

@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import POSTGRES_URL, make_app
+from conftest import POSTGRES_URL, free_port, make_app
 from sqlalchemy import event, func, select, text
 from sqlalchemy.pool import NullPool
 
@@ -178,9 +178,7 @@ class TcpProxy:
 
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self._sockets: list[socket.socket] = []
         self._listener: socket.socket | None = None
 

@@ -8,10 +8,8 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -19,7 +17,7 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 
 import pytest
-from conftest import POSTGRES_URL, REPO_ROOT, _reset_postgres
+from conftest import POSTGRES_URL, REPO_ROOT, _reset_postgres, free_port, wait_until_up
 
 BIN = Path(sys.executable).parent
 PASSWORD = "a long and private passphrase"
@@ -66,12 +64,6 @@ class Browser:
         return self.request(path, {**form, "csrf_token": match.group(1)})
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(params=["sqlite", "postgres"])
 def production_server(request, tmp_path):
     if request.param == "postgres":
@@ -81,7 +73,7 @@ def production_server(request, tmp_path):
         database = POSTGRES_URL
     else:
         database = f"sqlite:///{tmp_path / 'live.sqlite'}"
-    port = _free_port()
+    port = free_port()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -110,15 +102,7 @@ def production_server(request, tmp_path):
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + READY_WAIT
-        while True:
-            assert process.poll() is None, (tmp_path / "gunicorn.log").read_text()
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=2)
-                break
-            except OSError:
-                assert time.monotonic() < deadline, (tmp_path / "gunicorn.log").read_text()
-                time.sleep(0.2)
+        wait_until_up(base + "/healthz", READY_WAIT, process, tmp_path / "gunicorn.log")
         yield base
     finally:
         os.killpg(process.pid, signal.SIGTERM)
