@@ -11,14 +11,19 @@ from quizapp.extensions import limiter
 from quizapp.models import REPORT_CATEGORIES, REPORT_STATUSES
 from quizapp.services import item_stats
 from quizapp.services import reports as report_service
+from quizapp.web.api.documented import (
+    NOT_AN_AUTHOR,
+    bad_request,
+    documented_errors,
+    no_such,
+    signed_in,
+)
 from quizapp.web.authoring import REPORT_LIMIT, reporter_key
 from quizapp.web.decks import APKG_MIMETYPE, send_deck
 
 blp = Blueprint(
     "api_authoring", __name__, description="Problem reports, item statistics and Anki decks"
 )
-
-API_SECURITY = [{"bearerAuth": []}, {"cookieAuth": []}]
 
 
 class ReportIn(Schema):
@@ -141,13 +146,14 @@ def _register_report_endpoint(target_kind: str) -> None:
     )
     decorators = [
         blp.post(f"/{target_kind}s/<slug>/reports"),
-        blp.doc(security=API_SECURITY),
+        signed_in(
+            blp,
+            bad_request("No category or no message", FieldErrorOut),
+            no_such(target_kind),
+            (429, "Too many reports"),
+        ),
         blp.arguments(ReportIn),
         blp.response(201, ReportOut),
-        blp.alt_response(400, schema=FieldErrorOut, description="No category or no message"),
-        blp.alt_response(401, description="Not signed in"),
-        blp.alt_response(404, description=f"No such {target_kind}"),
-        blp.alt_response(429, description="Too many reports"),
         login_required,
         limiter.limit(REPORT_LIMIT, key_func=reporter_key),
     ]
@@ -161,9 +167,8 @@ for _target_kind in report_service.REPORT_TARGETS:
 
 
 @blp.get("/me/reports")
-@blp.doc(security=API_SECURITY)
+@signed_in(blp)
 @blp.response(200, ReportOut(many=True))
-@blp.alt_response(401, description="Not signed in")
 @login_required
 def my_reports():
     """Your reports and the authors' answers, newest first."""
@@ -171,11 +176,9 @@ def my_reports():
 
 
 @blp.get("/author/reports")
-@blp.doc(security=API_SECURITY)
+@signed_in(blp, NOT_AN_AUTHOR)
 @blp.arguments(ReportFilter, location="query")
 @blp.response(200, ReportOut(many=True))
-@blp.alt_response(401, description="Not signed in")
-@blp.alt_response(403, description="Not an author")
 @login_required
 def author_reports(query: dict):
     """Every learner's report (authors and admins), open ones first."""
@@ -184,13 +187,9 @@ def author_reports(query: dict):
 
 
 @blp.patch("/author/reports/<int(max=2147483647):report_id>")
-@blp.doc(security=API_SECURITY)
+@signed_in(blp, bad_request("Bad status or reply", FieldErrorOut), NOT_AN_AUTHOR, no_such("report"))
 @blp.arguments(ReportAnswerIn)
 @blp.response(200, ReportOut)
-@blp.alt_response(401, description="Not signed in")
-@blp.alt_response(400, schema=FieldErrorOut, description="Bad status or reply")
-@blp.alt_response(403, description="Not an author")
-@blp.alt_response(404, description="No such report")
 @login_required
 def answer_report(body: dict, report_id: int):
     """Set a report's status and reply (the learner sees both on their dashboard)."""
@@ -199,11 +198,9 @@ def answer_report(body: dict, report_id: int):
 
 
 @blp.get("/author/items")
-@blp.doc(security=API_SECURITY)
+@signed_in(blp, NOT_AN_AUTHOR)
 @blp.arguments(ItemFilter, location="query")
 @blp.response(200, ItemStatOut(many=True))
-@blp.alt_response(401, description="Not signed in")
-@blp.alt_response(403, description="Not an author")
 @login_required
 def author_items(query: dict):
     """Item statistics per question and check: facility, discrimination, option picks, flags."""
@@ -215,10 +212,8 @@ def author_items(query: dict):
 
 
 @blp.get("/author/exercises")
-@blp.doc(security=API_SECURITY)
+@signed_in(blp, NOT_AN_AUTHOR)
 @blp.response(200, ExerciseStatOut(many=True))
-@blp.alt_response(401, description="Not signed in")
-@blp.alt_response(403, description="Not an author")
 @login_required
 def author_exercises():
     """Per exercise and choice: picks, predictions right, failure rate, common wrong guess."""
@@ -228,7 +223,7 @@ def author_exercises():
 
 @blp.get("/topics/<slug>/deck")
 @blp.response(200, description="The topic's cards as an Anki deck", content_type=APKG_MIMETYPE)
-@blp.alt_response(404, description="No such topic")
+@documented_errors(blp, no_such("topic"))
 def topic_deck(slug: str):
     """A topic's cards as an Anki deck (.apkg); stable note ids, so a newer deck updates."""
     return send_deck(slug)

@@ -10,6 +10,16 @@ from marshmallow import Schema, fields, validate
 from quizapp.domain.exercises import VERDICTS, describe_goal
 from quizapp.services import lab as lab_service
 from quizapp.services import simulations as sim_service
+from quizapp.web.api.documented import (
+    CONFIG_REFUSED,
+    MOVED,
+    MOVED_REPEAT,
+    QUEUE_FULL,
+    TOO_MANY_RUNS,
+    bad_request,
+    documented_errors,
+    no_such,
+)
 
 blp = Blueprint("api_exercises", __name__, description="Gradient exercises and the lab")
 
@@ -110,8 +120,7 @@ def list_exercises():
 
 @blp.get("/exercises/<slug>")
 @blp.response(200, ExerciseOut)
-@blp.alt_response(301, description="Renamed: Location gives the address under the new slug")
-@blp.alt_response(404, description="No such exercise")
+@documented_errors(blp, MOVED, no_such("exercise"))
 def get_exercise(slug: str):
     """One exercise: its fixed network, the choices and the goals."""
     return sim_service.get_exercise(slug)
@@ -120,11 +129,14 @@ def get_exercise(slug: str):
 @blp.post("/exercises/<slug>/runs")
 @blp.arguments(ExerciseRunIn)
 @blp.response(202, RunOut)
-@blp.alt_response(308, description="Renamed: repeat the request at the Location given")
-@blp.alt_response(400, description="A choice outside the exercise's choice space")
-@blp.alt_response(404, description="No such exercise")
-@blp.alt_response(429, description="Too many runs started (cached ones too); see Retry-After")
-@blp.alt_response(503, description="The simulation queue is full; retry after Retry-After")
+@documented_errors(
+    blp,
+    MOVED_REPEAT,
+    bad_request("A choice outside the exercise's choice space"),
+    no_such("exercise"),
+    TOO_MANY_RUNS,
+    QUEUE_FULL,
+)
 def start_exercise_run(body: dict, slug: str):
     """Run the learner's choices; poll GET /runs/<id> until status is done or failed."""
     run = sim_service.start_exercise_run(_user(), slug, body["choices"], body.get("prediction"))
@@ -135,9 +147,7 @@ def start_exercise_run(body: dict, slug: str):
 @blp.arguments(LabRunIn)
 @blp.arguments(WaitArgs, location="query", as_kwargs=True)
 @blp.response(202, RunOut)
-@blp.alt_response(400, description="A configuration the simulator refuses (names the field)")
-@blp.alt_response(429, description="Too many runs started (cached ones too); see Retry-After")
-@blp.alt_response(503, description="The simulation queue is full; retry after Retry-After")
+@documented_errors(blp, CONFIG_REFUSED, TOO_MANY_RUNS, QUEUE_FULL)
 def start_lab_run(body: dict, wait: float):
     """Run any configuration within the simulator's limits; `?wait=` answers once it is done."""
     run = sim_service.start_lab_run(_user(), body["config"])
@@ -182,7 +192,7 @@ def lab_schema():
 @blp.get("/runs/<run_id>")
 @blp.arguments(WaitArgs, location="query", as_kwargs=True)
 @blp.response(200, RunOut)
-@blp.alt_response(404, description="No such run (or not yours)")
+@documented_errors(blp, no_such("run (or not yours)"))
 def get_run(run_id: str, wait: float):
     """A run's status and, when done, its result and goals; `?wait=` long-polls for the end."""
     return _run_body(run_id, wait)

@@ -11,6 +11,13 @@ from quizapp.services import lab as lab_service
 from quizapp.services import phase as phase_service
 from quizapp.sim.fields import LAB_FIELDS
 from quizapp.sim.phase import MAX_SIZE, MIN_SIZE
+from quizapp.web.api.documented import (
+    CONFIG_REFUSED,
+    QUEUE_FULL,
+    bad_request,
+    documented_errors,
+    no_such,
+)
 from quizapp.web.lab import lab_config_from
 from quizapp.web.phase_chart import phase_figure
 
@@ -54,7 +61,7 @@ def _share(config: dict) -> str:
 
 @blp.get("/lab/history")
 @blp.response(200, HistoryItemOut(many=True))
-@blp.alt_response(401, description="Not signed in (anonymous history lives in the browser)")
+@documented_errors(blp, (401, "Not signed in (anonymous history lives in the browser)"))
 @login_required
 def lab_history():
     """Your recent lab runs, newest first."""
@@ -85,8 +92,7 @@ LabConfigQuery = Schema.from_dict(
 @blp.get("/lab/results")
 @blp.arguments(LabConfigQuery, location="query")
 @blp.response(200, SharedResultOut)
-@blp.alt_response(400, description="A configuration the simulator refuses (names the field)")
-@blp.alt_response(503, description="The simulation queue is full; retry after Retry-After")
+@documented_errors(blp, CONFIG_REFUSED, QUEUE_FULL)
 def shared_result(query: dict):
     """A configuration's result, public: from the cache, or started now (query = config)."""
     view = lab_service.shared_result(lab_config_from(query))
@@ -183,7 +189,7 @@ def _phase_body(view) -> dict:
 @blp.post("/lab/phase")
 @blp.arguments(PhaseArgs, location="json")
 @blp.response(202, PhaseOut)
-@blp.alt_response(400, description="Unknown preset or a grid size out of range")
+@documented_errors(blp, bad_request("Unknown preset or a grid size out of range"))
 def start_phase(body: dict):
     """Start (or find) a phase diagram; follow `url` with ?seen=&wait= as cells finish."""
     return _phase_body(phase_service.start_phase(body["preset"], body.get("size")))
@@ -192,7 +198,7 @@ def start_phase(body: dict):
 @blp.get("/lab/phase/<key>")
 @blp.arguments(PhaseWaitArgs, location="query", as_kwargs=True)
 @blp.response(200, PhaseOut)
-@blp.alt_response(404, description="No such phase diagram")
+@documented_errors(blp, no_such("phase diagram"))
 def get_phase(key: str, seen: int, wait: float):
     """A phase diagram's finished cells; `wait` holds the answer until more than `seen`."""
     return _phase_body(phase_service.wait_for_progress(key, seen, wait))

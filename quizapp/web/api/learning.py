@@ -10,11 +10,17 @@ from marshmallow import Schema, fields, validate
 from quizapp.services import learning as learning_service
 from quizapp.services import personal_data
 from quizapp.services import progress as progress_service
+from quizapp.web.api.documented import (
+    MOVED_REPEAT,
+    RETIRED_QUESTION,
+    bad_request,
+    documented_errors,
+    no_such,
+    signed_in,
+)
 from quizapp.web.check_views import learner_key
 
 blp = Blueprint("api_learning", __name__, description="Answering questions and your progress")
-
-API_SECURITY = [{"bearerAuth": []}, {"cookieAuth": []}]
 
 
 class AttemptIn(Schema):
@@ -114,10 +120,13 @@ class DueOut(Schema):
 @blp.post("/questions/<slug>/attempts")
 @blp.arguments(AttemptIn)
 @blp.response(201, AttemptOut)
-@blp.alt_response(308, description="Renamed: repeat the request at the Location given")
-@blp.alt_response(400, description="Bad check index or response")
-@blp.alt_response(404, description="No such question")
-@blp.alt_response(410, description="The question has been retired")
+@documented_errors(
+    blp,
+    MOVED_REPEAT,
+    bad_request("Bad check index or response"),
+    no_such("question"),
+    RETIRED_QUESTION,
+)
 def create_attempt(body: dict, slug: str):
     """Grade an answer; a signed-in learner's answer is stored and reschedules the card."""
     key = body.get("idempotency_key") or request.headers.get("Idempotency-Key")
@@ -159,9 +168,8 @@ def create_attempt(body: dict, slug: str):
 
 
 @blp.get("/me/progress")
-@blp.doc(security=API_SECURITY)
+@signed_in(blp)
 @blp.response(200, ProgressOut)
-@blp.alt_response(401, description="Not signed in")
 @login_required
 def my_progress():
     """Mastery per topic, accuracy per day, streak and due counts."""
@@ -191,9 +199,8 @@ def my_progress():
 
 
 @blp.get("/me/reviews/due")
-@blp.doc(security=API_SECURITY)
+@signed_in(blp)
 @blp.response(200, DueOut(many=True))
-@blp.alt_response(401, description="Not signed in")
 @login_required
 def my_due_reviews():
     """Cards due now, most overdue first."""
@@ -209,9 +216,8 @@ def my_due_reviews():
 
 
 @blp.get("/me/export")
-@blp.doc(security=API_SECURITY)
+@signed_in(blp)
 @blp.response(200)
-@blp.alt_response(401, description="Not signed in")
 @login_required
 def my_export():
     """Everything stored about you, as JSON."""

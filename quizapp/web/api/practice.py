@@ -8,12 +8,11 @@ from marshmallow import Schema, fields, validate
 
 from quizapp.services import practice as practice_service
 from quizapp.services import progress as progress_service
+from quizapp.web.api.documented import API_SECURITY, documented_errors, no_such, signed_in
 
 blp = Blueprint(
     "api_practice", __name__, description="Next question, practice sessions, card states"
 )
-
-API_SECURITY = [{"bearerAuth": []}, {"cookieAuth": []}]
 
 
 class CardStateOut(Schema):
@@ -101,7 +100,7 @@ def next_question(args: dict):
 @blp.doc(security=API_SECURITY)
 @blp.arguments(PracticeArgs, location="query")
 @blp.response(200, PracticeOut)
-@blp.alt_response(404, description="No such topic")
+@documented_errors(blp, no_such("topic"))
 def topic_practice(args: dict, slug: str):
     """A practice session on one topic: due questions first, then the weakest, then new."""
     plan = practice_service.plan_topic_practice(_learner(), slug, size=args["size"])
@@ -114,9 +113,8 @@ def topic_practice(args: dict, slug: str):
 
 
 @blp.get("/me/cards")
-@blp.doc(security=API_SECURITY)
+@signed_in(blp)
 @blp.response(200, CardOut(many=True))
-@blp.alt_response(401, description="Not signed in")
 @login_required
 def my_cards():
     """Your state on every question you have answered (questions not listed are new)."""

@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 
 from quizapp.domain.grading import check_id, resolve_check
 from quizapp.services import questions as question_service
+from quizapp.web.api.documented import MOVED, RETIRED_QUESTION, documented_errors, no_such
 from quizapp.web.api.schemas import QuestionListArgs, QuestionListOut, QuestionOut, TopicOut
 from quizapp.web.check_views import learner_key
 
@@ -54,9 +55,7 @@ def list_questions(args: dict):
 
 @blp.get("/questions/<slug>")
 @blp.response(200, QuestionOut)
-@blp.alt_response(301, description="Renamed: Location gives the address under the new slug")
-@blp.alt_response(404, description="No such question")
-@blp.alt_response(410, description="The question has been retired")
+@documented_errors(blp, MOVED, no_such("question"), RETIRED_QUESTION)
 def get_question(slug: str):
     """One question with its rendered HTML, references, related questions and checks."""
     question = question_service.get_question(slug)

@@ -14,12 +14,11 @@ from quizapp.services import review as review_service
 from quizapp.services import revlog as revlog_service
 from quizapp.services import schedule_fits as fit_service
 from quizapp.services.learning import current_parameters
+from quizapp.web.api.documented import bad_request, no_such, signed_in
 
 blp = Blueprint("api_review", __name__, description="Reviewing cards, your memory and schedule")
 
 # login_required sits right under each route, so a visitor gets 401 before any body check.
-
-API_SECURITY = [{"bearerAuth": []}, {"cookieAuth": []}]
 
 
 class QueueCardOut(Schema):
@@ -168,9 +167,8 @@ class ImportOut(Schema):
 
 @blp.get("/me/review/queue")
 @login_required
-@blp.doc(security=API_SECURITY)
+@signed_in(blp)
 @blp.response(200, QueueOut)
-@blp.alt_response(401, description="Not signed in")
 def review_queue():
     """Today's review queue in order: due cards first, then new ones, interleaved by topic."""
     now = utcnow()
@@ -202,12 +200,9 @@ def review_queue():
 
 @blp.post("/me/review/reveal")
 @login_required
-@blp.doc(security=API_SECURITY)
+@signed_in(blp, bad_request("Bad check or response"), no_such("question"))
 @blp.arguments(AnswerIn)
 @blp.response(200, RevealOut)
-@blp.alt_response(400, description="Bad check or response")
-@blp.alt_response(401, description="Not signed in")
-@blp.alt_response(404, description="No such question")
 def reveal(body: dict):
     """Turn a card over: grade the answer to its check (if given), suggest a rating, and give
     each rating's next interval. Nothing is stored."""
@@ -232,13 +227,14 @@ def reveal(body: dict):
 
 @blp.post("/me/review/ratings")
 @login_required
-@blp.doc(security=API_SECURITY)
+@signed_in(
+    blp,
+    bad_request("Bad rating, check or response"),
+    no_such("question"),
+    (409, "The card changed under you; rate again"),
+)
 @blp.arguments(RateIn)
 @blp.response(201, RateOut)
-@blp.alt_response(400, description="Bad rating, check or response")
-@blp.alt_response(401, description="Not signed in")
-@blp.alt_response(404, description="No such question")
-@blp.alt_response(409, description="The card changed under you; rate again")
 def rate(body: dict):
     """Rate a card Again/Hard/Good/Easy; it is rescheduled and the rating logged."""
     key = body.get("idempotency_key") or request.headers.get("Idempotency-Key")
@@ -265,12 +261,9 @@ def rate(body: dict):
 
 @blp.post("/me/review/undo")
 @login_required
-@blp.doc(security=API_SECURITY)
+@signed_in(blp, (404, "Nothing to undo"), (409, "That is not your last rating"))
 @blp.arguments(UndoIn)
 @blp.response(200, UndoOut)
-@blp.alt_response(401, description="Not signed in")
-@blp.alt_response(404, description="Nothing to undo")
-@blp.alt_response(409, description="That is not your last rating")
 def undo(body: dict):
     """Undo your last rating: its attempt, the card's state and the log entry."""
     question = review_service.undo_rating(current_user, body.get("review"))
@@ -279,9 +272,8 @@ def undo(body: dict):
 
 @blp.get("/me/review/leeches")
 @login_required
-@blp.doc(security=API_SECURITY)
+@signed_in(blp)
 @blp.response(200, LeechOut(many=True))
-@blp.alt_response(401, description="Not signed in")
 def leeches():
     """Your leeches, with easier related questions and linked exercises."""
     return [
@@ -299,11 +291,9 @@ def leeches():
 
 @blp.post("/me/review/leeches/<slug>")
 @login_required
-@blp.doc(security=API_SECURITY)
+@signed_in(blp, (404, "Not one of your leeches"))
 @blp.arguments(LeechActionIn)
 @blp.response(204)
-@blp.alt_response(401, description="Not signed in")
-@blp.alt_response(404, description="Not one of your leeches")
 def resolve_leech(body: dict, slug: str):
     """resume (back into review), reset (learn anew) or keep (stay suspended)."""
     review_service.resolve_leech(current_user, slug, body["action"])
@@ -311,9 +301,8 @@ def resolve_leech(body: dict, slug: str):
 
 @blp.get("/me/review/settings")
 @login_required
-@blp.doc(security=API_SECURITY)
+@signed_in(blp)
 @blp.response(200, SettingsSchema)
-@blp.alt_response(401, description="Not signed in")
 def get_settings():
     """Your daily limits and leech threshold."""
     return review_service.review_settings(current_user)
@@ -321,11 +310,9 @@ def get_settings():
 
 @blp.put("/me/review/settings")
 @login_required
-@blp.doc(security=API_SECURITY)
+@signed_in(blp, bad_request("A value out of range"))
 @blp.arguments(SettingsSchema)
 @blp.response(200, SettingsSchema)
-@blp.alt_response(400, description="A value out of range")
-@blp.alt_response(401, description="Not signed in")
 def put_settings(body: dict):
     """Change your daily limits and leech threshold (fields left out stay as they are)."""
     return review_service.update_review_settings(current_user, body)
@@ -333,9 +320,8 @@ def put_settings(body: dict):
 
 @blp.get("/me/memory")
 @login_required
-@blp.doc(security=API_SECURITY)
+@signed_in(blp)
 @blp.response(200, MemoryOut)
-@blp.alt_response(401, description="Not signed in")
 def memory():
     """Recall now per card, reviews due per day for 30 days, answers per day for a year."""
     overview = memory_service.memory_overview(current_user)
@@ -365,13 +351,12 @@ def memory():
 
 @blp.get("/me/review-log")
 @login_required
+@signed_in(blp)
 @blp.doc(
-    security=API_SECURITY,
     responses={
         "200": {"description": "CSV", "content": {"text/csv": {"schema": {"type": "string"}}}}
     },
 )
-@blp.alt_response(401, description="Not signed in")
 def export_revlog():
     """Your review log as CSV in the FSRS benchmark layout (card_id is the question slug)."""
     return Response(revlog_service.export_revlog(current_user), mimetype="text/csv")
@@ -379,13 +364,11 @@ def export_revlog():
 
 @blp.post("/me/review-log")
 @login_required
+@signed_in(blp, bad_request("Bad CSV: every problem with its line number"))
 @blp.doc(
-    security=API_SECURITY,
     requestBody={"content": {"text/csv": {"schema": {"type": "string"}}}, "required": True},
 )
 @blp.response(200, ImportOut)
-@blp.alt_response(400, description="Bad CSV: every problem with its line number")
-@blp.alt_response(401, description="Not signed in")
 def import_revlog():
     """Import a revlog CSV (the request body) for cards that exist here: all or nothing."""
     try:
@@ -403,9 +386,8 @@ def _fit(fit) -> dict:
 
 @blp.get("/me/schedule")
 @login_required
-@blp.doc(security=API_SECURITY)
+@signed_in(blp)
 @blp.response(200, ScheduleOut)
-@blp.alt_response(401, description="Not signed in")
 def schedule():
     """Your FSRS parameters: reviews counted against the threshold, every fitted version."""
     status = fit_service.fit_status(current_user)
@@ -421,11 +403,8 @@ def schedule():
 
 @blp.post("/me/schedule/fits")
 @login_required
-@blp.doc(security=API_SECURITY)
+@signed_in(blp, (409, "Not enough reviews yet"), (503, "Workers busy"))
 @blp.response(202, FitOut)
-@blp.alt_response(401, description="Not signed in")
-@blp.alt_response(409, description="Not enough reviews yet")
-@blp.alt_response(503, description="Workers busy")
 def start_fit():
     """Fit your FSRS parameters to your reviews, in a worker; poll the fit for its result."""
     return _fit(fit_service.start_fit(current_user))
@@ -433,10 +412,8 @@ def start_fit():
 
 @blp.get("/me/schedule/fits/<fit_id>")
 @login_required
-@blp.doc(security=API_SECURITY)
+@signed_in(blp, no_such("fit"))
 @blp.response(200, FitOut)
-@blp.alt_response(401, description="Not signed in")
-@blp.alt_response(404, description="No such fit")
 def get_fit(fit_id: str):
     """One fit: queued, running, done (with its figures) or failed (with the reason)."""
     return _fit(fit_service.get_fit(current_user, fit_id))

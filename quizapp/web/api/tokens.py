@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from quizapp.services import accounts
-from quizapp.web.api.learning import API_SECURITY
+from quizapp.web.api.documented import signed_in
 
 blp = Blueprint("api_tokens", __name__, description="Your personal API tokens")
 
@@ -23,9 +23,8 @@ class TokenOut(Schema):
 
 
 @blp.get("/me/tokens")
-@blp.doc(security=API_SECURITY)
+@signed_in(blp)
 @blp.response(200, TokenOut(many=True))
-@blp.alt_response(401, description="Not signed in")
 @login_required
 def my_tokens():
     """Your tokens that still work (neither revoked nor expired), newest first."""
