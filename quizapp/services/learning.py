@@ -414,14 +414,20 @@ def due_count(user: User, now: datetime | None = None) -> int:
             select(func.count())
             .select_from(ReviewCard)
             .join(Question, Question.id == ReviewCard.question_id)
-            .where(
-                ReviewCard.user_id == user.id,
-                ReviewCard.due_at <= now,
-                ReviewCard.suspended_at.is_(None),
-                Question.retired_at.is_(None),
-            )
+            .where(*_due(user, now))
         )
         or 0
+    )
+
+
+def _due(user: User, now: datetime) -> tuple:
+    """The conditions of a due card (joined with its question): the learner's, due by `now`,
+    not suspended, its question not retired."""
+    return (
+        ReviewCard.user_id == user.id,
+        ReviewCard.due_at <= now,
+        ReviewCard.suspended_at.is_(None),
+        Question.retired_at.is_(None),
     )
 
 
@@ -438,12 +444,7 @@ def due_cards(user: User, now: datetime | None = None, limit: int = 50) -> list[
     rows = db.session.execute(
         select(Question, ReviewCard.due_at, ReviewCard.reviews)
         .join(ReviewCard, ReviewCard.question_id == Question.id)
-        .where(
-            ReviewCard.user_id == user.id,
-            ReviewCard.due_at <= now,
-            ReviewCard.suspended_at.is_(None),
-            Question.retired_at.is_(None),
-        )
+        .where(*_due(user, now))
         .order_by(ReviewCard.due_at, Question.id)
         .limit(limit)
     ).all()

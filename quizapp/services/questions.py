@@ -119,15 +119,21 @@ def get_question(slug: str) -> Question:
     question = db.session.scalar(
         select(Question).where(Question.slug == slug).options(selectinload(Question.topics))
     )
-    if question is None or question.retired_at is not None:
-        renamed = renamed_to(Question, slug)
+    return live_or_refused(Question, question, slug, "question")
+
+
+def live_or_refused(model, row, slug: str, noun: str):
+    """`row` (the `model` found by `slug`, or None) when it is live; else Moved when a live
+    one lists `slug` among its former slugs, NotFound, or Gone when it has been retired."""
+    if row is None or row.retired_at is not None:
+        renamed = renamed_to(model, slug)
         if renamed is not None:
-            raise Moved(f"The question '{slug}' is now '{renamed}'.", slug=renamed)
-    if question is None:
-        raise NotFound(f"No question '{slug}'.")
-    if question.retired_at is not None:
-        raise Gone(f"The question '{question.title}' has been retired.")
-    return question
+            raise Moved(f"The {noun} '{slug}' is now '{renamed}'.", slug=renamed)
+    if row is None:
+        raise NotFound(f"No {noun} '{slug}'.")
+    if row.retired_at is not None:
+        raise Gone(f"The {noun} '{row.title}' has been retired.")
+    return row
 
 
 def renamed_to(model, slug: str) -> str | None:

@@ -33,9 +33,9 @@ from quizapp.jobs.backends import backend_for
 from quizapp.jobs.completion import BOARD
 from quizapp.models import Attempt, Exercise, Question, SimResult, SimRun, User
 from quizapp.models.base import utcnow
-from quizapp.services.errors import Busy, Gone, InvalidInput, Moved, NotFound
+from quizapp.services.errors import Busy, InvalidInput, NotFound
 from quizapp.services.learning import reschedule_card
-from quizapp.services.questions import active_by_slugs, renamed_to
+from quizapp.services.questions import active_by_slugs, live_or_refused
 from quizapp.sim import SIMULATOR_VERSION, SimConfigError, validate_config
 
 log = logging.getLogger(__name__)
@@ -51,15 +51,7 @@ RECORD_FAILED = "The result could not be saved because of a conflict. Please run
 
 def get_exercise(slug: str) -> Exercise:
     exercise = db.session.scalar(select(Exercise).where(Exercise.slug == slug))
-    if exercise is None or exercise.retired_at is not None:
-        renamed = renamed_to(Exercise, slug)
-        if renamed is not None:
-            raise Moved(f"The exercise '{slug}' is now '{renamed}'.", slug=renamed)
-    if exercise is None:
-        raise NotFound(f"No exercise '{slug}'.")
-    if exercise.retired_at is not None:
-        raise Gone(f"The exercise '{exercise.title}' has been retired.")
-    return exercise
+    return live_or_refused(Exercise, exercise, slug, "exercise")
 
 
 def list_exercises() -> list[Exercise]:

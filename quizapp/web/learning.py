@@ -60,7 +60,9 @@ def _form_response(check: dict) -> object:
         raise InvalidInput(str(error), field="response") from None
 
 
-def _elapsed_ms() -> int | None:
+def elapsed_ms_from_form() -> int | None:
+    """Milliseconds since the page showed the card: the form's started_ms (now_ms when the
+    page was rendered) to now; None without it. The review screen reads it too."""
     started = request.form.get("started_ms", "")
     if not started.isdigit():
         return None
@@ -101,7 +103,7 @@ def answer(slug: str):
                 slug, pending={"check": check_index, "text": text}, return_to=return_to
             )
         response = _form_response(check)
-        elapsed_ms = _elapsed_ms()
+        elapsed_ms = elapsed_ms_from_form()
         key = learner_key(remember=True)
         result = learning_service.submit_answer(
             current_user if current_user.is_authenticated else None,

@@ -28,6 +28,7 @@ from quizapp.models.base import utcnow
 from quizapp.services import review as review_service
 from quizapp.services.errors import InvalidInput
 from quizapp.services.learning import current_parameters
+from quizapp.web.learning import elapsed_ms_from_form
 
 review = Blueprint("review", __name__)
 
@@ -77,13 +78,6 @@ def _summary(state: dict) -> dict:
         "recalled": (done - counts["again"]) / done if done else None,
         "minutes": max(1, round((time.time() - state["started"]) / 60)),
     }
-
-
-def _elapsed_ms() -> int | None:
-    started = request.form.get("started_ms", "")
-    if not started.isdigit():
-        return None
-    return int(time.time() * 1000) - int(started)
 
 
 def _response_value(check_index: str | None, question):
@@ -162,7 +156,7 @@ def reveal():
         question,
         check_index,
         _response_value(check_index, question),
-        elapsed_ms=_elapsed_ms(),
+        elapsed_ms=elapsed_ms_from_form(),
     )
     return render_review(reveal=revealed)
 
@@ -179,7 +173,7 @@ def rate():
         request.form.get("rating", ""),
         check_index=check_index,
         response=_response_value(check_index, question),
-        elapsed_ms=_elapsed_ms(),
+        elapsed_ms=elapsed_ms_from_form(),
         idempotency_key=request.form.get("form_key") or None,
     )
     if not result.duplicate:
