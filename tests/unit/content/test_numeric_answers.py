@@ -1,6 +1,9 @@
 """Recompute every numeric check's answer from first principles and compare it with the YAML.
 
 The YAML is read directly with yaml.safe_load, so these tests do not depend on the loader.
+A question with `params:` (variants) has its answers written as expressions: for those,
+several learners' variants are drawn the way the app draws them, and each variant's answer
+is recomputed here from its parameter values alone.
 Where PyTorch implements the thing a question asks about (a layer, an optimiser, a scheduler),
 the recomputation uses PyTorch itself, so the answer matches what a learner would measure.
 """
@@ -322,10 +325,8 @@ RECOMPUTE: dict[CheckKey, Callable[[], float]] = {
         lambda w: 0.5 * (torch.sigmoid(w * 2.0) - 1.0) ** 2, 0.5
     ),
     ("sigmoid-derivative-bound", 0): max_sigmoid_derivative,
-    ("sigmoid-depth-gradient-bound", 0): lambda: smallest_depth_below(1e-6),
     ("exploding-gradients-clipping", 0): clipped_first_component,
     ("xavier-glorot-initialization", 0): lambda: math.sqrt(6 / (300 + 100)),
-    ("he-initialization", 0): lambda: math.sqrt(2 / 256),
     ("orthogonal-initialization", 0): orthogonal_relu_largest_singular_value,
     ("dying-relu", 0): lambda: derivative_at(lambda x: F.leaky_relu(x, 0.01), -3.0),
     ("gelu-activation", 0): lambda: 1.0 * 0.5 * (1 + math.erf(1.0 / math.sqrt(2))),
@@ -353,7 +354,6 @@ RECOMPUTE: dict[CheckKey, Callable[[], float]] = {
     ),
     ("data-augmentation", 0): lambda: (256 - 224) ** 2 * 2,
     ("conv-output-size", 0): conv_output_height,
-    ("conv-parameter-count", 0): lambda: parameter_count(nn.Conv2d(64, 128, kernel_size=3)),
     ("receptive-field-stacked-convs", 0): lambda: receptive_field([1, 1, 1]),
     ("receptive-field-stacked-convs", 1): lambda: receptive_field([1, 2, 1]),
     ("scaled-dot-product-scaling", 0): attention_score_std,
@@ -412,11 +412,38 @@ RECOMPUTE: dict[CheckKey, Callable[[], float]] = {
 }
 
 
-def load_numeric_checks() -> dict[CheckKey, tuple[str, dict[str, Any]]]:
-    """Every numeric check in the bank, keyed by slug and index, with its file name."""
+def he_normal_std(fan_in: int) -> float:
+    """The standard deviation PyTorch's kaiming_normal_ (fan_in, ReLU) draws, measured."""
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.empty(max(64, 2**22 // fan_in), fan_in)
+    nn.init.kaiming_normal_(weight, nonlinearity="relu", generator=generator)
+    return weight.std().item()
+
+
+# Checks of questions with params: the answer recomputed from one variant's parameter values.
+VARIANT_RECOMPUTE: dict[CheckKey, Callable[[dict[str, Any]], float]] = {
+    ("sigmoid-depth-gradient-bound", 0): lambda p: smallest_depth_below(
+        10.0 ** -p["k"], factor=p["w"] / 4
+    ),
+    ("conv-parameter-count", 0): lambda p: parameter_count(
+        nn.Conv2d(p["cin"], p["cout"], kernel_size=p["k"])
+    ),
+    ("he-initialization", 0): lambda p: he_normal_std(p["fan_in"]),
+}
+# Learners whose variants are recomputed (each draws its own parameter values).
+VARIANT_LEARNERS = [f"user:{n}" for n in range(8)]
+
+
+def load_numeric_checks(
+    with_params: bool = False,
+) -> dict[CheckKey, tuple[str, dict[str, Any]]]:
+    """Every numeric check in the bank, keyed by slug and index, with its file name: of the
+    questions without params, or (`with_params`) of those with params."""
     found: dict[CheckKey, tuple[str, dict[str, Any]]] = {}
     for path in sorted(QUESTIONS_DIR.glob("*.yaml")):
         question = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if bool(question.get("params")) != with_params:
+            continue
         numeric = [c for c in question.get("checks", []) if c.get("kind") == "numeric"]
         for index, check in enumerate(numeric):
             found[(path.stem, index)] = (f"content/questions/{path.name}", check)
@@ -424,6 +451,7 @@ def load_numeric_checks() -> dict[CheckKey, tuple[str, dict[str, Any]]]:
 
 
 NUMERIC_CHECKS = load_numeric_checks()
+VARIANT_CHECKS = load_numeric_checks(with_params=True)
 
 
 def allowed_error(check: dict[str, Any]) -> float:
@@ -440,19 +468,63 @@ def test_the_bank_has_numeric_checks() -> None:
 def test_every_numeric_check_has_a_recomputation() -> None:
     missing = [
         f"{file}: numeric check {index} has no recomputation in {Path(__file__).name}"
-        for (slug, index), (file, _) in sorted(NUMERIC_CHECKS.items())
-        if (slug, index) not in RECOMPUTE
+        for checks, recompute in ((NUMERIC_CHECKS, RECOMPUTE), (VARIANT_CHECKS, VARIANT_RECOMPUTE))
+        for (slug, index), (file, _) in sorted(checks.items())
+        if (slug, index) not in recompute
     ]
     assert not missing, "\n".join(missing)
 
 
 def test_no_recomputation_is_stale() -> None:
     stale = [
-        f"content/questions/{slug}.yaml: no numeric check {index} any more"
-        for slug, index in sorted(RECOMPUTE)
-        if (slug, index) not in NUMERIC_CHECKS
+        f"content/questions/{slug}.yaml: no numeric check {index} (of its kind) any more"
+        for checks, recompute in ((NUMERIC_CHECKS, RECOMPUTE), (VARIANT_CHECKS, VARIANT_RECOMPUTE))
+        for slug, index in sorted(recompute)
+        if (slug, index) not in checks
     ]
     assert not stale, "\n".join(stale)
+
+
+def learner_variants(slug: str, index: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(params, numeric check) as several learners get them: the file rendered for import,
+    then each learner's variant resolved exactly as the question page resolves it."""
+    from quizapp.content.loader import SourceDocument
+    from quizapp.content.rendering import render_question
+    from quizapp.content.schemas import QuestionSchema
+    from quizapp.content.yaml_source import parse_yaml
+    from quizapp.domain.grading import check_id, resolve_check
+
+    path = QUESTIONS_DIR / f"{slug}.yaml"
+    parsed = parse_yaml(path.read_text(encoding="utf-8"))
+    document = SourceDocument(str(path), QuestionSchema().load(parsed.data), parsed, "")
+    stored = render_question(document)["checks"]
+    position = [i for i, check in enumerate(stored) if check["kind"] == "numeric"][index]
+    variants = []
+    for learner in VARIANT_LEARNERS:
+        resolved = resolve_check(stored[position], learner, check_id(slug, position))
+        variants.append((resolved.variant, dict(resolved.check)))
+    return variants
+
+
+@pytest.mark.parametrize("key", sorted(VARIANT_RECOMPUTE), ids=lambda key: f"{key[0]}[{key[1]}]")
+def test_variant_answers_match_recomputation(key: CheckKey) -> None:
+    if key not in VARIANT_CHECKS:
+        pytest.fail(
+            f"content/questions/{key[0]}.yaml: numeric check {key[1]} with params not found"
+        )
+    file = VARIANT_CHECKS[key][0]
+    variants = learner_variants(*key)
+    assert len({tuple(params.items()) for params, _ in variants}) >= 3, "learners share variants"
+    for params, check in variants:
+        expected = float(VARIANT_RECOMPUTE[key](params))
+        tolerance = allowed_error(check)
+        assert abs(check["answer"] - expected) <= tolerance, (
+            f"{file}: numeric check {key[1]} for {params} has answer {check['answer']} but "
+            f"recomputation gives {expected:.6g} (allowed error {tolerance})"
+        )
+        assert tolerance <= MAX_RELATIVE_SLACK * abs(check["answer"]), (
+            f"{file}: numeric check {key[1]} for {params} accepts ±{tolerance}"
+        )
 
 
 @pytest.mark.parametrize("key", sorted(RECOMPUTE), ids=lambda key: f"{key[0]}[{key[1]}]")
