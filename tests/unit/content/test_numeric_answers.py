@@ -472,22 +472,17 @@ RECOMPUTE: dict[CheckKey, Callable[[], float]] = {
     ("init-gains", 0): lambda: nn.init.calculate_gain("tanh"),
     ("overfit-one-batch", 0): double_softmax_loss_floor,
     ("nan-loss-debugging", 0): lambda: math.log(torch.finfo(torch.float32).max),
-    ("projection-shortcuts", 0): lambda: parameter_count(nn.Conv2d(64, 128, 1, 2, bias=False)),
-    ("forget-gate-bias-init", 0): lambda: sigmoid(1.0) ** 10,
-    ("inverted-dropout", 0): inverted_dropout_scale,
-    ("conv-output-size", 0): conv_output_height,
+    ("adam-bias-correction", 0): adam_first_step,
+    ("adam-bias-correction", 1): adam_uncorrected_first_step_ratio,
     ("multi-head-attention-parameters", 0): lambda: parameter_count(nn.MultiheadAttention(512, 8)),
     ("receptive-field-stacked-convs", 0): lambda: receptive_field([1, 1, 1]),
     ("receptive-field-stacked-convs", 1): lambda: receptive_field([1, 2, 1]),
+    ("projection-shortcuts", 0): lambda: parameter_count(nn.Conv2d(64, 128, 1, 2, bias=False)),
+    ("inverted-dropout", 0): inverted_dropout_scale,
     ("warmup-linear-scaling", 0): lambda: 0.1 * 8192 / 256,
-    ("pre-activation-residual-units", 0): lambda: 0.95**100,
-    ("bptt-vanishing-exploding", 0): lambda: 0.9**50,
+    ("conv-output-size", 0): conv_output_height,
     ("transformer-warmup-schedule", 0): lambda: noam_rate(4000) * 1e4,
     ("lstm-parameter-count", 0): lambda: parameter_count(nn.LSTM(10, 20)),
-    ("chi1-edge-of-chaos", 0): lambda: relu_chi1(2.2) ** 50,
-    ("adam-bias-correction", 0): adam_first_step,
-    ("adam-bias-correction", 1): adam_uncorrected_first_step_ratio,
-    ("depth-scales-trainability", 0): lambda: -1 / math.log(0.9),
 }
 
 
@@ -514,6 +509,13 @@ VARIANT_RECOMPUTE: dict[CheckKey, Callable[[dict[str, Any]], float]] = {
     ("lsuv-initialization", 0): lambda p: lsuv_factor(p["v"]),
     ("gpt2-residual-scaling", 0): lambda p: gpt2_projection_std(p["blocks"]),
     # decay and growth over depth and time
+    ("chi1-edge-of-chaos", 0): lambda p: relu_chi1(p["sw2"]) ** p["L"],
+    ("depth-scales-trainability", 0): lambda p: 1 / -math.log(p["chi"]),
+    ("pre-activation-residual-units", 0): lambda p: math.prod([p["lam"]] * p["units"]),
+    ("bptt-vanishing-exploding", 0): lambda p: linear_rnn_gradient(p["w"], p["T"]),
+    ("forget-gate-bias-init", 0): lambda p: (
+        torch.sigmoid(torch.tensor(float(p["b"]))).item() ** p["k"]
+    ),
     # parameter counts and sizes
     # optimisation and regularisation
 }
@@ -523,6 +525,11 @@ CHOICE_VARIANT_RECOMPUTE: dict[CheckKey, Callable[[dict[str, Any]], float]] = {
     ("xavier-glorot-initialization", 3): lambda p: xavier_normal_std(p["n_in"], p["n_out"]),
     ("kaiming-fan-mode", 3): lambda p: kaiming_conv_std(p["cin"], p["cout"], p["k"], "fan_in"),
     ("lsuv-initialization", 3): lambda p: relu_output_variance_after(p["v"], lambda v: v),
+    ("chi1-edge-of-chaos", 3): lambda p: math.sqrt(relu_chi1(p["sw2"]) ** p["L"]),
+    ("depth-scales-trainability", 3): lambda p: round(6 / -math.log(p["chi"])),
+    ("pre-activation-residual-units", 3): lambda p: (2 - p["lam"]) ** p["units"],
+    ("bptt-vanishing-exploding", 3): lambda p: linear_rnn_gradient(p["w"], 2 * p["T"]),
+    ("forget-gate-bias-init", 3): lambda p: (sigmoid(p["b"]) / sigmoid(0.0)) ** p["k"],
     ("gpt2-residual-scaling", 3): lambda p: (0.02 / gpt2_projection_std(p["blocks"])) ** 2,
 }
 # Learners whose variants are recomputed (each draws its own parameter values).
