@@ -474,15 +474,9 @@ RECOMPUTE: dict[CheckKey, Callable[[], float]] = {
     ("nan-loss-debugging", 0): lambda: math.log(torch.finfo(torch.float32).max),
     ("adam-bias-correction", 0): adam_first_step,
     ("adam-bias-correction", 1): adam_uncorrected_first_step_ratio,
-    ("multi-head-attention-parameters", 0): lambda: parameter_count(nn.MultiheadAttention(512, 8)),
-    ("receptive-field-stacked-convs", 0): lambda: receptive_field([1, 1, 1]),
-    ("receptive-field-stacked-convs", 1): lambda: receptive_field([1, 2, 1]),
-    ("projection-shortcuts", 0): lambda: parameter_count(nn.Conv2d(64, 128, 1, 2, bias=False)),
-    ("inverted-dropout", 0): inverted_dropout_scale,
     ("warmup-linear-scaling", 0): lambda: 0.1 * 8192 / 256,
-    ("conv-output-size", 0): conv_output_height,
     ("transformer-warmup-schedule", 0): lambda: noam_rate(4000) * 1e4,
-    ("lstm-parameter-count", 0): lambda: parameter_count(nn.LSTM(10, 20)),
+    ("inverted-dropout", 0): inverted_dropout_scale,
 }
 
 
@@ -517,6 +511,16 @@ VARIANT_RECOMPUTE: dict[CheckKey, Callable[[dict[str, Any]], float]] = {
         torch.sigmoid(torch.tensor(float(p["b"]))).item() ** p["k"]
     ),
     # parameter counts and sizes
+    ("lstm-parameter-count", 0): lambda p: parameter_count(nn.LSTM(p["d"], p["h"])),
+    ("projection-shortcuts", 0): lambda p: parameter_count(
+        nn.Conv2d(p["cin"], 2 * p["cin"], kernel_size=1, stride=2, bias=False)
+    ),
+    ("multi-head-attention-parameters", 0): lambda p: parameter_count(
+        nn.MultiheadAttention(p["d"], p["heads"])
+    ),
+    ("conv-output-size", 0): lambda p: conv_output_height(p["W"], p["K"], p["S"], p["P"]),
+    ("receptive-field-stacked-convs", 0): lambda p: receptive_field([1] * p["n"], p["k"]),
+    ("receptive-field-stacked-convs", 1): lambda p: receptive_field([1, p["s"], 1]),
     # optimisation and regularisation
 }
 # The key of a choice check whose options are numbers, recomputed the same way, by (slug,
@@ -530,6 +534,18 @@ CHOICE_VARIANT_RECOMPUTE: dict[CheckKey, Callable[[dict[str, Any]], float]] = {
     ("pre-activation-residual-units", 3): lambda p: (2 - p["lam"]) ** p["units"],
     ("bptt-vanishing-exploding", 3): lambda p: linear_rnn_gradient(p["w"], 2 * p["T"]),
     ("forget-gate-bias-init", 3): lambda p: (sigmoid(p["b"]) / sigmoid(0.0)) ** p["k"],
+    ("lstm-parameter-count", 3): lambda p: parameter_count(nn.GRU(p["d"], p["h"])),
+    ("projection-shortcuts", 3): lambda p: parameter_count(
+        nn.Conv2d(p["cin"], 2 * p["cin"], kernel_size=3, stride=2, bias=False)
+    ),
+    ("multi-head-attention-parameters", 1): lambda p: (
+        nn.MultiheadAttention(p["d"], p["heads"]).head_dim
+    ),
+    ("multi-head-attention-parameters", 3): lambda p: parameter_count(
+        nn.MultiheadAttention(p["d"], p["heads"], bias=False)
+    ),
+    ("conv-output-size", 1): lambda p: same_padding(p["ks"]),
+    ("receptive-field-stacked-convs", 4): lambda p: receptive_field([1, p["s"], 1, 1]),
     ("gpt2-residual-scaling", 3): lambda p: (0.02 / gpt2_projection_std(p["blocks"])) ** 2,
 }
 # Learners whose variants are recomputed (each draws its own parameter values).
