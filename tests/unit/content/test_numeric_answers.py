@@ -472,11 +472,6 @@ RECOMPUTE: dict[CheckKey, Callable[[], float]] = {
     ("init-gains", 0): lambda: nn.init.calculate_gain("tanh"),
     ("overfit-one-batch", 0): double_softmax_loss_floor,
     ("nan-loss-debugging", 0): lambda: math.log(torch.finfo(torch.float32).max),
-    ("adam-bias-correction", 0): adam_first_step,
-    ("adam-bias-correction", 1): adam_uncorrected_first_step_ratio,
-    ("warmup-linear-scaling", 0): lambda: 0.1 * 8192 / 256,
-    ("transformer-warmup-schedule", 0): lambda: noam_rate(4000) * 1e4,
-    ("inverted-dropout", 0): inverted_dropout_scale,
 }
 
 
@@ -522,6 +517,11 @@ VARIANT_RECOMPUTE: dict[CheckKey, Callable[[dict[str, Any]], float]] = {
     ("receptive-field-stacked-convs", 0): lambda p: receptive_field([1] * p["n"], p["k"]),
     ("receptive-field-stacked-convs", 1): lambda p: receptive_field([1, p["s"], 1]),
     # optimisation and regularisation
+    ("transformer-warmup-schedule", 0): lambda p: noam_rate(p["w"], p["d"], p["w"]) * 1e4,
+    ("warmup-linear-scaling", 0): lambda p: p["lr0"] * (p["B"] / p["b0"]),
+    ("adam-bias-correction", 0): lambda p: adam_first_step(p["g"], p["lr"]),
+    ("adam-bias-correction", 1): lambda p: adam_uncorrected_first_step_ratio(p["b1"], p["b2"]),
+    ("inverted-dropout", 0): lambda p: inverted_dropout_scale(p["p"]),
 }
 # The key of a choice check whose options are numbers, recomputed the same way, by (slug,
 # position among all of the question's checks): the key option must show that number.
@@ -546,6 +546,12 @@ CHOICE_VARIANT_RECOMPUTE: dict[CheckKey, Callable[[dict[str, Any]], float]] = {
     ),
     ("conv-output-size", 1): lambda p: same_padding(p["ks"]),
     ("receptive-field-stacked-convs", 4): lambda p: receptive_field([1, p["s"], 1, 1]),
+    ("transformer-warmup-schedule", 3): lambda p: noam_half_peak_step(p["d"], p["w"]),
+    ("warmup-linear-scaling", 3): lambda p: 5 * 1_281_167 / p["B"],
+    ("adam-bias-correction", 4): lambda p: adam_uncorrected_first_step(
+        p["g"], p["lr"], p["b1"], p["b2"]
+    ),
+    ("inverted-dropout", 3): lambda p: 2.0 * inverted_dropout_scale(p["p"]),
     ("gpt2-residual-scaling", 3): lambda p: (0.02 / gpt2_projection_std(p["blocks"])) ** 2,
 }
 # Learners whose variants are recomputed (each draws its own parameter values).
