@@ -23,6 +23,8 @@ MIN_QUESTIONS_PER_TOPIC = 5
 MIN_PER_DIFFICULTY = {"easy": 15, "medium": 30, "hard": 15}
 RELATED_RANGE = (2, 5)
 MIN_DIAGRAM_CARDS = 20
+# Cards whose numbers differ per learner (`params:`), where a number is the point.
+MIN_VARIANT_CARDS = 20
 # A quiz whose key is nearly always the first option teaches guessing, not the material.
 # (Pages may shuffle options too; the files themselves should not lean on that.)
 MAX_SHARE_OF_KEYS_IN_ONE_POSITION = 0.75
@@ -256,3 +258,11 @@ def test_seed_question_links_its_four_related_questions_in_order(
     )
     assert "```mermaid" in seed["explanation"], f"{file_of(seed)}: the ResNet diagram is missing"
     assert len(seed["references"]) >= 3, f"{file_of(seed)}: the three seed references are missing"
+
+
+def test_enough_questions_have_variants(questions: list[dict[str, Any]]) -> None:
+    with_variants = [q["slug"] for q in questions if q.get("params")]
+    assert len(with_variants) >= MIN_VARIANT_CARDS, (
+        f"{len(with_variants)} question(s) declare params ({', '.join(with_variants) or 'none'}), "
+        f"at least {MIN_VARIANT_CARDS} are required"
+    )
