@@ -44,7 +44,10 @@ def reference_values(data: dict[str, Any]) -> dict[str, Any]:
 def reference_card(card: dict[str, Any]) -> dict[str, Any]:
     """A card (validated question data) as its reference variant: every `{{ }}` put in, number
     expressions evaluated, `params`/`derived` left out: for formats without variants (Anki,
-    Moodle XML). A card without them comes back unchanged."""
+    Moodle XML). A card without them, or without checks (a deck built from the database,
+    already in its reference variant), comes back unchanged."""
+    if "checks" not in card:
+        return card
     values = reference_values(card) if stored_spec(card) else {}
     texts = list(markdown_fields(card))
     numbers = [

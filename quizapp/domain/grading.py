@@ -219,7 +219,8 @@ def variant_spec(stored: Mapping[str, Any] | None) -> VariantSpec | None:
     """The parsed spec stored with a question or check (None when it has no params)."""
     if not stored:
         return None
-    return _spec(json.dumps(stored, sort_keys=True))
+    # Not sorted: derived values are evaluated in the order they are written.
+    return _spec(json.dumps(stored))
 
 
 def draw_variant(

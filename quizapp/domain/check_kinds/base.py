@@ -238,6 +238,11 @@ class CheckKind:
         """A response (authored terms) that scores full marks; None if there is none."""
         return None
 
+    def key_text(self, check: Mapping[str, Any]) -> str:
+        """The key in words, for authors (e.g. `content variants`)."""
+        key = self.key_response(check)
+        return "" if key is None else str(key)
+
 
 def allowed_tries(check: Mapping[str, Any], kind: CheckKind) -> int:
     """How many answers the learner may give before the answer is revealed."""

@@ -144,6 +144,11 @@ class ChoiceKind(CheckKind):
             if index not in keys and same:
                 yield ("options", index, "text"), f"shows the same as the key (option {same[0]})"
 
+    def key_text(self, check: Mapping[str, Any]) -> str:
+        key = self.key_response(check)
+        options = options_of(check)
+        return " | ".join(options[i]["text"] for i in (key if isinstance(key, list) else [key]))
+
     def public_extra(self, check: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
         options = options_of(check)
         return {

@@ -211,3 +211,10 @@ class Numeric(CheckKind):
 
     def key_response(self, check: Mapping[str, Any]) -> object:
         return float(check["answer"])
+
+    def key_text(self, check: Mapping[str, Any]) -> str:
+        answer = float(check["answer"])
+        relative = float(check.get("relative_tolerance") or 0.0)
+        allowed = max(float(check.get("tolerance") or 0.0), relative * abs(answer))
+        unit = f" {check['unit']}" if check.get("unit") else ""
+        return f"{answer:.10g}{unit} (± {allowed:.3g})"

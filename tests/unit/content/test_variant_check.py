@@ -7,38 +7,13 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import make_app, write_question
-
-# A valid question with params: 8 depths x 3 weight bounds = 24 variants.
-VARIANT = {
-    "question: |\n  What is the maximum": (
-        "params:\n"
-        "  n: {min: 2, max: 9, step: 1}\n"
-        "  w: {choices: [0.5, 1, 2]}\n"
-        "derived:\n"
-        "  bound: w / 4\n"
-        "question: |\n"
-        "  With {{ n }} layers and weights up to {{ w }}, what is the maximum"
-    ),
-    "prompt: Give it as a decimal.": "prompt: Give $({{ bound }})^{ {{ n }} }$ as a decimal.",
-    "    answer: 0.25\n    tolerance: 0.01": "    answer: bound ** n\n    relative_tolerance: 0.01",
-}
+from conftest import make_app, write_variant_question
 
 
 @pytest.fixture(scope="module")
 def runner(tmp_path_factory):
     app = make_app(f"sqlite:///{tmp_path_factory.mktemp('variants') / 'check.sqlite'}")
     return app.test_cli_runner()
-
-
-def write_variant(root: Path, extra: dict[str, str]) -> Path:
-    path = write_question(root, "varied", related=["alpha"], replace=VARIANT)
-    text = path.read_text()
-    for old, new in extra.items():
-        assert old in text, old
-        text = text.replace(old, new)
-    path.write_text(text)
-    return path
 
 
 def line_of(path: Path, marker: str) -> int:
@@ -49,7 +24,7 @@ def line_of(path: Path, marker: str) -> int:
 
 
 def test_a_valid_variant_question_passes(runner, content_dir: Path) -> None:
-    write_variant(content_dir, {})
+    write_variant_question(content_dir, extra={})
     result = runner.invoke(args=["content", "check", str(content_dir)])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("OK: 3 questions, ")
@@ -209,7 +184,7 @@ CASES = [
 def test_check_reports_each_variant_problem_where_it_is(
     runner, content_dir: Path, replace, marker, field, message
 ) -> None:
-    path = write_variant(content_dir, replace)
+    path = write_variant_question(content_dir, extra=replace)
     result = runner.invoke(args=["content", "check", str(content_dir)])
     assert result.exit_code == 1, result.output
     problems = result.stderr.splitlines()
@@ -220,7 +195,7 @@ def test_check_reports_each_variant_problem_where_it_is(
 
 
 def test_import_refuses_a_variant_that_fails_for_some_learner(runner, content_dir: Path) -> None:
-    write_variant(content_dir, {"bound: w / 4": "bound: w / (n - 5)"})
+    write_variant_question(content_dir, extra={"bound: w / 4": "bound: w / (n - 5)"})
     result = runner.invoke(args=["content", "import", str(content_dir)])
     assert result.exit_code == 1
     assert "derived.bound" in result.output + (result.stderr or "")
