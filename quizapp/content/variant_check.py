@@ -33,6 +33,10 @@ from quizapp.domain.variants import (
 )
 
 SAMPLES = 50
+# `import` checks fewer variants (every learner's page must work, the full check is the
+# author's `content check`): rendering each variant's texts is the cost.
+IMPORT_SAMPLES = 12
+_checked: dict[tuple[str, str, int], list[ContentError]] = {}
 
 
 def sample_params(spec: VariantSpec, slug: str, count: int = SAMPLES) -> list[dict[str, Any]]:
@@ -50,8 +54,18 @@ def describe(params: Mapping[str, Any]) -> str:
     return ", ".join(f"{name}={value!r}" for name, value in params.items())
 
 
-def variant_problems(document: SourceDocument) -> list[ContentError]:
-    """Every variant problem of one valid question file (none for a plain question)."""
+def variant_problems(document: SourceDocument, samples: int = SAMPLES) -> list[ContentError]:
+    """Every variant problem of one valid question file (none for a plain question), over
+    `samples` variants; remembered per file path and content hash within the process."""
+    key = (document.path, document.content_hash, samples)
+    if key not in _checked:
+        if len(_checked) > 4096:
+            _checked.clear()
+        _checked[key] = _variant_problems(document, samples)
+    return list(_checked[key])
+
+
+def _variant_problems(document: SourceDocument, count: int) -> list[ContentError]:
     data = document.data
     texts = list(markdown_fields(data))
     spec_data = stored_spec(data)
@@ -65,7 +79,7 @@ def variant_problems(document: SourceDocument) -> list[ContentError]:
         if spec is None:  # the schema reports these
             return []
     checker = _Checker(document)
-    samples = sample_params(spec, data["slug"]) if spec else [{}]
+    samples = sample_params(spec, data["slug"], count) if spec else [{}]
     signatures: dict[tuple, dict[str, Any]] = {}
     answers: dict[tuple[int, str], set[float]] = {}
     for params in samples:

@@ -17,8 +17,10 @@ import hashlib
 import math
 import operator
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from random import Random
 from typing import Any
 
@@ -236,7 +238,13 @@ def parse_expression(source: object) -> Expression:
         source = repr(source)
     if not isinstance(source, str) or not source.strip():
         raise VariantError("an expression must be non-empty text")
-    text = source.strip()
+    return _parsed(source.strip())
+
+
+@lru_cache(maxsize=4096)
+def _parsed(text: str) -> Expression:
+    """Parsed once per text: every learner's page evaluates the same few expressions (the
+    tree is never changed, so sharing it is safe; a refusal raises and is not cached)."""
     if len(text) > MAX_EXPRESSION_CHARS:
         raise VariantError(f"an expression is at most {MAX_EXPRESSION_CHARS} characters")
     try:
@@ -278,13 +286,24 @@ def check_names(expression: Expression, known: set[str] | frozenset[str]) -> Non
         raise VariantError(f"unknown name {unknown[0]!r} (params and derived: {declared})")
 
 
+_local = threading.local()
+
+
+def _evaluator() -> SimpleEval:
+    """One evaluator per thread: building one costs more than most evaluations, and an
+    evaluator keeps the expression it is evaluating, so threads must not share one."""
+    evaluator = getattr(_local, "evaluator", None)
+    if evaluator is None:
+        evaluator = _local.evaluator = SimpleEval(operators=OPERATORS, functions=FUNCTIONS)
+    return evaluator
+
+
 def evaluate(source: object, values: Mapping[str, Value]) -> Value:
     """The value of an expression for one variant; VariantError for any failure."""
     expression = parse_expression(source)
     check_names(expression, set(values))
-    evaluator = SimpleEval(
-        operators=OPERATORS, functions=FUNCTIONS, names={**CONSTANTS, **dict(values)}
-    )
+    evaluator = _evaluator()
+    evaluator.names = {**CONSTANTS, **dict(values)}
     try:
         result = evaluator.eval(expression.source, previously_parsed=expression.tree.body)
     except VariantError:

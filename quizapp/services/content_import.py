@@ -26,7 +26,7 @@ from quizapp.content.rendering import (
     render_problems,
     render_question,
 )
-from quizapp.content.variant_check import variant_problems
+from quizapp.content.variant_check import IMPORT_SAMPLES, variant_problems
 from quizapp.domain.variants import has_template
 from quizapp.extensions import db
 from quizapp.models import Attempt, Exercise, Question, Topic
@@ -108,7 +108,7 @@ def import_content(root: Path, progress: Progress | None = None) -> ImportReport
     if not bank.errors:
         # A variant that fails for some learner must not reach the database either.
         for document in bank.documents.values():
-            bank.errors.extend(variant_problems(document))
+            bank.errors.extend(variant_problems(document, IMPORT_SAMPLES))
     if bank.errors:
         raise ContentInvalid(sorted(bank.errors))
     return _import_bank(bank, progress or _no_progress)

@@ -71,6 +71,7 @@ def submit_answer(
     hints_used: Any = 0,
     tries_used: Any = 1,
     variant_key: str | None = None,
+    variant: dict[str, Any] | None = None,
 ) -> AnswerResult:
     """Grade `response`, given in the order the learner saw; for a signed-in learner also
     record it and update the review card.
@@ -78,7 +79,8 @@ def submit_answer(
     `learner_key` names an anonymous visitor's layout (a signed-in learner's is their own).
     A question with params is graded in the learner's variant (for an account, the one of
     their card's variant epoch), or in `variant_key`'s when given (a visitor's answer
-    adopted by their new account), and that variant is recorded with the attempt.
+    adopted by their new account), or in `variant` (one recorded earlier, graded again);
+    the variant is recorded with the attempt.
     `tries_used` counts this try; a wrong answer with tries left is graded but not stored
     (`grade.final` is False). `hints_used` hints each take the check's penalty off the score.
     """
@@ -90,8 +92,8 @@ def submit_answer(
     learner = account_key(user.id) if user is not None else (learner_key or ANONYMOUS_LEARNER)
     epoch = learner_epoch(user.id, question.id) if user is not None and question.variant_spec else 0
     resolved = resolve_check(check, learner, check_id(slug, index), epoch=epoch)
-    if variant_key is not None and resolved.variant is not None:
-        seen = draw_variant(check[VARIANT_SPEC], variant_key, slug)
+    if resolved.variant is not None and (variant_key is not None or variant):
+        seen = variant or draw_variant(check[VARIANT_SPEC], variant_key or learner, slug)
         resolved = stored_check(check, resolved.layout, seen)
     try:
         grade = resolved.grade(
@@ -221,8 +223,10 @@ def grade_again(
     learner_key: str | None,
     hints_used: Any = 0,
     tries_used: Any = 1,
+    variant: dict[str, Any] | None = None,
 ):
-    """Grade an answer given earlier without storing anything; None if it no longer fits."""
+    """Grade an answer given earlier (in `variant`, for a question with params) without
+    storing anything; None if it no longer fits."""
     try:
         return submit_answer(
             None,
@@ -233,6 +237,7 @@ def grade_again(
             learner_key=learner_key,
             hints_used=hints_used,
             tries_used=tries_used,
+            variant=variant if isinstance(variant, dict) else None,
         )
     except ServiceError:
         return None

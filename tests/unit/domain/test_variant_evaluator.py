@@ -139,3 +139,12 @@ def test_substitute_formats_numbers() -> None:
     assert substitute("{{ n }} layers, {{ 1/3 }}, {{ 2.0 }}", {"n": 17}) == (
         "17 layers, 0.333333333333, 2"
     )
+
+
+def test_derived_values_are_evaluated_in_the_order_written() -> None:
+    """A later name may sort before an earlier one: the stored spec keeps the written order."""
+    spec = {"params": {"n": {"choices": [2, 3]}}, "derived": {"z": "n * 2", "a": "z + 1"}}
+    check = {**CHECK, "variant_spec": spec}
+    check["variant_template"] = {**CHECK["variant_template"], "answer": "a"}
+    resolved = resolve_check(check, "user:1", "q#0")
+    assert resolved.check["answer"] == resolved.variant["n"] * 2 + 1
