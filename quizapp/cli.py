@@ -116,6 +116,45 @@ def _valid_bank_or_exit(directory: str | None):
     return bank
 
 
+@content_cli.command("variants")
+@click.argument("slug")
+@click.option("-n", "count", default=5, show_default=True, type=click.IntRange(1, 100))
+@click.option("--dir", "directory", default=None, help="Content folder (default: content/).")
+def variants_command(slug: str, count: int, directory: str | None) -> None:
+    """Print sample variants of a question with params, each with every check's key."""
+    from quizapp.content.loader import load_bank
+    from quizapp.content.rendering import RenderFailed, render_question
+    from quizapp.services.variants import describe_variant, sample_variants
+
+    bank = load_bank(_content_dir(directory))
+    document = bank.documents.get(slug)
+    if document is None:
+        mine = [error for error in bank.errors if Path(error.path).stem == slug]
+        for error in mine:
+            click.echo(str(error), err=True)
+        if not mine:
+            click.echo(f"Error: no question '{slug}' (questions/{slug}.yaml)", err=True)
+        sys.exit(1)
+    try:
+        stored = render_question(document)
+    except RenderFailed as failure:
+        click.echo(str(failure.error), err=True)
+        sys.exit(1)
+    samples = sample_variants(slug, stored["checks"], stored["variant_spec"], count)
+    if not samples:
+        click.echo(f"{slug} has no params: every learner sees the same question.")
+        return
+    for number, sample in enumerate(samples, start=1):
+        click.echo(f"{number}. {describe_variant(sample['params'])}")
+        if sample["derived"]:
+            click.echo(f"   derived: {describe_variant(sample['derived'])}")
+        for check in sample["checks"]:
+            prompt = " ".join(check["prompt"].split())
+            click.echo(f"   checks.{check['index']} {check['kind']}: {prompt}")
+            if check["key"]:
+                click.echo(f"      key: {check['key']}")
+
+
 @content_cli.command("serve")
 @click.argument("directory", required=False)
 @click.option("--host", default="127.0.0.1", show_default=True)

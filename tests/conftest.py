@@ -194,6 +194,37 @@ def write_question(
     return path
 
 
+# A valid question with params on top of QUESTION_TEMPLATE: 8 depths x 3 weight bounds =
+# 24 variants; the numeric check (index 1) has the answer (w / 4) ** n.
+VARIANT_REPLACE = {
+    "question: |\n  What is the maximum": (
+        "params:\n"
+        "  n: {min: 2, max: 9, step: 1}\n"
+        "  w: {choices: [0.5, 1, 2]}\n"
+        "derived:\n"
+        "  bound: w / 4\n"
+        "question: |\n"
+        "  With {{ n }} layers and weights up to {{ w }}, what is the maximum"
+    ),
+    "prompt: Give it as a decimal.": "prompt: Give $({{ bound }})^{ {{ n }} }$ as a decimal.",
+    "    answer: 0.25\n    tolerance: 0.01": "    answer: bound ** n\n    relative_tolerance: 0.01",
+}
+
+
+def write_variant_question(
+    root: Path, slug: str = "varied", extra: dict[str, str] | None = None
+) -> Path:
+    """A question with params (see VARIANT_REPLACE), related to "alpha" of `content_dir`;
+    `extra` swaps exact substrings of it to break it on purpose."""
+    path = write_question(root, slug, related=["alpha"], replace=VARIANT_REPLACE)
+    text = path.read_text()
+    for old, new in (extra or {}).items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path.write_text(text)
+    return path
+
+
 @pytest.fixture
 def copy_content(tmp_path):
     """A copy of the real content folder that a test may change."""

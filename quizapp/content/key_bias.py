@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 # A cue is reported when it picks the key this many times more often than chance would...
@@ -53,27 +54,46 @@ def key_position_bias(checks: Iterable[Mapping[str, Any]]) -> str | None:
     )
 
 
-def longest_option_bias(checks: Iterable[Mapping[str, Any]]) -> str | None:
-    """A warning when the right option is the longest one far more often than chance."""
+@dataclass(frozen=True)
+class LongestOptionCount:
+    """How often a single-choice key is the one longest option, against chance."""
+
+    longest: int  # checks whose right option is longer than every other option
+    checks: int  # single-choice checks counted
+    chance: float  # expected `longest` if the right option were any option at random
+
+    @property
+    def share(self) -> float:
+        return self.longest / self.checks if self.checks else 0.0
+
+
+def longest_option_count(checks: Iterable[Mapping[str, Any]]) -> LongestOptionCount:
+    """Count the single-choice checks whose right option is the (unique) longest one."""
     singles = [
         check
         for check in checks
-        if isinstance(check.get("options"), list) and isinstance(check.get("correct"), int)
+        if isinstance(check.get("options"), list)
+        and check["options"]
+        and isinstance(check.get("correct"), int)
     ]
-    if len(singles) < MIN_CHECKS:
-        return None
     longest = 0
     for check in singles:
         lengths = [len(str(option.get("text", ""))) for option in check["options"]]
         if lengths.count(max(lengths)) == 1 and lengths.index(max(lengths)) == check["correct"]:
             longest += 1
     chance = sum(1 / len(check["options"]) for check in singles)
-    if longest < BIAS_RATIO * chance:
+    return LongestOptionCount(longest=longest, checks=len(singles), chance=chance)
+
+
+def longest_option_bias(checks: Iterable[Mapping[str, Any]]) -> str | None:
+    """A warning when the right option is the longest one far more often than chance."""
+    count = longest_option_count(checks)
+    if count.checks < MIN_CHECKS or count.longest < BIAS_RATIO * count.chance:
         return None
     return (
-        f"longest-option bias: in {longest} of {len(singles)} single-choice checks the right "
-        f"option is the longest (about {round(chance)} by chance); make wrong options as "
-        "complete as the right one"
+        f"longest-option bias: in {count.longest} of {count.checks} single-choice checks the "
+        f"right option is the longest (about {round(count.chance)} by chance); make wrong "
+        "options as complete as the right one"
     )
 
 

@@ -20,6 +20,13 @@ from quizapp.content.schemas import ExerciseSchema, QuestionSchema, TopicSchema,
 from quizapp.content.yaml_source import FieldPath, ParsedYaml, YamlSyntaxError, parse_yaml
 from quizapp.domain.check_kinds import CHECK_KINDS
 from quizapp.domain.exercises import METRICS, VERDICTS, all_selections, choice_values
+from quizapp.domain.variants import (
+    VariantError,
+    check_names,
+    has_template,
+    parse_expression,
+    template_expressions,
+)
 from quizapp.sim import SimConfigError, validate_config
 
 MAX_FILE_BYTES = 512 * 1024
@@ -284,6 +291,7 @@ def _load_question(path: Path, bank: Bank) -> None:
             )
         )
     _lint_texts(display, parsed, markdown_fields(data), bank)
+    _lint_templates(display, parsed, data, bank)
     if slug in bank.documents:
         other = bank.documents[slug]
         bank.errors.append(
@@ -311,6 +319,28 @@ def _lint_texts(
                     display, start + problem.line_offset, _field_name(field_path), problem.message
                 )
             )
+
+
+def _lint_templates(display: str, parsed: ParsedYaml, data: dict[str, Any], bank: Bank) -> None:
+    """Every `{{ expr }}` of every text must parse and name only declared params and derived
+    values, reported on its own line (their values are checked by `content check`)."""
+    names = {*(data.get("params") or {}), *(data.get("derived") or {})}
+    for field_path, text in markdown_fields(data):
+        if not has_template(text):
+            continue
+        start = parsed.text_starts.get(field_path, parsed.line_of(field_path))
+        for offset, source in template_expressions(text):
+            try:
+                check_names(parse_expression(source), names)
+            except VariantError as error:
+                bank.errors.append(
+                    ContentError(
+                        display,
+                        start + offset,
+                        _field_name(field_path),
+                        f"{{{{{source}}}}}: {error}",
+                    )
+                )
 
 
 def markdown_fields(data: dict[str, Any]) -> Iterator[tuple[FieldPath, str]]:

@@ -21,7 +21,8 @@ from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
 # Bump when the HTML produced for the same source changes, so an import re-renders.
-RENDERER_VERSION = "1"
+# "2": questions with params store their reference variant, template and spec.
+RENDERER_VERSION = "2"
 
 MATHML_TAGS = {
     "math", "mrow", "mi", "mo", "mn", "ms", "mtext", "mspace", "msup", "msub", "msubsup",

@@ -9,6 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from quizapp.domain.check_kinds import CHECK_KINDS
 from quizapp.domain.check_kinds.base import StrictSchema, text_field
+from quizapp.domain.variants import VariantError, check_names, parse_expression, parse_spec
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 DIFFICULTIES = ("easy", "medium", "hard")
@@ -97,6 +98,40 @@ class QuestionSchema(StrictSchema):
         required=True,
         validate=validate.Length(min=1, max=20, error="needs 1 to 20 checks"),
     )
+    # Variants: each learner gets their own numbers (see content/README.md, "Variants").
+    params = fields.Dict(keys=fields.String(), values=fields.Raw())
+    derived = fields.Dict(keys=fields.String(), values=fields.Raw())
+
+    @validates_schema
+    def variants(self, data: dict[str, Any], **_: Any) -> None:
+        """Ranges and choices, derived expressions and the numeric checks' expressions, each
+        error at its own key. The `{{ }}` in texts are checked by the loader, by line."""
+        errors: dict[str, Any] = {}
+        spec, problems = parse_spec(data.get("params"), data.get("derived"))
+        for problem in problems:
+            node = errors
+            for part in problem.path[:-1]:
+                node = node.setdefault(part, {})
+            node.setdefault(problem.path[-1], []).append(problem.message)
+        names = spec.names if spec is not None else _declared_names(data)
+        for index, check in enumerate(data.get("checks") or ()):
+            kind = CHECK_KINDS.get(check.get("kind"))
+            for name in kind.number_fields if kind else ():
+                source = check.get(name)
+                if not isinstance(source, str):
+                    continue
+                try:
+                    check_names(parse_expression(source), names)
+                except VariantError as error:
+                    errors.setdefault("checks", {}).setdefault(index, {})[name] = [str(error)]
+        if errors:
+            raise ValidationError(errors)
+
+
+def _declared_names(data: dict[str, Any]) -> frozenset[str]:
+    """The names a question declares, even when its spec has problems (reported apart)."""
+    names = [*(data.get("params") or {}), *(data.get("derived") or {})]
+    return frozenset(name for name in names if isinstance(name, str))
 
 
 class ChoiceValueField(fields.Field):

@@ -11,12 +11,16 @@ learner saw, translating it back to the authored indexes that are stored.
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from random import Random
 from typing import Any
 
+from quizapp.content.markdown import render_markdown
 from quizapp.domain.check_kinds import AUTOMATIC_KINDS, CHECK_KINDS
 from quizapp.domain.check_kinds.base import (
     MAX_ANSWER_CHARS,
@@ -29,6 +33,15 @@ from quizapp.domain.check_kinds.base import (
     hint_penalty,
 )
 from quizapp.domain.check_kinds.self_rated import SELF_RATING_SCORES, SELF_RATINGS
+from quizapp.domain.variants import (
+    Values,
+    VariantSpec,
+    evaluate_number,
+    parse_spec,
+    store_text,
+    substitute,
+    variant_seed,
+)
 
 __all__ = [
     "AUTOMATIC_KINDS",
@@ -44,6 +57,7 @@ __all__ = [
     "check_kind",
     "grade_response",
     "resolve_check",
+    "stored_check",
 ]
 
 
@@ -82,6 +96,8 @@ class ResolvedCheck:
     check: Mapping[str, Any]
     kind: CheckKind
     layout: Layout = field(default_factory=dict)
+    # The parameter values of this learner's variant (None: the check has no params).
+    variant: dict[str, Any] | None = None
 
     def order(self, name: str) -> list[int]:
         """Authored indexes of the list `name` in the order this learner sees them."""
@@ -179,13 +195,107 @@ def layout_seed(learner_key: str, check_id: str) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
-def resolve_check(check: Mapping[str, Any], learner_key: str, check_id: str) -> ResolvedCheck:
-    """How the learner `learner_key` sees the check `check_id` (e.g. "slug#0"): stable."""
+def question_of(check_id: str) -> str:
+    """The question slug of a check id ("slug#2" -> "slug")."""
+    return check_id.rpartition("#")[0] or check_id
+
+
+# -- variants: a check whose question declares params is stored with its template ---------
+
+VARIANT_SPEC = "variant_spec"  # {"params": ..., "derived": ...} as written in the YAML
+VARIANT_TEMPLATE = "variant_template"  # the check as written, `{{ }}` and expressions kept
+
+
+@lru_cache(maxsize=1024)
+def _spec(spec_json: str) -> VariantSpec:
+    stored = json.loads(spec_json)
+    spec, problems = parse_spec(stored.get("params"), stored.get("derived"))
+    if spec is None:  # the import validated it; a hand-edited row is a content error
+        raise ValueError("; ".join(problem.message for problem in problems) or "no params")
+    return spec
+
+
+def variant_spec(stored: Mapping[str, Any] | None) -> VariantSpec | None:
+    """The parsed spec stored with a question or check (None when it has no params)."""
+    if not stored:
+        return None
+    # Not sorted: derived values are evaluated in the order they are written.
+    return _spec(json.dumps(stored))
+
+
+def draw_variant(
+    stored: Mapping[str, Any] | None, learner_key: str, question_slug: str, epoch: int = 0
+) -> dict[str, Any] | None:
+    """The parameter values `learner_key` gets for a question at `epoch` (stable)."""
+    spec = variant_spec(stored)
+    if spec is None:
+        return None
+    return spec.draw(variant_seed(learner_key, question_slug, epoch))
+
+
+def variant_values(stored: Mapping[str, Any] | None, params: Mapping[str, Any]) -> Values:
+    """Parameter values with the derived ones added."""
+    spec = variant_spec(stored)
+    return spec.complete(params) if spec is not None else {}
+
+
+def instantiate_check(template: Mapping[str, Any], values: Values) -> dict[str, Any]:
+    """The check as written with `values` put in: texts substituted and rendered, number
+    expressions evaluated. Raises VariantError or MarkdownError for a broken template."""
+    kind = check_kind(template)
+    check = copy.deepcopy(dict(template))
+    for path, text in list(kind.markdown_fields(template)):
+        shown = substitute(text, values)
+        store_text(check, path, shown, render_markdown(shown))
+    for name in kind.number_fields:
+        if check.get(name) is not None:
+            check[name] = evaluate_number(check[name], values)
+    return check
+
+
+def variant_check(check: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored variant check for the parameter values `params`."""
+    values = variant_values(check[VARIANT_SPEC], params)
+    instance = instantiate_check(check[VARIANT_TEMPLATE], values)
+    instance[VARIANT_SPEC] = check[VARIANT_SPEC]
+    instance[VARIANT_TEMPLATE] = check[VARIANT_TEMPLATE]
+    return instance
+
+
+def variant_texts(
+    texts: Mapping[str, str], stored: Mapping[str, Any] | None, params: Mapping[str, Any]
+) -> dict[str, str]:
+    """Question-level markdown texts (name -> template) rendered for one variant."""
+    values = variant_values(stored, params)
+    return {name: render_markdown(substitute(text, values)) for name, text in texts.items()}
+
+
+def resolve_check(
+    check: Mapping[str, Any], learner_key: str, check_id: str, *, epoch: int = 0
+) -> ResolvedCheck:
+    """How the learner `learner_key` sees the check `check_id` (e.g. "slug#0"): stable.
+
+    A check whose question declares params is shown in the learner's variant, drawn from
+    their key, the question and `epoch` (advanced when a review of the card is rated)."""
     kind = check_kind(check)
+    variant = None
+    if check.get(VARIANT_SPEC):
+        variant = draw_variant(check[VARIANT_SPEC], learner_key, question_of(check_id), epoch)
+        if variant is not None:
+            check = variant_check(check, variant)
     layout = kind.present(check, Random(layout_seed(learner_key, check_id)))
-    return ResolvedCheck(check, kind, layout)
+    return ResolvedCheck(check, kind, layout, variant)
 
 
-def stored_check(check: Mapping[str, Any], layout: Layout | None) -> ResolvedCheck:
-    """A check with the layout recorded beside an attempt (authored order when none was)."""
-    return ResolvedCheck(check, check_kind(check), dict(layout or {}))
+def stored_check(
+    check: Mapping[str, Any], layout: Layout | None, variant: Mapping[str, Any] | None = None
+) -> ResolvedCheck:
+    """A check with the layout and variant recorded beside an attempt (authored order, and
+    the stored reference variant, when none was or the params have changed since)."""
+    spec = variant_spec(check.get(VARIANT_SPEC))
+    recorded = dict(variant) if variant else None
+    if spec is not None and recorded is not None and spec.accepts(recorded):
+        check = variant_check(check, recorded)
+    else:
+        recorded = None
+    return ResolvedCheck(check, check_kind(check), dict(layout or {}), recorded)

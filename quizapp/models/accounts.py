@@ -114,6 +114,9 @@ class Attempt(Base):
     # The order the learner saw the check's lists in (display position -> authored index),
     # so feedback, review and export show the answer as it was given. None: authored order.
     layout: Mapped[dict[str, list[int]] | None] = mapped_column(JSON, default=None)
+    # The parameter values of the learner's variant ({"n": 17, ...}) for a question with
+    # params; grading, feedback and review replay it. None for a question without params.
+    variant: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     hints_used: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     tries_used: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # Set when the attempt is an exercise run graded against the exercise's goals.
@@ -146,5 +149,7 @@ class ReviewCard(Base):
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # Optimistic lock: a concurrent update of the same card fails and is retried, never lost.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Advanced each time a review of the card is rated: the next review draws a new variant.
+    variant_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __mapper_args__ = {"version_id_col": version}

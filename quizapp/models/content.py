@@ -53,6 +53,9 @@ class Question(Base):
     aliases: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     exercise_slugs: Mapped[list[str]] = mapped_column(JSON, default=list)
     checks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # {"params", "derived"} of a question with per-learner variants; None without params.
+    # The *_md texts then hold `{{ }}` templates, the *_html the reference variant.
+    variant_spec: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     source_path: Mapped[str] = mapped_column(String(500))
     content_hash: Mapped[str] = mapped_column(String(64))
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None, index=True)

@@ -26,6 +26,8 @@ from quizapp.content.rendering import (
     render_problems,
     render_question,
 )
+from quizapp.content.variant_check import IMPORT_SAMPLES, variant_problems
+from quizapp.domain.variants import has_template
 from quizapp.extensions import db
 from quizapp.models import Attempt, Exercise, Question, Topic
 from quizapp.models.base import utcnow
@@ -78,9 +80,14 @@ def check_content(root: Path, simulate: Callable[[dict], dict] | None = None) ->
         (exercise_markdown_fields, bank.exercise_documents, bank.invalid_exercises),
     ):
         for document in documents.values():
-            bank.errors.extend(render_problems(document, texts))
+            # Texts with `{{ }}` are rendered per variant by variant_problems below.
+            bank.errors.extend(render_problems(document, partial(_plain_texts, texts)))
         for document in invalid.values():
             bank.errors.extend(render_problems(document, partial(texts_that_parse, texts)))
+    with_problems = {error.path for error in bank.errors}
+    for document in bank.documents.values():
+        if document.path not in with_problems:
+            bank.errors.extend(variant_problems(document))
     if simulate is not None:
         from quizapp.services.exercise_lint import lint_exercises
 
@@ -91,11 +98,19 @@ def check_content(root: Path, simulate: Callable[[dict], dict] | None = None) ->
     return bank
 
 
+def _plain_texts(texts, data):
+    return ((path, text) for path, text in texts(data) if not has_template(text))
+
+
 def import_content(root: Path, progress: Progress | None = None) -> ImportReport:
     """Bring the database in line with `root`; raise ContentInvalid and write nothing on errors."""
     bank = load_bank(root)
+    if not bank.errors:
+        # A variant that fails for some learner must not reach the database either.
+        for document in bank.documents.values():
+            bank.errors.extend(variant_problems(document, IMPORT_SAMPLES))
     if bank.errors:
-        raise ContentInvalid(bank.errors)
+        raise ContentInvalid(sorted(bank.errors))
     return _import_bank(bank, progress or _no_progress)
 
 

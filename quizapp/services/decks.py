@@ -19,6 +19,7 @@ from quizapp.extensions import db
 from quizapp.models import Question, Topic
 from quizapp.services.errors import NotFound
 from quizapp.services.questions import content_version
+from quizapp.services.variants import reference_question
 
 # Bump when the deck's layout changes, so cached decks are built again.
 DECK_FORMAT = "1"
@@ -33,19 +34,22 @@ def _cards(topic: Topic | None) -> list[dict]:
     )
     if topic is not None:
         statement = statement.where(Question.topics.any(Topic.id == topic.id))
-    return [
-        {
-            "slug": row.slug,
-            "title": row.title,
-            "difficulty": row.difficulty,
-            "topics": [t.slug for t in row.topics] or ["general"],
-            "question": row.question_md,
-            "answer": row.answer_md,
-            "explanation": row.explanation_md,
-            "references": row.references,
-        }
-        for row in db.session.scalars(statement)
-    ]
+    cards = []
+    for row in db.session.scalars(statement):
+        shown = reference_question(row)  # a question with params: its reference variant
+        cards.append(
+            {
+                "slug": row.slug,
+                "title": row.title,
+                "difficulty": row.difficulty,
+                "topics": [t.slug for t in row.topics] or ["general"],
+                "question": shown.question_md,
+                "answer": shown.answer_md,
+                "explanation": shown.explanation_md,
+                "references": row.references,
+            }
+        )
+    return cards
 
 
 def deck_file(topic_slug: str | None, cache_dir: Path) -> tuple[Path, str]:

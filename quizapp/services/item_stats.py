@@ -19,6 +19,8 @@ from typing import Any
 from sqlalchemy import Integer, String, and_, case, cast, func, literal_column, select
 
 from quizapp.domain.check_kinds import CHECK_KINDS
+from quizapp.domain.grading import variant_spec
+from quizapp.domain.variants import format_value
 from quizapp.extensions import db
 from quizapp.models import Attempt, Exercise, Question, SimRun, StatSnapshot
 from quizapp.models.base import utcnow
@@ -39,7 +41,13 @@ FLAG_LABELS = {
     "weak_discrimination": "Near-zero discrimination",
     "unused_distractor": "A distractor nobody picks",
     "distractor_beats_key": "An option chosen more than the key",
+    "variants_differ": "Some variants much harder",
 }
+# Variant groups: a param's values in at most this many buckets; a gap in facility this large
+# between two groups of at least MIN_GROUP_LEARNERS learners each is flagged.
+VARIANT_BUCKETS = 5
+VARIANT_FACILITY_GAP = 0.3
+MIN_GROUP_LEARNERS = 5
 
 
 @dataclass
@@ -48,6 +56,16 @@ class OptionStat:
     text: str
     correct: bool
     picks: int = 0
+
+
+@dataclass
+class VariantGroup:
+    """First attempts of a check whose variant had `param` in one bucket of its values."""
+
+    param: str
+    bucket: str  # e.g. "3", "2–5" or "relu"
+    learners: int = 0
+    facility: float | None = None
 
 
 @dataclass
@@ -69,6 +87,8 @@ class ItemStat:
     later_attempts: int = 0
     options: list[OptionStat] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
+    # Facility per variant group, for a question with params (per param, bucketed values).
+    variants: list[VariantGroup] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -87,6 +107,7 @@ class ItemStat:
             "later_attempts": self.later_attempts,
             "options": [option.__dict__ for option in self.options],
             "flags": self.flags,
+            "variants": [group.__dict__ for group in self.variants],
         }
 
 
@@ -218,6 +239,65 @@ def _option_picks() -> dict[tuple[int, int], Counter]:
     return picks
 
 
+def _variant_groups(spec: dict[str, Any], rows: list[tuple[Any, float]]) -> list[VariantGroup]:
+    """Facility of first attempts per param and bucket of its values ((variant, score) rows)."""
+    parsed = variant_spec(spec)
+    if parsed is None:
+        return []
+    groups: list[VariantGroup] = []
+    for param in parsed.params:
+        buckets = _buckets(param)
+        scores: dict[str, list[float]] = {label: [] for label, _ in buckets}
+        for variant, score in rows:
+            value = variant.get(param.name) if isinstance(variant, dict) else None
+            label = next((label for label, test in buckets if test(value)), None)
+            if label is not None:
+                scores[label].append(float(score))
+        for label, values in scores.items():
+            facility = sum(values) / len(values) if values else None
+            groups.append(VariantGroup(param.name, label, len(values), facility))
+    return groups
+
+
+def _buckets(param) -> list[tuple[str, Any]]:
+    """(label, membership test) per bucket: each choice, each value of a short range, or
+    VARIANT_BUCKETS equal runs of a long range's values."""
+    if param.choices or param.size <= VARIANT_BUCKETS:
+        return [(format_value(v), lambda x, v=v: x == v) for v in param.values()]
+    size = param.size
+    edges = [round(i * size / VARIANT_BUCKETS) for i in range(VARIANT_BUCKETS + 1)]
+    buckets = []
+    for start, end in zip(edges, edges[1:], strict=False):
+        low, high = param.value(start), param.value(end - 1)
+        label = format_value(low) if low == high else f"{format_value(low)}–{format_value(high)}"
+        buckets.append(
+            (label, lambda x, low=low, high=high: isinstance(x, int | float) and low <= x <= high)
+        )
+    return buckets
+
+
+def _variant_first_attempts() -> dict[tuple[int, int], list[tuple[Any, float]]]:
+    """(variant, score) of each learner's first attempt on each check of a question with
+    params; only those questions are read."""
+    first_ids = (
+        select(func.min(Attempt.id).label("first_id"))
+        .join(Question, Question.id == Attempt.question_id)
+        .where(_question_attempts(), Question.variant_spec.is_not(None))
+        .group_by(Attempt.question_id, Attempt.check_index, Attempt.user_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(Attempt.question_id, Attempt.check_index, Attempt.variant, Attempt.score).where(
+            Attempt.id.in_(select(first_ids.c.first_id))
+        )
+    )
+    found: dict[tuple[int, int], list[tuple[Any, float]]] = defaultdict(list)
+    for question_id, check_index, variant, score in rows:
+        if variant:
+            found[(question_id, check_index)].append((variant, score))
+    return found
+
+
 def _flags(item: ItemStat) -> list[str]:
     flags = []
     if item.learners >= MIN_LEARNERS_TO_FLAG and item.facility is not None:
@@ -237,6 +317,15 @@ def _flags(item: ItemStat) -> list[str]:
             flags.append("unused_distractor")
         if keys and any(option.picks > min(key.picks for key in keys) for option in wrong):
             flags.append("distractor_beats_key")
+    for param in {group.param for group in item.variants}:
+        facilities = [
+            group.facility
+            for group in item.variants
+            if group.param == param and group.learners >= MIN_GROUP_LEARNERS
+        ]
+        if len(facilities) > 1 and max(facilities) - min(facilities) >= VARIANT_FACILITY_GAP:
+            flags.append("variants_differ")
+            break
     return flags
 
 
@@ -254,7 +343,7 @@ SORT_KEYS = {
 def compute_item_statistics() -> list[ItemStat]:
     """Statistics for every check of every active question, from every attempt (slow)."""
     questions = db.session.execute(
-        select(Question.id, Question.slug, Question.title, Question.checks)
+        select(Question.id, Question.slug, Question.title, Question.checks, Question.variant_spec)
         .where(Question.retired_at.is_(None))
         .order_by(Question.slug)
     ).all()
@@ -262,8 +351,9 @@ def compute_item_statistics() -> list[ItemStat]:
     totals = _attempt_totals()
     medians = _median_seconds()
     picks = _option_picks()
+    by_variant = _variant_first_attempts()
     items = []
-    for question_id, slug, title, checks in questions:
+    for question_id, slug, title, checks, spec in questions:
         for index, check in enumerate(checks):
             key = (question_id, index)
             item = ItemStat(slug, title, index, check["kind"], check.get("prompt", ""))
@@ -288,6 +378,8 @@ def compute_item_statistics() -> list[ItemStat]:
                     OptionStat(i, option["text"], i in correct_set, chosen.get(i, 0))
                     for i, option in enumerate(check.get("options", []))
                 ]
+            if spec and key in by_variant:
+                item.variants = _variant_groups(spec, by_variant[key])
             item.flags = _flags(item)
             items.append(item)
     return items
@@ -310,6 +402,7 @@ def _item_from_dict(data: dict[str, Any]) -> ItemStat:
                  "first_score", "later_score", "later_attempts", "flags"):  # fmt: skip
         setattr(item, name, data[name])
     item.options = [OptionStat(**option) for option in data["options"]]
+    item.variants = [VariantGroup(**group) for group in data.get("variants", ())]
     return item
 
 
@@ -354,6 +447,7 @@ def item_statistics(
 CSV_COLUMNS = (
     "question", "check", "kind", "attempts", "learners", "facility", "discrimination",
     "median_seconds", "first_score", "later_score", "later_attempts", "option_picks", "flags",
+    "variant_facility",
 )  # fmt: skip
 
 
@@ -378,6 +472,9 @@ def item_rows_for_csv(items: list[ItemStat]) -> list[list[Any]]:
             item.later_attempts,
             " ".join(f"{o.index}:{o.picks}" for o in item.options),
             " ".join(item.flags),
+            " ".join(
+                f"{g.param}={g.bucket}:{figure(g.facility)}/{g.learners}" for g in item.variants
+            ),
         ]  # fmt: skip
         for item in items
     ]

@@ -12,12 +12,14 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from quizapp.domain.grading import (
     ANONYMOUS_LEARNER,
+    VARIANT_SPEC,
     Grade,
     InvalidResponse,
     ResolvedCheck,
     account_key,
     apply_hints_and_tries,
     check_id,
+    draw_variant,
     resolve_check,
     stored_check,
 )
@@ -34,6 +36,7 @@ from quizapp.models import Attempt, Question, ReviewCard, ReviewLog, ScheduleFit
 from quizapp.models.base import utcnow
 from quizapp.services.errors import Conflict, InvalidInput, ServiceError
 from quizapp.services.questions import get_question
+from quizapp.services.variants import learner_epoch, stored_question
 
 MAX_IDEMPOTENCY_KEY = 64
 MAX_ELAPSED_MS = 24 * 3600 * 1000
@@ -67,11 +70,17 @@ def submit_answer(
     learner_key: str | None = None,
     hints_used: Any = 0,
     tries_used: Any = 1,
+    variant_key: str | None = None,
+    variant: dict[str, Any] | None = None,
 ) -> AnswerResult:
     """Grade `response`, given in the order the learner saw; for a signed-in learner also
     record it and update the review card.
 
     `learner_key` names an anonymous visitor's layout (a signed-in learner's is their own).
+    A question with params is graded in the learner's variant (for an account, the one of
+    their card's variant epoch), or in `variant_key`'s when given (a visitor's answer
+    adopted by their new account), or in `variant` (one recorded earlier, graded again);
+    the variant is recorded with the attempt.
     `tries_used` counts this try; a wrong answer with tries left is graded but not stored
     (`grade.final` is False). `hints_used` hints each take the check's penalty off the score.
     """
@@ -81,7 +90,11 @@ def submit_answer(
     if rating is not None and (not isinstance(rating, str) or rating.lower() not in RATINGS):
         raise InvalidInput(f"rating must be one of {', '.join(RATINGS)}", field="rating")
     learner = account_key(user.id) if user is not None else (learner_key or ANONYMOUS_LEARNER)
-    resolved = resolve_check(check, learner, check_id(slug, index))
+    epoch = learner_epoch(user.id, question.id) if user is not None and question.variant_spec else 0
+    resolved = resolve_check(check, learner, check_id(slug, index), epoch=epoch)
+    if resolved.variant is not None and (variant_key is not None or variant):
+        seen = variant or draw_variant(check[VARIANT_SPEC], variant_key or learner, slug)
+        resolved = stored_check(check, resolved.layout, seen)
     try:
         grade = resolved.grade(
             response,
@@ -92,7 +105,8 @@ def submit_answer(
     except InvalidResponse as error:
         raise InvalidInput(str(error), field="response") from None
     if grade.rating is not None and not resolved.kind.automatic and grade.expected is None:
-        grade = _with_expected(grade, question.answer_md)
+        shown = stored_question(question, resolved.variant)
+        grade = _with_expected(grade, shown.answer_md)
     if user is None or not grade.final:
         return AnswerResult(question, index, check, grade, stored=False, resolved=resolved)
 
@@ -113,6 +127,7 @@ def submit_answer(
                 kind=check["kind"],
                 response=grade.normalized_response,
                 layout=resolved.layout or None,
+                variant=resolved.variant,
                 hints_used=grade.hints_used,
                 tries_used=grade.tries_used,
                 score=grade.score,
@@ -176,6 +191,8 @@ def adopt_answers(user: User, answers: list[UnsavedAnswer], now: datetime | None
                 now=when,
                 hints_used=answer.hints_used,
                 tries_used=answer.tries_used,
+                # Graded in the numbers the visitor saw, not the account's own.
+                variant_key=answer.learner_key or ANONYMOUS_LEARNER,
             )
         except ServiceError:
             db.session.rollback()
@@ -206,8 +223,10 @@ def grade_again(
     learner_key: str | None,
     hints_used: Any = 0,
     tries_used: Any = 1,
+    variant: dict[str, Any] | None = None,
 ):
-    """Grade an answer given earlier without storing anything; None if it no longer fits."""
+    """Grade an answer given earlier (in `variant`, for a question with params) without
+    storing anything; None if it no longer fits."""
     try:
         return submit_answer(
             None,
@@ -218,6 +237,7 @@ def grade_again(
             learner_key=learner_key,
             hints_used=hints_used,
             tries_used=tries_used,
+            variant=variant if isinstance(variant, dict) else None,
         )
     except ServiceError:
         return None
@@ -291,7 +311,9 @@ def reschedule_card(
 
 # The columns of a review card that a rating changes: what an undo puts back.
 _SNAPSHOT_TIMES = ("due_at", "last_review_at", "suspended_at")
-_SNAPSHOT_VALUES = ("state", "stability", "difficulty", "reviews", "lapses", "leech")
+_SNAPSHOT_VALUES = (
+    "state", "stability", "difficulty", "reviews", "lapses", "leech", "variant_epoch"
+)  # fmt: skip
 
 
 def card_snapshot(card: ReviewCard | None) -> dict[str, Any] | None:
@@ -308,7 +330,8 @@ def card_snapshot(card: ReviewCard | None) -> dict[str, Any] | None:
 def restore_snapshot(card: ReviewCard, snapshot: dict[str, Any]) -> None:
     """Put a card back exactly as `card_snapshot` recorded it."""
     for name in _SNAPSHOT_VALUES:
-        setattr(card, name, snapshot[name])
+        if name in snapshot:  # snapshots taken before a column existed lack it
+            setattr(card, name, snapshot[name])
     for name in _SNAPSHOT_TIMES:
         value = snapshot[name]
         setattr(card, name, datetime.fromisoformat(value) if value is not None else None)
@@ -379,10 +402,10 @@ def _replay(question: Question, index: int, check: dict, attempt: Attempt) -> An
             "That idempotency key was already used for another answer; send a new key.",
             field="idempotency_key",
         )
-    resolved = stored_check(check, attempt.layout)
-    grade = resolved.kind.grade(check, attempt.response, attempt.rating)
+    resolved = stored_check(check, attempt.layout, attempt.variant)
+    grade = resolved.kind.grade(resolved.check, attempt.response, attempt.rating)
     grade = apply_hints_and_tries(
-        check, resolved.kind, grade, attempt.hints_used or 0, attempt.tries_used or 1
+        resolved.check, resolved.kind, grade, attempt.hints_used or 0, attempt.tries_used or 1
     )
     card = db.session.scalar(
         select(ReviewCard).where(

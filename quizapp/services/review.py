@@ -14,9 +14,13 @@ from sqlalchemy.orm.exc import StaleDataError
 from quizapp.domain.grading import (
     AUTOMATIC_KINDS,
     SELF_RATING_SCORES,
+    VARIANT_SPEC,
     Grade,
     InvalidResponse,
+    account_key,
+    check_id,
     grade_response,
+    resolve_check,
 )
 from quizapp.domain.memory import interleave_by_topic
 from quizapp.domain.scheduling import (
@@ -49,6 +53,7 @@ from quizapp.services.learning import (
     restore_snapshot,
 )
 from quizapp.services.questions import active_by_slugs, get_question
+from quizapp.services.variants import learner_epoch
 
 # Anki's "learn ahead limit": a card in (re)learning due this soon is shown rather than
 # ending the session early.
@@ -245,7 +250,7 @@ def reveal_card(
     """Turn a card over: grade the answer to its check, if any, and suggest a rating."""
     now = now or utcnow()
     question = _question(slug)
-    index, grade = _grade(question, check_index, response)
+    index, grade, _ = _grade(user, question, check_index, response)
     card = learner_card(user, question)
     suggested = None
     if grade is not None:
@@ -262,9 +267,12 @@ def reveal_card(
     )
 
 
-def _grade(question: Question, check_index: Any, response: Any) -> tuple[int | None, Grade | None]:
+def _grade(
+    user: User, question: Question, check_index: Any, response: Any
+) -> tuple[int | None, Grade | None, dict[str, Any] | None]:
+    """The graded answer to a card's check, in the learner's current variant (returned too)."""
     if check_index in (None, "") or response in (None, "", []):
-        return None, None
+        return None, None, None
     try:
         index = int(check_index)
     except (TypeError, ValueError):
@@ -273,8 +281,15 @@ def _grade(question: Question, check_index: Any, response: Any) -> tuple[int | N
         AUTOMATIC_KINDS
     ):
         raise InvalidInput("check must be one of the card's automatic checks", field="check")
+    check, variant = question.checks[index], None
+    if check.get(VARIANT_SPEC):
+        epoch = learner_epoch(user.id, question.id)
+        resolved = resolve_check(
+            check, account_key(user.id), check_id(question.slug, index), epoch=epoch
+        )
+        check, variant = resolved.check, resolved.variant
     try:
-        return index, grade_response(question.checks[index], response)
+        return index, grade_response(check, response), variant
     except InvalidResponse as error:
         raise InvalidInput(str(error), field="response") from None
 
@@ -312,7 +327,7 @@ def rate_card(
         raise InvalidInput(f"rating must be one of {', '.join(RATINGS)}", field="rating")
     rating = rating.lower()
     question = _question(slug)
-    index, grade = _grade(question, check_index, response)
+    index, grade, variant = _grade(user, question, check_index, response)
     elapsed = _elapsed(elapsed_ms)
     key = _idempotency_key(idempotency_key)
     if key is not None:
@@ -329,6 +344,7 @@ def rate_card(
                     response=grade.normalized_response,
                     score=grade.score,
                     correct=grade.correct,
+                    variant=variant,
                 )
             else:
                 # Recalled from memory and rated, like a self-rated check of the whole card.
@@ -342,6 +358,9 @@ def rate_card(
             db.session.add(attempt)
             card = reschedule_card(user, question, grade, elapsed, now, rating=rating,
                                    attempt=attempt)  # fmt: skip
+            if question.variant_spec:
+                # Rated: the card's next review shows the learner new numbers.
+                card.variant_epoch = (card.variant_epoch or 0) + 1
             log = db.session.scalar(select(ReviewLog).where(ReviewLog.attempt_id == attempt.id))
             db.session.commit()
             return RatingResult(log, card, rating)

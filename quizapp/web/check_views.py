@@ -20,6 +20,7 @@ from quizapp.domain.grading import (
     check_id,
     resolve_check,
 )
+from quizapp.services.variants import learner_epoch, shown_question
 from quizapp.web.question_page import has_session_cookie
 
 # A visitor with no cookie gets the page cached for every such visitor: one shared layout.
@@ -45,6 +46,15 @@ def learner_key(*, remember: bool = False) -> str:
         return ANONYMOUS
     session["learner_key"] = key
     return key
+
+
+def learner_question(question, key: str | None = None):
+    """The question as this learner sees it: in their variant when it has params (an
+    account's at its card's variant epoch, a visitor's at epoch 0)."""
+    if not getattr(question, "variant_spec", None):
+        return question
+    epoch = learner_epoch(current_user.id, question.id) if current_user.is_authenticated else 0
+    return shown_question(question, key or learner_key(), epoch)
 
 
 # Hints revealed and tries used on checks not answered for good yet, kept in the session
@@ -121,7 +131,9 @@ def check_views(
         if answered is not None:
             resolved = answered.resolved  # the layout the answer was graded in
         else:
-            resolved = resolve_check(check, key, check_id(question.slug, index))
+            # A question with params comes as the learner's variant, with its epoch.
+            epoch = getattr(question, "variant_epoch", 0)
+            resolved = resolve_check(check, key, check_id(question.slug, index), epoch=epoch)
         final = answered is not None and answered.grade.final
         views.append(
             CheckView(

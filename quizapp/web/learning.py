@@ -23,6 +23,7 @@ from quizapp.web.check_views import (
     check_views,
     clear_progress,
     learner_key,
+    learner_question,
     save_progress,
     saved_progress,
 )
@@ -173,7 +174,7 @@ def _render_question(slug: str, result=None, pending=None, problem=None, return_
 @learning.get("/questions/<slug>/worksheet")
 def worksheet(slug: str):
     """The question's checks on paper, in the order this learner sees them on screen."""
-    question = question_service.get_question(slug)
+    question = learner_question(question_service.get_question(slug))
     views = check_views(question, learner_key())
     return render_template("learning/worksheet.html", question=question, views=views)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from flask import current_app, get_template_attribute, render_template
 from flask_login import current_user
@@ -20,6 +20,7 @@ from quizapp.services import progress as progress_service
 from quizapp.services import questions as question_service
 from quizapp.services import simulations as sim_service
 from quizapp.services.progress import NEW_CARD
+from quizapp.services.variants import reference_question
 from quizapp.web.page_cache import content_version, has_session_cookie
 
 CACHE_SIZE = 512
@@ -47,21 +48,49 @@ def question_parts(slug: str) -> QuestionParts:
         if parts is not None:
             _cache.move_to_end(key)
             return parts
-    question = question_service.get_question(slug)
-    related = question_service.related_questions(question)
-    exercises = sim_service.exercises_for_question(question)
+    row = question_service.get_question(slug)
+    related = question_service.related_questions(row)
+    exercises = sim_service.exercises_for_question(row)
+    # A question with params: the reference variant, which visitors without a cookie see.
+    question = reference_question(row)
     parts = QuestionParts(
         question=question,
         related=related,
         head=get_template_attribute("_question_parts.html", "head")(question),
         tail=get_template_attribute("_question_parts.html", "tail")(question, related, exercises),
     )
-    question_service.detach(question, *related)
+    question_service.detach(row, *related)
     with _lock:
         _cache[key] = parts
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
     return parts
+
+
+_variant_heads: OrderedDict[tuple, Markup] = OrderedDict()
+
+
+def _variant_parts(slug: str, parts: QuestionParts) -> QuestionParts:
+    """The parts with the question in this learner's variant: its head (the question text)
+    is rendered once per content version and variant, like the shared one."""
+    from quizapp.web.check_views import learner_question  # check_views imports this module
+
+    question = parts.question
+    shown = learner_question(question)
+    if shown is question:
+        return parts
+    key = (slug, content_version(), tuple(shown.variant.items()))
+    with _lock:
+        head = _variant_heads.get(key)
+        if head is not None:
+            _variant_heads.move_to_end(key)
+    if head is None:
+        head = get_template_attribute("_question_parts.html", "head")(shown)
+        with _lock:
+            _variant_heads[key] = head
+            while len(_variant_heads) > CACHE_SIZE:
+                _variant_heads.popitem(last=False)
+    return replace(parts, question=shown, head=head, anonymous_pages={})
 
 
 def render_question_page(slug: str, reveal: bool = False, **context):
@@ -88,6 +117,8 @@ def render_question_page(slug: str, reveal: bool = False, **context):
     if current_user.is_authenticated:
         states = progress_service.card_states(current_user, [parts.question.id])
         context.setdefault("card_state", states.get(parts.question.id, NEW_CARD))
+    if parts.question.variant_spec:
+        parts = _variant_parts(slug, parts)
     return render_template(
         "question.html",
         question=parts.question,

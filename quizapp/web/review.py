@@ -28,6 +28,7 @@ from quizapp.models.base import utcnow
 from quizapp.services import review as review_service
 from quizapp.services.errors import InvalidInput
 from quizapp.services.learning import current_parameters
+from quizapp.services.variants import question_for_user
 from quizapp.web.learning import elapsed_ms_from_form
 
 review = Blueprint("review", __name__)
@@ -108,6 +109,8 @@ def render_review(reveal=None, front=None, status=None, code: int = 200):
         question = None
     card = None
     if question is not None:
+        # A card with params shows the learner's numbers of its current variant epoch.
+        question = question_for_user(question, current_user.id)
         if current is not None and current.question.id == question.id:
             card = current.card
         else:

@@ -51,6 +51,8 @@ def remember(result: AnswerResult, response: Any, elapsed_ms: int | None, learne
         # The hints and tries it took: graded again or adopted, it stays final and costs the same.
         "h": result.grade.hints_used,
         "n": result.grade.tries_used,
+        # The numbers of a question with params, so its feedback is graded again in them.
+        "v": result.resolved.variant,
     }
     kept = [
         old
@@ -86,6 +88,7 @@ def kept_results(slug: str, except_check: int | None) -> dict[int, AnswerResult]
             entry.get("k"),
             hints_used=entry.get("h", 0),
             tries_used=entry.get("n", 1),
+            variant=entry.get("v"),
         )
         if result is not None:
             results[result.check_index] = replace(result, stored=bool(entry.get("s")))

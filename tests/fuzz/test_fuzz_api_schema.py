@@ -44,6 +44,7 @@ SLUGS = {
     "/api/v1/questions/{slug}/reports": "vanishing-gradient-problem",
     "/api/v1/exercises/{slug}/reports": "tanh-depth-30-init",
     "/api/v1/topics/{slug}/deck": "gradient-flow",
+    "/api/v1/author/questions/{slug}/variants": "conv-parameter-count",
 }
 SEED = "vanishing-gradient-problem"
 LEECH = "adam-bias-correction"  # never rated by the fuzzer, so no undo reaches it

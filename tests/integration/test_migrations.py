@@ -290,3 +290,31 @@ def test_aliases_migration_keeps_an_imported_bank(tmp_path: Path) -> None:
         engine.dispose()
         with app.app_context():
             db.engine.dispose()
+
+
+def test_variants_migration_keeps_an_imported_bank(tmp_path: Path) -> None:
+    """0017 adds the variant columns to tables that hold rows (a plain ADD COLUMN, no table
+    rebuild while attempts point at questions), and drops them again."""
+    url = f"sqlite:///{tmp_path / 'variants.sqlite'}"
+    app = migrated_app(url)
+    engine = create_engine(url)
+    try:
+        flask_db(app, "upgrade")
+        with app.app_context():
+            import_content(CONTENT_DIR)
+        flask_db(app, "downgrade", "0007")  # the revision before 0017
+        with engine.connect() as connection:
+            columns = {row[1] for row in connection.execute(text("PRAGMA table_info(questions)"))}
+        assert "variant_spec" not in columns
+        flask_db(app, "upgrade")
+        with engine.connect() as connection:
+            specs = connection.execute(text("SELECT variant_spec FROM questions")).scalars().all()
+            epochs = text("SELECT variant_epoch FROM review_cards")
+            assert connection.execute(epochs).all() == []
+        assert specs and set(specs) == {None}
+        client = app.test_client()
+        assert client.get("/questions/conv-parameter-count").status_code == 200
+    finally:
+        engine.dispose()
+        with app.app_context():
+            db.engine.dispose()

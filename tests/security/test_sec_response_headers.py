@@ -93,6 +93,7 @@ GET_URLS = {
     "api_authoring.author_reports": "/api/v1/author/reports",
     "api_authoring.author_items": "/api/v1/author/items",
     "api_authoring.author_exercises": "/api/v1/author/exercises",
+    "api_authoring.author_variants": "/api/v1/author/questions/alpha/variants?n=2",
     "api_authoring.topic_deck": "/api/v1/topics/gradient-flow/deck",
     "api_authoring.bank_deck": "/api/v1/deck",
 }
@@ -244,6 +245,7 @@ PERSONAL = {
     "api_authoring.author_reports",
     "api_authoring.author_items",
     "api_authoring.author_exercises",
+    "api_authoring.author_variants",
     "review.leeches",
     "review.schedule",
     "review.export_revlog",

@@ -61,9 +61,13 @@ def test_the_first_option_bot_through_the_api_scores_near_chance(real_bank_app):
     scores, expected = [], []
     for slug, index, check in choice_checks():
         shown = client.get(f"/api/v1/questions/{slug}").get_json()["checks"][index]
-        assert sorted(o["text"] for o in shown["options"]) == sorted(
-            o["text"] for o in check["options"]
-        )
+        if any("{{" in o["text"] for o in check["options"]):  # a variant: its own numbers
+            assert len(shown["options"]) == len(check["options"])
+            assert not any("{{" in o["text"] for o in shown["options"]), shown["options"]
+        else:
+            assert sorted(o["text"] for o in shown["options"]) == sorted(
+                o["text"] for o in check["options"]
+            )
         body = client.post(
             f"/api/v1/questions/{slug}/attempts",
             json={"check": index, "response": first_option(check)},

@@ -18,6 +18,7 @@ import genanki
 
 from quizapp.content.loader import Bank
 from quizapp.content.markdown import render_markdown
+from quizapp.content.rendering import reference_card
 
 MERMAID_SOURCE = Path(__file__).resolve().parents[2] / "web/static/vendor/mermaid/mermaid.min.js"
 # A leading underscore keeps Anki's "check media" from deleting a file no field names.
@@ -109,7 +110,7 @@ def export_apkg(bank: Bank, questions: list[dict[str, Any]], output: Path) -> in
     topic_titles = {topic["slug"]: topic["title"] for topic in bank.topics}
     deck = genanki.Deck(stable_id("quizapp deck"), "quizapp — deep learning")
     for card in questions:
-        deck.add_note(build_note(card, topic_titles))
+        deck.add_note(build_note(reference_card(card), topic_titles))
     with tempfile.TemporaryDirectory() as scratch:
         media = Path(scratch) / MERMAID_MEDIA_NAME
         shutil.copyfile(MERMAID_SOURCE, media)

@@ -25,6 +25,7 @@ from quizapp.content.interchange.cards import (
     unique_slug,
 )
 from quizapp.content.loader import Bank
+from quizapp.content.rendering import reference_card
 
 PROMPT_MARKER = "<!-- quizapp:prompt -->"
 EXPLANATION_MARKER = "<!-- quizapp:explanation -->"
@@ -125,7 +126,7 @@ def export_moodle_xml(bank: Bank, questions: list[dict[str, Any]], output: Path)
     titles = {topic["slug"]: topic["title"] for topic in bank.topics}
     written = 0
     current_category = None
-    for card in questions:
+    for card in map(reference_card, questions):
         category = f"{CATEGORY_ROOT}/{card['topics'][0]}"
         if category != current_category:
             holder = ET.SubElement(quiz, "question", {"type": "category"})

@@ -169,6 +169,8 @@ class CheckKind:
     verdicts_follow: ClassVar[str | None] = None
     # What the learner is asked to enter, shown beside the field.
     format_hint: ClassVar[str] = ""
+    # Number fields that may be written as expressions of a question's params (variants).
+    number_fields: ClassVar[tuple[str, ...]] = ()
 
     @property
     def template(self) -> str:
@@ -226,9 +228,20 @@ class CheckKind:
     def public_extra(self, check: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
         return {}
 
+    def variant_problems(self, check: Mapping[str, Any]) -> Iterator[tuple[FieldPath, str]]:
+        """Problems of one drawn variant of the check (texts substituted with their `_html`,
+        number fields evaluated), checked by `content check`: e.g. a distractor that renders
+        the same as the key. Paths are inside the check."""
+        return iter(())
+
     def key_response(self, check: Mapping[str, Any]) -> object:
         """A response (authored terms) that scores full marks; None if there is none."""
         return None
+
+    def key_text(self, check: Mapping[str, Any]) -> str:
+        """The key in words, for authors (e.g. `content variants`)."""
+        key = self.key_response(check)
+        return "" if key is None else str(key)
 
 
 def allowed_tries(check: Mapping[str, Any], kind: CheckKind) -> int:

@@ -133,6 +133,22 @@ class ChoiceKind(CheckKind):
                 if option.get(name):
                     yield ("options", index, name), option[name]
 
+    def variant_problems(self, check: Mapping[str, Any]) -> Iterator[tuple[FieldPath, str]]:
+        options = options_of(check)
+        correct = check["correct"]
+        keys = set(correct) if isinstance(correct, list) else {correct}
+        shown = {key: options[key].get("text_html", options[key]["text"]) for key in keys}
+        for index, option in enumerate(options):
+            html = option.get("text_html", option["text"])
+            same = [key for key, key_html in shown.items() if key_html == html]
+            if index not in keys and same:
+                yield ("options", index, "text"), f"shows the same as the key (option {same[0]})"
+
+    def key_text(self, check: Mapping[str, Any]) -> str:
+        key = self.key_response(check)
+        options = options_of(check)
+        return " | ".join(options[i]["text"] for i in (key if isinstance(key, list) else [key]))
+
     def public_extra(self, check: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
         options = options_of(check)
         return {

@@ -90,6 +90,16 @@ class Matching(CheckKind):
     def present(self, check: Mapping[str, Any], rng: Random) -> Layout:
         return {"rights": shuffled_positions(len(right_items(check)), rng)}
 
+    def variant_problems(self, check: Mapping[str, Any]) -> Iterator[tuple[FieldPath, str]]:
+        shown = right_items(check, rendered=True)
+        pairs = len(check["pairs"])
+        for index, html in enumerate(shown[pairs:]):
+            if html in shown[:pairs]:
+                yield (
+                    ("distractors", index),
+                    f"shows the same as the right side of pair {shown.index(html)}",
+                )
+
     def public_extra(self, check: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
         rights, rendered = right_items(check), right_items(check, rendered=True)
         order = valid_layout(layout, "rights", len(rights))

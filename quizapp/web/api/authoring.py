@@ -11,6 +11,8 @@ from quizapp.extensions import limiter
 from quizapp.models import REPORT_CATEGORIES, REPORT_STATUSES
 from quizapp.services import item_stats
 from quizapp.services import reports as report_service
+from quizapp.services.questions import get_question
+from quizapp.services.variants import sample_variants
 from quizapp.web.api.documented import (
     NOT_AN_AUTHOR,
     bad_request,
@@ -85,6 +87,13 @@ class OptionStatOut(Schema):
     picks = fields.Integer()
 
 
+class VariantGroupOut(Schema):
+    param = fields.String()
+    bucket = fields.String(metadata={"description": "A value, or a run of values, of the param"})
+    learners = fields.Integer()
+    facility = fields.Float(allow_none=True)
+
+
 class ItemStatOut(Schema):
     question = fields.String()
     title = fields.String()
@@ -101,6 +110,10 @@ class ItemStatOut(Schema):
     later_attempts = fields.Integer()
     options = fields.List(fields.Nested(OptionStatOut))
     flags = fields.List(fields.String())
+    variants = fields.List(
+        fields.Nested(VariantGroupOut),
+        metadata={"description": "Facility of first attempts per param value (params only)"},
+    )
 
 
 class ChoiceStatOut(Schema):
@@ -209,6 +222,35 @@ def author_items(query: dict):
     if query["flagged"]:
         items = [item for item in items if item.flags]
     return [item.as_dict() for item in items]
+
+
+class VariantArgs(Schema):
+    n = fields.Integer(load_default=5, validate=validate.Range(min=1, max=100))
+
+
+class VariantCheckOut(Schema):
+    index = fields.Integer()
+    kind = fields.String()
+    prompt = fields.String()
+    key = fields.String(metadata={"description": "The key in words (options, answer ± tolerance)"})
+
+
+class VariantOut(Schema):
+    params = fields.Dict()
+    derived = fields.Dict()
+    checks = fields.List(fields.Nested(VariantCheckOut))
+
+
+@blp.get("/author/questions/<slug>/variants")
+@signed_in(blp, NOT_AN_AUTHOR, no_such("question"))
+@blp.arguments(VariantArgs, location="query")
+@blp.response(200, VariantOut(many=True))
+@login_required
+def author_variants(query: dict, slug: str):
+    """Sample variants of a question with params, with every check's key (empty without)."""
+    _require_author()
+    question = get_question(slug)
+    return sample_variants(slug, question.checks, question.variant_spec, query["n"])
 
 
 @blp.get("/author/exercises")

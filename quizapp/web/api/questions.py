@@ -8,22 +8,26 @@ from quizapp.domain.grading import check_id, resolve_check
 from quizapp.services import questions as question_service
 from quizapp.web.api.documented import MOVED, RETIRED_QUESTION, documented_errors, no_such
 from quizapp.web.api.schemas import QuestionListArgs, QuestionListOut, QuestionOut, TopicOut
-from quizapp.web.check_views import learner_key
+from quizapp.web.check_views import learner_key, learner_question
 
 
 class _QuestionWithRelated:
     """The question as the response schema reads it, with its related cards beside it."""
 
     def __init__(self, question, related, learner: str) -> None:
+        # A question with params comes in this learner's variant: texts, checks, numbers.
+        question = learner_question(question, learner)
         self._question = question
         self.related = related
-        self.public_checks = [
-            {
-                **resolve_check(check, learner, check_id(question.slug, index)).public(),
-                "index": index,
-            }
+        epoch = getattr(question, "variant_epoch", 0)
+        resolved = [
+            resolve_check(check, learner, check_id(question.slug, index), epoch=epoch)
             for index, check in enumerate(question.checks)
         ]
+        self.public_checks = [
+            {**check.public(), "index": index} for index, check in enumerate(resolved)
+        ]
+        self.variant = next((check.variant for check in resolved if check.variant), None)
 
     def __getattr__(self, name: str):
         return getattr(self._question, name)

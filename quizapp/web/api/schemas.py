@@ -84,6 +84,13 @@ class QuestionOut(QuestionSummaryOut):
     )
     # The key (`correct`, `answer`) is withheld: it is revealed only by grading.
     checks = fields.List(fields.Nested(CheckOut), attribute="public_checks")
+    variant = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "For a question with params: the values drawn for you (texts and "
+            "checks above are already in them); answers are graded in this variant"
+        },
+    )
 
 
 class QuestionListArgs(Schema):

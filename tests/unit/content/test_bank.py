@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from quizapp.content.key_bias import longest_option_count
 from quizapp.content.loader import Bank, load_bank
 from quizapp.domain.check_kinds import AUTOMATIC_KINDS as REGISTERED_AUTOMATIC_KINDS
 from quizapp.domain.check_kinds import CHECK_KINDS
@@ -22,9 +23,15 @@ MIN_QUESTIONS_PER_TOPIC = 5
 MIN_PER_DIFFICULTY = {"easy": 15, "medium": 30, "hard": 15}
 RELATED_RANGE = (2, 5)
 MIN_DIAGRAM_CARDS = 20
+# Cards whose numbers differ per learner (`params:`), where a number is the point.
+MIN_VARIANT_CARDS = 20
 # A quiz whose key is nearly always the first option teaches guessing, not the material.
 # (Pages may shuffle options too; the files themselves should not lean on that.)
 MAX_SHARE_OF_KEYS_IN_ONE_POSITION = 0.75
+# Shuffling does not hide length: "always pick the longest option" must score about chance
+# (1/3 to 1/4), and no other length rule ("pick the second longest") may do much better.
+MAX_LONGEST_OPTION_SHARE = 0.30
+MAX_SHARE_OF_ANY_LENGTH_RANK = 0.40
 AUTOMATIC_KINDS = set(REGISTERED_AUTOMATIC_KINDS)
 CHOICE_KINDS = {name for name, kind in CHECK_KINDS.items() if "options" in kind.shuffled}
 
@@ -105,6 +112,36 @@ def test_single_choice_keys_are_not_all_in_one_position(
     assert share <= MAX_SHARE_OF_KEYS_IN_ONE_POSITION, (
         f"{share:.0%} of single-choice keys are option {position} "
         f"({dict(sorted(keys.items()))}); vary the key's position in new cards"
+    )
+
+
+def test_the_longest_option_is_right_about_as_often_as_chance(
+    questions: list[dict[str, Any]],
+) -> None:
+    """The figure `content check` warns about (content/key_bias.py), with a tighter bound."""
+    count = longest_option_count(check for question in questions for check in question["checks"])
+    assert count.checks >= 8, f"only {count.checks} single-choice checks in the bank"
+    assert count.share <= MAX_LONGEST_OPTION_SHARE, (
+        f"in {count.longest} of {count.checks} single-choice checks ({count.share:.0%}) the right "
+        f"option is the longest (chance: about {count.chance:.0f}); a learner who always picks "
+        f"the longest option would pass; write the wrong options out as fully as the right one"
+    )
+
+
+def test_no_length_rank_picks_the_key(questions: list[dict[str, Any]]) -> None:
+    """Lengthening one distractor per check just makes "pick the second longest" the rule."""
+    ranks: Counter[int] = Counter()
+    for question in questions:
+        for check in question["checks"]:
+            if check["kind"] != "single_choice":
+                continue
+            lengths = [len(option["text"]) for option in check["options"]]
+            ranks[sum(length > lengths[check["correct"]] for length in lengths)] += 1
+    rank, count = ranks.most_common(1)[0]
+    share = count / sum(ranks.values())
+    assert share <= MAX_SHARE_OF_ANY_LENGTH_RANK, (
+        f"{share:.0%} of single-choice keys have exactly {rank} longer option(s) "
+        f"({dict(sorted(ranks.items()))}); vary which option is the longest"
     )
 
 
@@ -221,3 +258,11 @@ def test_seed_question_links_its_four_related_questions_in_order(
     )
     assert "```mermaid" in seed["explanation"], f"{file_of(seed)}: the ResNet diagram is missing"
     assert len(seed["references"]) >= 3, f"{file_of(seed)}: the three seed references are missing"
+
+
+def test_enough_questions_have_variants(questions: list[dict[str, Any]]) -> None:
+    with_variants = [q["slug"] for q in questions if q.get("params")]
+    assert len(with_variants) >= MIN_VARIANT_CARDS, (
+        f"{len(with_variants)} question(s) declare params ({', '.join(with_variants) or 'none'}), "
+        f"at least {MIN_VARIANT_CARDS} are required"
+    )

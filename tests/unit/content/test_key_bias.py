@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from conftest import make_app, write_question
 
-from quizapp.content.key_bias import bank_key_warnings, key_position_bias, longest_option_bias
+from quizapp.content.key_bias import (
+    bank_key_warnings,
+    key_position_bias,
+    longest_option_bias,
+    longest_option_count,
+)
 
 
 def single(correct: int, texts=("short", "a much longer option", "mid one", "tiny")) -> dict:
@@ -56,3 +61,10 @@ def test_content_check_prints_the_warnings_and_still_passes(tmp_path, content_di
     assert f"{content_dir / 'questions'}:1: checks: key-position bias: 10 of 10" in warnings[0]
     assert "longest-option bias: in 10 of 10" in warnings[1]
     assert result.stdout.rstrip().endswith("no problems (2 warning(s)).")
+
+
+def test_the_longest_option_count_leaves_out_ties_and_gives_the_share():
+    tie = {"options": [{"text": "ab"}, {"text": "cd"}], "correct": 0}
+    count = longest_option_count([single(1), single(0), tie])
+    assert (count.longest, count.checks, count.chance) == (1, 3, 1.0)
+    assert count.share == 1 / 3

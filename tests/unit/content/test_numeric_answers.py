@@ -1,13 +1,18 @@
 """Recompute every numeric check's answer from first principles and compare it with the YAML.
 
 The YAML is read directly with yaml.safe_load, so these tests do not depend on the loader.
+A question with `params:` (variants) has its answers written as expressions: for those,
+several learners' variants are drawn the way the app draws them, and each variant's answer
+is recomputed here from its parameter values alone.
 Where PyTorch implements the thing a question asks about (a layer, an optimiser, a scheduler),
 the recomputation uses PyTorch itself, so the answer matches what a learner would measure.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -96,11 +101,17 @@ def adam_first_step(gradient: float = 4.0, lr: float = 0.001) -> float:
     return abs(parameter.item())
 
 
-def adam_uncorrected_first_step_ratio(beta1: float = 0.9, beta2: float = 0.999) -> float:
-    gradient = 4.0
+def adam_uncorrected_first_step(
+    gradient: float = 4.0, lr: float = 1.0, beta1: float = 0.9, beta2: float = 0.999
+) -> float:
+    """Adam's first step without bias correction, moment by moment (PyTorch always corrects)."""
     first_moment = (1 - beta1) * gradient
     second_moment = (1 - beta2) * gradient**2
-    return (first_moment / math.sqrt(second_moment)) / (gradient / abs(gradient))
+    return lr * first_moment / math.sqrt(second_moment)
+
+
+def adam_uncorrected_first_step_ratio(beta1: float = 0.9, beta2: float = 0.999) -> float:
+    return adam_uncorrected_first_step(beta1=beta1, beta2=beta2) / adam_first_step(lr=1.0)
 
 
 def cosine_rate_at(epoch: int, total: int = 100, peak: float = 0.1) -> float:
@@ -131,14 +142,19 @@ def early_stopping_restored_epoch(losses: list[float], patience: int) -> int:
     return best_epoch
 
 
-def conv_output_height() -> int:
-    conv = nn.Conv2d(3, 8, kernel_size=7, stride=2, padding=3)
-    return conv(torch.zeros(1, 3, 224, 224)).shape[-1]
+def conv_output_height(size: int = 224, kernel: int = 7, stride: int = 2, padding: int = 3) -> int:
+    conv = nn.Conv2d(1, 1, kernel_size=kernel, stride=stride, padding=padding)
+    return conv(torch.zeros(1, 1, size, size)).shape[-1]
 
 
-def receptive_field(strides: list[int]) -> int:
+def same_padding(kernel: int, size: int = 16) -> int:
+    """The smallest padding for which a stride-1 convolution keeps the size, found by trying."""
+    return next(p for p in range(kernel) if conv_output_height(size, kernel, 1, p) == size)
+
+
+def receptive_field(strides: list[int], kernel_size: int = 3) -> int:
     """Measure the receptive field by backpropagating from one output unit to the input."""
-    layers = [nn.Conv2d(1, 1, kernel_size=3, stride=stride) for stride in strides]
+    layers = [nn.Conv2d(1, 1, kernel_size=kernel_size, stride=stride) for stride in strides]
     network = nn.Sequential(*layers)
     for parameter in network.parameters():
         nn.init.constant_(parameter, 1.0)
@@ -233,15 +249,21 @@ def gaussian_jacobian_spectrum_variance(depth: int = 10, width: int = 1000) -> f
 
 
 def noam_rate(step: int, d_model: int = 512, warmup: int = 4000) -> float:
-    parameter = nn.Parameter(torch.zeros(1))
-    optimizer = torch.optim.Adam([parameter], lr=1.0)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: d_model**-0.5 * min(max(s, 1) ** -0.5, max(s, 1) * warmup**-1.5)
-    )
-    for _ in range(step):
-        optimizer.step()
-        schedule.step()
-    return optimizer.param_groups[0]["lr"]
+    """Vaswani et al.'s schedule as written (both branches, not the simplified peak)."""
+    step = max(step, 1)
+    return d_model**-0.5 * min(step**-0.5, step * warmup**-1.5)
+
+
+def noam_half_peak_step(d_model: int, warmup: int) -> int:
+    """The first step after the peak whose rate is at most half the peak, found by search."""
+    peak = noam_rate(warmup, d_model, warmup)
+    low, high = warmup, 1_000 * warmup  # the rate is decreasing on this interval
+    while low < high:
+        middle = (low + high) // 2
+        low, high = (
+            (middle + 1, high) if noam_rate(middle, d_model, warmup) > peak / 2 else (low, middle)
+        )
+    return low
 
 
 def adaptive_gradient_clip(weight: torch.Tensor, grad: torch.Tensor, clip: float) -> torch.Tensor:
@@ -304,11 +326,75 @@ def double_softmax_loss_floor() -> float:
     return F.cross_entropy(F.softmax(confident, dim=1), torch.tensor([0])).item()
 
 
-def kaiming_fan_out_std() -> float:
-    torch.manual_seed(0)
-    weight = nn.Conv2d(64, 128, kernel_size=3).weight
-    nn.init.kaiming_normal_(weight, mode="fan_out", nonlinearity="relu")
+def kaiming_conv_std(c_in: int, c_out: int, kernel: int, mode: str) -> float:
+    """The std kaiming_normal_ (ReLU) draws for a Conv2d(c_in, c_out, kernel) weight, measured
+    on a weight with more of the channel that does not enter the fan (~1M samples)."""
+    generator = torch.Generator().manual_seed(0)
+    samples = 2**20 // (kernel * kernel)
+    if mode == "fan_out":
+        shape = (c_out, max(c_in, samples // c_out), kernel, kernel)
+    else:
+        shape = (max(c_out, samples // c_in), c_in, kernel, kernel)
+    weight = torch.empty(shape)
+    nn.init.kaiming_normal_(weight, mode=mode, nonlinearity="relu", generator=generator)
     return weight.std().item()
+
+
+def xavier_uniform_bound(n_in: int, n_out: int) -> float:
+    """The largest |w| xavier_uniform_ draws for an n_in -> n_out layer over ~200k samples."""
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.empty(n_out, n_in)
+    largest = 0.0
+    for _ in range(-(-200_000 // weight.numel())):
+        nn.init.xavier_uniform_(weight, generator=generator)
+        largest = max(largest, weight.abs().max().item())
+    return largest
+
+
+def xavier_normal_std(n_in: int, n_out: int) -> float:
+    generator = torch.Generator().manual_seed(0)
+    draws = []
+    for _ in range(-(-(2**19) // (n_in * n_out))):
+        weight = torch.empty(n_out, n_in)
+        draws.append(nn.init.xavier_normal_(weight, generator=generator).flatten())
+    return torch.cat(draws).std().item()
+
+
+def linear_rnn_gradient(w: float, steps: int) -> float:
+    """d h_T / d h_0 of the scalar RNN h_t = w h_{t-1}, by autograd through the unrolled steps."""
+
+    def unrolled(h: torch.Tensor) -> torch.Tensor:
+        for _ in range(steps):
+            h = w * h
+        return h
+
+    return derivative_at(unrolled, 1.0)
+
+
+def relu_output_variance_after(
+    variance: float, divide_weights_by: Callable[[float], float]
+) -> float:
+    """A ReLU layer whose output variance on a batch is `variance` has its weights divided by
+    `divide_weights_by(measured variance)`, as one LSUV step does: its new output variance."""
+    generator = torch.Generator().manual_seed(0)
+    layer = nn.Linear(64, 64, bias=False)
+    x = torch.randn(1024, 64, generator=generator)
+    with torch.no_grad():
+        layer.weight.mul_(math.sqrt(variance / torch.relu(layer(x)).var().item()))
+        layer.weight.div_(divide_weights_by(torch.relu(layer(x)).var().item()))
+        return torch.relu(layer(x)).var().item()
+
+
+def lsuv_factor(variance: float) -> float:
+    """The factor of one LSUV step, checked: dividing by the measured std makes the variance 1."""
+    assert relu_output_variance_after(variance, math.sqrt) == pytest.approx(1.0, rel=1e-4)
+    return 1 / math.sqrt(variance)
+
+
+def gpt2_projection_std(blocks: int) -> float:
+    """nanoGPT: every `c_proj` weight gets std 0.02 / sqrt(2 * n_layer)."""
+    residual_layers = sum(1 for _ in range(blocks) for _branch in ("attention", "mlp"))
+    return 0.02 / math.sqrt(residual_layers)
 
 
 def pytorch_default_linear_bound() -> float:
@@ -322,10 +408,7 @@ RECOMPUTE: dict[CheckKey, Callable[[], float]] = {
         lambda w: 0.5 * (torch.sigmoid(w * 2.0) - 1.0) ** 2, 0.5
     ),
     ("sigmoid-derivative-bound", 0): max_sigmoid_derivative,
-    ("sigmoid-depth-gradient-bound", 0): lambda: smallest_depth_below(1e-6),
     ("exploding-gradients-clipping", 0): clipped_first_component,
-    ("xavier-glorot-initialization", 0): lambda: math.sqrt(6 / (300 + 100)),
-    ("he-initialization", 0): lambda: math.sqrt(2 / 256),
     ("orthogonal-initialization", 0): orthogonal_relu_largest_singular_value,
     ("dying-relu", 0): lambda: derivative_at(lambda x: F.leaky_relu(x, 0.01), -3.0),
     ("gelu-activation", 0): lambda: 1.0 * 0.5 * (1 + math.erf(1.0 / math.sqrt(2))),
@@ -334,30 +417,16 @@ RECOMPUTE: dict[CheckKey, Callable[[], float]] = {
     ("batch-norm-parameters", 0): lambda: parameter_count(nn.BatchNorm2d(64)),
     ("batch-layer-group-norm", 0): lambda: (64 // 32) * 32 * 32,
     ("residual-gradient-highway", 0): lambda: (1 + 0.1) ** 10,
-    ("pre-activation-residual-units", 0): lambda: 0.95**100,
-    ("projection-shortcuts", 0): lambda: parameter_count(nn.Conv2d(64, 128, 1, 2, bias=False)),
-    ("bptt-vanishing-exploding", 0): lambda: 0.9**50,
     ("lstm-cell-state", 0): lambda: 0.95**20,
-    ("lstm-parameter-count", 0): lambda: parameter_count(nn.LSTM(10, 20)),
     ("gru-vs-lstm", 0): lambda: parameter_count(nn.GRU(10, 20)) / parameter_count(nn.LSTM(10, 20)),
-    ("forget-gate-bias-init", 0): lambda: sigmoid(1.0) ** 10,
     ("sgd-momentum", 0): momentum_steady_state_ratio,
-    ("adam-bias-correction", 0): adam_first_step,
-    ("adam-bias-correction", 1): adam_uncorrected_first_step_ratio,
-    ("warmup-linear-scaling", 0): lambda: 0.1 * 8192 / 256,
     ("cosine-annealing", 0): lambda: cosine_rate_at(25),
-    ("inverted-dropout", 0): inverted_dropout_scale,
     ("weight-decay-l2", 0): lambda: 1 - 0.1 * 0.01,
     ("early-stopping", 0): lambda: early_stopping_restored_epoch(
         [0.90, 0.72, 0.65, 0.61, 0.62, 0.60, 0.63, 0.64, 0.66], patience=3
     ),
     ("data-augmentation", 0): lambda: (256 - 224) ** 2 * 2,
-    ("conv-output-size", 0): conv_output_height,
-    ("conv-parameter-count", 0): lambda: parameter_count(nn.Conv2d(64, 128, kernel_size=3)),
-    ("receptive-field-stacked-convs", 0): lambda: receptive_field([1, 1, 1]),
-    ("receptive-field-stacked-convs", 1): lambda: receptive_field([1, 2, 1]),
     ("scaled-dot-product-scaling", 0): attention_score_std,
-    ("multi-head-attention-parameters", 0): lambda: parameter_count(nn.MultiheadAttention(512, 8)),
     ("positional-encoding", 0): lambda: sinusoidal_encoding(position=2, dimension=1),
     ("softmax-cross-entropy-gradient", 0): lambda: cross_entropy_grad_and_loss()[0],
     ("softmax-cross-entropy-gradient", 1): lambda: cross_entropy_grad_and_loss()[1],
@@ -371,14 +440,10 @@ RECOMPUTE: dict[CheckKey, Callable[[], float]] = {
     ("chain-rule-computational-graph", 0): chain_rule_grad_y,
     ("reverse-vs-forward-mode-autodiff", 0): forward_mode_passes_for_gradient,
     ("mean-field-variance-map", 0): lambda: relu_length_map(1.5, 1.0, 10),
-    ("chi1-edge-of-chaos", 0): lambda: relu_chi1(2.2) ** 50,
-    ("depth-scales-trainability", 0): lambda: -1 / math.log(0.9),
     ("tanh-critical-line", 0): lambda: tanh_critical_weight_variance(0.05),
     ("dynamical-isometry", 0): gaussian_jacobian_spectrum_variance,
     ("finite-width-effects", 0): lambda: sum(1 / 80 for _ in range(40)),
     ("shattered-gradients", 0): lambda: 2.0**-10 * 1e4,
-    ("transformer-warmup-schedule", 0): lambda: noam_rate(4000) * 1e4,
-    ("gpt2-residual-scaling", 0): lambda: 0.02 / math.sqrt(2 * 12),
     ("residual-variance-growth", 0): lambda: 2**10,
     ("fixup-initialization", 0): lambda: 81 ** (-1 / (2 * 3 - 2)),
     ("skipinit-rezero", 0): lambda: (1 + 0.1**2) ** 100,
@@ -401,22 +466,108 @@ RECOMPUTE: dict[CheckKey, Callable[[], float]] = {
     ("densenet-connectivity", 0): lambda: 64 + 32 * (6 - 1),
     ("irnn-identity-init", 0): lambda: 1.05**100,
     ("rnn-spectral-radius-bounds", 0): lambda: 1 / max_sigmoid_derivative(),
-    ("lsuv-initialization", 0): lambda: 1 / math.sqrt(4.0),
     ("weight-normalization", 0): weight_normalised_first_component,
     ("weight-standardization", 0): standardised_first_weight,
     ("pytorch-default-init", 0): pytorch_default_linear_bound,
     ("init-gains", 0): lambda: nn.init.calculate_gain("tanh"),
-    ("kaiming-fan-mode", 0): kaiming_fan_out_std,
     ("overfit-one-batch", 0): double_softmax_loss_floor,
     ("nan-loss-debugging", 0): lambda: math.log(torch.finfo(torch.float32).max),
 }
 
 
-def load_numeric_checks() -> dict[CheckKey, tuple[str, dict[str, Any]]]:
-    """Every numeric check in the bank, keyed by slug and index, with its file name."""
+def he_normal_std(fan_in: int) -> float:
+    """The standard deviation PyTorch's kaiming_normal_ (fan_in, ReLU) draws, measured."""
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.empty(max(64, 2**22 // fan_in), fan_in)
+    nn.init.kaiming_normal_(weight, nonlinearity="relu", generator=generator)
+    return weight.std().item()
+
+
+# Checks of questions with params: the answer recomputed from one variant's parameter values.
+VARIANT_RECOMPUTE: dict[CheckKey, Callable[[dict[str, Any]], float]] = {
+    ("sigmoid-depth-gradient-bound", 0): lambda p: smallest_depth_below(
+        10.0 ** -p["k"], factor=p["w"] / 4
+    ),
+    ("conv-parameter-count", 0): lambda p: parameter_count(
+        nn.Conv2d(p["cin"], p["cout"], kernel_size=p["k"])
+    ),
+    ("he-initialization", 0): lambda p: he_normal_std(p["fan_in"]),
+    # initialisation scales
+    ("xavier-glorot-initialization", 0): lambda p: xavier_uniform_bound(p["n_in"], p["n_out"]),
+    ("kaiming-fan-mode", 0): lambda p: kaiming_conv_std(p["cin"], p["cout"], p["k"], "fan_out"),
+    ("lsuv-initialization", 0): lambda p: lsuv_factor(p["v"]),
+    ("gpt2-residual-scaling", 0): lambda p: gpt2_projection_std(p["blocks"]),
+    # decay and growth over depth and time
+    ("chi1-edge-of-chaos", 0): lambda p: relu_chi1(p["sw2"]) ** p["L"],
+    ("depth-scales-trainability", 0): lambda p: 1 / -math.log(p["chi"]),
+    ("pre-activation-residual-units", 0): lambda p: math.prod([p["lam"]] * p["units"]),
+    ("bptt-vanishing-exploding", 0): lambda p: linear_rnn_gradient(p["w"], p["T"]),
+    ("forget-gate-bias-init", 0): lambda p: (
+        torch.sigmoid(torch.tensor(float(p["b"]))).item() ** p["k"]
+    ),
+    # parameter counts and sizes
+    ("lstm-parameter-count", 0): lambda p: parameter_count(nn.LSTM(p["d"], p["h"])),
+    ("projection-shortcuts", 0): lambda p: parameter_count(
+        nn.Conv2d(p["cin"], 2 * p["cin"], kernel_size=1, stride=2, bias=False)
+    ),
+    ("multi-head-attention-parameters", 0): lambda p: parameter_count(
+        nn.MultiheadAttention(p["d"], p["heads"])
+    ),
+    ("conv-output-size", 0): lambda p: conv_output_height(p["W"], p["K"], p["S"], p["P"]),
+    ("receptive-field-stacked-convs", 0): lambda p: receptive_field([1] * p["n"], p["k"]),
+    ("receptive-field-stacked-convs", 1): lambda p: receptive_field([1, p["s"], 1]),
+    # optimisation and regularisation
+    ("transformer-warmup-schedule", 0): lambda p: noam_rate(p["w"], p["d"], p["w"]) * 1e4,
+    ("warmup-linear-scaling", 0): lambda p: p["lr0"] * (p["B"] / p["b0"]),
+    ("adam-bias-correction", 0): lambda p: adam_first_step(p["g"], p["lr"]),
+    ("adam-bias-correction", 1): lambda p: adam_uncorrected_first_step_ratio(p["b1"], p["b2"]),
+    ("inverted-dropout", 0): lambda p: inverted_dropout_scale(p["p"]),
+}
+# The key of a choice check whose options are numbers, recomputed the same way, by (slug,
+# position among all of the question's checks): the key option must show that number.
+CHOICE_VARIANT_RECOMPUTE: dict[CheckKey, Callable[[dict[str, Any]], float]] = {
+    ("xavier-glorot-initialization", 3): lambda p: xavier_normal_std(p["n_in"], p["n_out"]),
+    ("kaiming-fan-mode", 3): lambda p: kaiming_conv_std(p["cin"], p["cout"], p["k"], "fan_in"),
+    ("lsuv-initialization", 3): lambda p: relu_output_variance_after(p["v"], lambda v: v),
+    ("chi1-edge-of-chaos", 3): lambda p: math.sqrt(relu_chi1(p["sw2"]) ** p["L"]),
+    ("depth-scales-trainability", 3): lambda p: round(6 / -math.log(p["chi"])),
+    ("pre-activation-residual-units", 3): lambda p: (2 - p["lam"]) ** p["units"],
+    ("bptt-vanishing-exploding", 3): lambda p: linear_rnn_gradient(p["w"], 2 * p["T"]),
+    ("forget-gate-bias-init", 3): lambda p: (sigmoid(p["b"]) / sigmoid(0.0)) ** p["k"],
+    ("lstm-parameter-count", 3): lambda p: parameter_count(nn.GRU(p["d"], p["h"])),
+    ("projection-shortcuts", 3): lambda p: parameter_count(
+        nn.Conv2d(p["cin"], 2 * p["cin"], kernel_size=3, stride=2, bias=False)
+    ),
+    ("multi-head-attention-parameters", 1): lambda p: (
+        nn.MultiheadAttention(p["d"], p["heads"]).head_dim
+    ),
+    ("multi-head-attention-parameters", 3): lambda p: parameter_count(
+        nn.MultiheadAttention(p["d"], p["heads"], bias=False)
+    ),
+    ("conv-output-size", 1): lambda p: same_padding(p["ks"]),
+    ("receptive-field-stacked-convs", 4): lambda p: receptive_field([1, p["s"], 1, 1]),
+    ("transformer-warmup-schedule", 3): lambda p: noam_half_peak_step(p["d"], p["w"]),
+    ("warmup-linear-scaling", 3): lambda p: 5 * 1_281_167 / p["B"],
+    ("adam-bias-correction", 4): lambda p: adam_uncorrected_first_step(
+        p["g"], p["lr"], p["b1"], p["b2"]
+    ),
+    ("inverted-dropout", 3): lambda p: 2.0 * inverted_dropout_scale(p["p"]),
+    ("gpt2-residual-scaling", 3): lambda p: (0.02 / gpt2_projection_std(p["blocks"])) ** 2,
+}
+# Learners whose variants are recomputed (each draws its own parameter values).
+VARIANT_LEARNERS = [f"user:{n}" for n in range(8)]
+
+
+def load_numeric_checks(
+    with_params: bool = False,
+) -> dict[CheckKey, tuple[str, dict[str, Any]]]:
+    """Every numeric check in the bank, keyed by slug and index, with its file name: of the
+    questions without params, or (`with_params`) of those with params."""
     found: dict[CheckKey, tuple[str, dict[str, Any]]] = {}
     for path in sorted(QUESTIONS_DIR.glob("*.yaml")):
         question = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if bool(question.get("params")) != with_params:
+            continue
         numeric = [c for c in question.get("checks", []) if c.get("kind") == "numeric"]
         for index, check in enumerate(numeric):
             found[(path.stem, index)] = (f"content/questions/{path.name}", check)
@@ -424,6 +575,7 @@ def load_numeric_checks() -> dict[CheckKey, tuple[str, dict[str, Any]]]:
 
 
 NUMERIC_CHECKS = load_numeric_checks()
+VARIANT_CHECKS = load_numeric_checks(with_params=True)
 
 
 def allowed_error(check: dict[str, Any]) -> float:
@@ -440,19 +592,103 @@ def test_the_bank_has_numeric_checks() -> None:
 def test_every_numeric_check_has_a_recomputation() -> None:
     missing = [
         f"{file}: numeric check {index} has no recomputation in {Path(__file__).name}"
-        for (slug, index), (file, _) in sorted(NUMERIC_CHECKS.items())
-        if (slug, index) not in RECOMPUTE
+        for checks, recompute in ((NUMERIC_CHECKS, RECOMPUTE), (VARIANT_CHECKS, VARIANT_RECOMPUTE))
+        for (slug, index), (file, _) in sorted(checks.items())
+        if (slug, index) not in recompute
     ]
     assert not missing, "\n".join(missing)
 
 
 def test_no_recomputation_is_stale() -> None:
     stale = [
-        f"content/questions/{slug}.yaml: no numeric check {index} any more"
-        for slug, index in sorted(RECOMPUTE)
-        if (slug, index) not in NUMERIC_CHECKS
+        f"content/questions/{slug}.yaml: no numeric check {index} (of its kind) any more"
+        for checks, recompute in ((NUMERIC_CHECKS, RECOMPUTE), (VARIANT_CHECKS, VARIANT_RECOMPUTE))
+        for slug, index in sorted(recompute)
+        if (slug, index) not in checks
     ]
     assert not stale, "\n".join(stale)
+
+
+@functools.cache
+def stored_checks(slug: str) -> list[dict[str, Any]]:
+    """A question's checks as the import stores them (rendered once per question)."""
+    from quizapp.content.loader import SourceDocument
+    from quizapp.content.rendering import render_question
+    from quizapp.content.schemas import QuestionSchema
+    from quizapp.content.yaml_source import parse_yaml
+
+    path = QUESTIONS_DIR / f"{slug}.yaml"
+    parsed = parse_yaml(path.read_text(encoding="utf-8"))
+    document = SourceDocument(str(path), QuestionSchema().load(parsed.data), parsed, "")
+    return render_question(document)["checks"]
+
+
+def learner_variants(
+    slug: str, index: int, kind: str | None = "numeric"
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(params, check) as several learners get them: the file rendered for import, then each
+    learner's variant resolved exactly as the question page resolves it. `index` counts the
+    question's checks of `kind`, or all of its checks when `kind` is None."""
+    from quizapp.domain.grading import check_id, resolve_check
+
+    stored = stored_checks(slug)
+    position = [i for i, check in enumerate(stored) if kind in (None, check["kind"])][index]
+    variants = []
+    for learner in VARIANT_LEARNERS:
+        resolved = resolve_check(stored[position], learner, check_id(slug, position))
+        variants.append((resolved.variant, dict(resolved.check)))
+    return variants
+
+
+@pytest.mark.parametrize("key", sorted(VARIANT_RECOMPUTE), ids=lambda key: f"{key[0]}[{key[1]}]")
+def test_variant_answers_match_recomputation(key: CheckKey) -> None:
+    if key not in VARIANT_CHECKS:
+        pytest.fail(
+            f"content/questions/{key[0]}.yaml: numeric check {key[1]} with params not found"
+        )
+    file = VARIANT_CHECKS[key][0]
+    variants = learner_variants(*key)
+    assert len({tuple(params.items()) for params, _ in variants}) >= 3, "learners share variants"
+    for params, check in variants:
+        expected = float(VARIANT_RECOMPUTE[key](params))
+        tolerance = allowed_error(check)
+        assert abs(check["answer"] - expected) <= tolerance, (
+            f"{file}: numeric check {key[1]} for {params} has answer {check['answer']} but "
+            f"recomputation gives {expected:.6g} (allowed error {tolerance})"
+        )
+        assert tolerance <= MAX_RELATIVE_SLACK * abs(check["answer"]), (
+            f"{file}: numeric check {key[1]} for {params} accepts ±{tolerance}"
+        )
+
+
+NUMBER = re.compile(r"(-?\d+(?:\.\d+)?)(?:\s*\\times\s*10\^\{(-?\d+)\})?")
+
+
+def shown_number(text: str) -> float:
+    """The number an option shows: "$\\approx 1.17 \\times 10^{2}$", "About 1564", "12 layers"."""
+    found = NUMBER.search(text.replace(",", ""))
+    assert found, f"no number in option {text!r}"
+    mantissa, exponent = found.groups()
+    return float(mantissa) * 10 ** int(exponent or 0)
+
+
+@pytest.mark.parametrize(
+    "key", sorted(CHOICE_VARIANT_RECOMPUTE), ids=lambda key: f"{key[0]}[{key[1]}]"
+)
+def test_variant_choice_keys_match_recomputation(key: CheckKey) -> None:
+    """The key of a numeric-option choice check shows the recomputed number (3 significant
+    digits at least) in every learner's variant; content check already keeps distractors off it."""
+    file = f"content/questions/{key[0]}.yaml"
+    variants = learner_variants(*key, kind=None)
+    assert len({tuple(params.items()) for params, _ in variants}) >= 3, "learners share variants"
+    for params, check in variants:
+        assert check["kind"] == "single_choice", f"{file}: check {key[1]} is a {check['kind']}"
+        shown = shown_number(check["options"][check["correct"]]["text"])
+        expected = float(CHOICE_VARIANT_RECOMPUTE[key](params))
+        assert shown == pytest.approx(expected, rel=0.006), (
+            f"{file}: check {key[1]} for {params}: the key shows {shown}, "
+            f"recomputation gives {expected:.6g}"
+        )
 
 
 @pytest.mark.parametrize("key", sorted(RECOMPUTE), ids=lambda key: f"{key[0]}[{key[1]}]")
