@@ -15,7 +15,7 @@ from quizapp.services import item_stats
 from quizapp.services.content_import import import_content
 from quizapp.services.learning import submit_answer
 from quizapp.services.personal_data import export_user_data
-from quizapp.services.review import rate_card, undo_rating
+from quizapp.services.review import rate_card, reveal_card, undo_rating
 from quizapp.services.variants import question_for_user
 
 SLUG = "varied"
@@ -127,6 +127,10 @@ def test_rating_a_review_draws_new_numbers_and_undo_brings_them_back(variant_app
         shown = question_for_user(question, user_id)
         assert shown.variant == draw_variant(spec, account_key(user_id), SLUG, 1)
         assert shown_text(shown.variant) in shown.question_html
+        # Turned over through the API, the card's answer is in the same numbers.
+        revealed = reveal_card(user, SLUG, NUMERIC, repr(answer_of(shown.variant)))
+        assert revealed.grade.correct
+        assert revealed.question.answer_html == shown.answer_html
         # Undone, the rating gives the old numbers back; rated again, the new ones.
         undo_rating(user)
         # (the first rating created the card: undone, there is none, so epoch 0)
