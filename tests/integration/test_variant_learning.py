@@ -8,6 +8,7 @@ import pytest
 from conftest import add_user, sign_in, write_variant_question
 from sqlalchemy import select
 
+from quizapp.content.markdown import render_markdown
 from quizapp.domain.grading import ANONYMOUS_LEARNER, account_key, draw_variant
 from quizapp.extensions import db
 from quizapp.models import Attempt, Question, ReviewCard, User
@@ -94,6 +95,9 @@ def test_visitors_get_one_variant_per_session_and_cookieless_visitors_the_refere
     cookieless = variant_app.test_client().get(f"/questions/{SLUG}").get_data(as_text=True)
     assert shown_text(reference) in cookieless
     assert "{{" not in cookieless  # no template, not even in the page's description
+    # The checks show the numbers the question shows.
+    prompt = f"Give $({reference['w'] / 4:g})^{{ {reference['n']} }}$ as a decimal."
+    assert render_markdown(prompt) in cookieless
     visitor = next(
         key
         for key in (f"visitor:{n:016x}" for n in range(100))
