@@ -20,6 +20,12 @@ slug: {slug}                      # must equal the file name
 title: {title}                    # sentence case, like "Explain the vanishing gradient problem"
 difficulty: medium                # easy | medium | hard
 topics: [{topic}]                 # 1 to 5 topic slugs declared in topics.yaml
+# Optional: each learner gets their own numbers ("Variants" in content/README.md), e.g.
+# params:
+#   n: {{min: 2, max: 30, step: 1}}
+# derived:
+#   bound: 0.25 ** n
+# and write {{{{ n }}}} in any text, `answer: bound` in a numeric check.
 question: |
   What do you want the learner to explain? (markdown; $x^2$ for math)
 answer: |

@@ -276,13 +276,16 @@ def _buckets(param) -> list[tuple[str, Any]]:
     return buckets
 
 
-def _variant_first_attempts() -> dict[tuple[int, int], list[tuple[Any, float]]]:
-    """(variant, score) of each learner's first attempt on each check of a question with
-    params; only those questions are read."""
+def _variant_first_attempts(
+    question_ids: list[int],
+) -> dict[tuple[int, int], list[tuple[Any, float]]]:
+    """(variant, score) of each learner's first attempt on each check of the questions with
+    params `question_ids`; only those questions' attempts are read."""
+    if not question_ids:
+        return {}
     first_ids = (
         select(func.min(Attempt.id).label("first_id"))
-        .join(Question, Question.id == Attempt.question_id)
-        .where(_question_attempts(), Question.variant_spec.is_not(None))
+        .where(_question_attempts(), Attempt.question_id.in_(question_ids))
         .group_by(Attempt.question_id, Attempt.check_index, Attempt.user_id)
         .subquery()
     )
@@ -351,7 +354,8 @@ def compute_item_statistics() -> list[ItemStat]:
     totals = _attempt_totals()
     medians = _median_seconds()
     picks = _option_picks()
-    by_variant = _variant_first_attempts()
+    # (A JSON column stores None as JSON null, so the spec is tested here, not in SQL.)
+    by_variant = _variant_first_attempts([row[0] for row in questions if row[4]])
     items = []
     for question_id, slug, title, checks, spec in questions:
         for index, check in enumerate(checks):

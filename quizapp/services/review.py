@@ -53,7 +53,7 @@ from quizapp.services.learning import (
     restore_snapshot,
 )
 from quizapp.services.questions import active_by_slugs, get_question
-from quizapp.services.variants import learner_epoch
+from quizapp.services.variants import learner_epoch, question_for_user
 
 # Anki's "learn ahead limit": a card in (re)learning due this soon is shown rather than
 # ending the session early.
@@ -257,7 +257,7 @@ def reveal_card(
         elapsed = _elapsed(elapsed_ms)
         suggested = rating_for_grade(grade, None if elapsed is None else elapsed / 1000)
     return Reveal(
-        question=question,
+        question=question_for_user(question, user.id),  # its answer in the learner's numbers
         check_index=index,
         response=grade.normalized_response if grade is not None else None,
         grade=grade,

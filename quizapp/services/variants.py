@@ -134,7 +134,7 @@ def stored_question(
     """The question in a recorded variant (itself when there is none)."""
     if not params or not getattr(question, "variant_spec", None):
         return question
-    return QuestionVariant(question, params, epoch=-1)
+    return QuestionVariant(question, params, epoch=0)
 
 
 def sample_variants(

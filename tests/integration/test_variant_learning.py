@@ -8,6 +8,7 @@ import pytest
 from conftest import add_user, sign_in, write_variant_question
 from sqlalchemy import select
 
+from quizapp.content.markdown import render_markdown
 from quizapp.domain.grading import ANONYMOUS_LEARNER, account_key, draw_variant
 from quizapp.extensions import db
 from quizapp.models import Attempt, Question, ReviewCard, User
@@ -15,19 +16,29 @@ from quizapp.services import item_stats
 from quizapp.services.content_import import import_content
 from quizapp.services.learning import submit_answer
 from quizapp.services.personal_data import export_user_data
-from quizapp.services.review import rate_card, undo_rating
+from quizapp.services.review import rate_card, reveal_card, undo_rating
 from quizapp.services.variants import question_for_user
 
 SLUG = "varied"
 NUMERIC = 1  # the numeric check of the variant question: answer (w / 4) ** n
 
 
-@pytest.fixture
-def variant_app(app, content_dir):
+def with_variant_question(app, content_dir):
     write_variant_question(content_dir)
     with app.app_context():
         import_content(content_dir)
     return app
+
+
+@pytest.fixture
+def variant_app(app, content_dir):
+    return with_variant_question(app, content_dir)
+
+
+@pytest.fixture
+def variant_any_db_app(any_db_app, content_dir):
+    """On SQLite and PostgreSQL: the spec's order and the recorded variant survive both."""
+    return with_variant_question(any_db_app, content_dir)
 
 
 def stored_spec(app) -> dict:
@@ -55,7 +66,8 @@ def shown_text(params: dict) -> str:
     return f"With {params['n']} layers and weights up to {params['w']:g}"
 
 
-def test_each_learner_is_graded_and_recorded_in_their_own_variant(variant_app) -> None:
+def test_each_learner_is_graded_and_recorded_in_their_own_variant(variant_any_db_app) -> None:
+    variant_app = variant_any_db_app
     (mine, my_params), (theirs, _) = learners(variant_app, 2)
     with variant_app.app_context():
         me, them = db.session.get(User, mine), db.session.get(User, theirs)
@@ -94,6 +106,9 @@ def test_visitors_get_one_variant_per_session_and_cookieless_visitors_the_refere
     cookieless = variant_app.test_client().get(f"/questions/{SLUG}").get_data(as_text=True)
     assert shown_text(reference) in cookieless
     assert "{{" not in cookieless  # no template, not even in the page's description
+    # The checks show the numbers the question shows.
+    prompt = f"Give $({reference['w'] / 4:g})^{{ {reference['n']} }}$ as a decimal."
+    assert render_markdown(prompt) in cookieless
     visitor = next(
         key
         for key in (f"visitor:{n:016x}" for n in range(100))
@@ -127,6 +142,10 @@ def test_rating_a_review_draws_new_numbers_and_undo_brings_them_back(variant_app
         shown = question_for_user(question, user_id)
         assert shown.variant == draw_variant(spec, account_key(user_id), SLUG, 1)
         assert shown_text(shown.variant) in shown.question_html
+        # Turned over through the API, the card's answer is in the same numbers.
+        revealed = reveal_card(user, SLUG, NUMERIC, repr(answer_of(shown.variant)))
+        assert revealed.grade.correct
+        assert revealed.question.answer_html == shown.answer_html
         # Undone, the rating gives the old numbers back; rated again, the new ones.
         undo_rating(user)
         # (the first rating created the card: undone, there is none, so epoch 0)
