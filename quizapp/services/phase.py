@@ -181,7 +181,7 @@ def _feed(app: Flask, key: str, batches: list, theory: str | None) -> None:
                 in_flight = math.ceil((sent - done) / BATCH_CELLS)
                 while batches and in_flight < window:
                     batch = batches.pop(0)
-                    payload = {"job": "phase_cells", "cells": batch, "theory": theory}
+                    payload = {"cells": batch, "theory": theory}
                     theory = None
                     if not _submit(app, backend, key, payload):
                         log.error("phase sweep %s: the queue stayed full", key)
@@ -208,7 +208,10 @@ def _submit(app: Flask, backend, key: str, payload: dict) -> bool:
     for _ in range(50):
         try:
             backend.submit(
-                f"phase:{key}", payload, lambda job_id, outcome: record_batch(app, job_id, outcome)
+                f"phase:{key}",
+                payload,
+                lambda job_id, outcome: record_batch(app, job_id, outcome),
+                kind="phase_cells",
             )
             return True
         except QueueFull:
