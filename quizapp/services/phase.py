@@ -32,6 +32,7 @@ from quizapp.sim.phase import (
     MAX_SIZE,
     MIN_SIZE,
     PHASE_PRESETS,
+    THEORY_CURVES,
     PhasePreset,
     phase_cells,
     phase_grid,
@@ -110,7 +111,7 @@ def start_phase(preset_name: str, size: Any) -> PhaseView:
         except IntegrityError:  # someone asked for the same sweep at the same moment
             db.session.rollback()
     view = read_phase(key)
-    if not view.complete or (preset.theory == "chi1" and view.theory is None):
+    if not view.complete or (preset.theory in THEORY_CURVES and view.theory is None):
         _drive(current_app._get_current_object(), view)
     return view
 
@@ -154,7 +155,8 @@ def _drive(app: Flask, view: PhaseView) -> None:
         if index not in view.cells
     ]
     batches = [todo[i : i + BATCH_CELLS] for i in range(0, len(todo), BATCH_CELLS)]
-    theory = view.preset.name if view.preset.theory == "chi1" and view.theory is None else None
+    missing_theory = view.preset.theory in THEORY_CURVES and view.theory is None
+    theory = view.preset.name if missing_theory else None
     if theory and not batches:
         batches = [[]]  # the theory line needs a job even when every cell is stored
     feeder = threading.Thread(

@@ -278,17 +278,67 @@ def _narrow(band_sd: float, width: int) -> str | None:
 # --- mlp ------------------------------------------------------------------------------------
 
 
+def bias_variance(cfg: dict, fan_in: int) -> float:
+    """σ_b²: PyTorch's default uniform bias, or N(0, bias_std²) drawn by every other init."""
+    return INITS[cfg["init"]].bias_var(fan_in) + (cfg.get("bias_std") or 0.0) ** 2
+
+
+def chi1_at_fixed_point(
+    activation: str, sigma_w2: float, sigma_b2: float, q_first: float
+) -> tuple[float, float, bool]:
+    """(χ₁ = σ_w²·E[φ'(√q* z)²], q*, unbounded): the variance map q ← σ_w²·E[φ(√q z)²] + σ_b²
+    iterated from q_first to its fixed point q*, and the backward factor there."""
+    moments = _Moments(activation)
+    q, unbounded = moments.fixed_point(sigma_w2, sigma_b2, q_first)
+    return sigma_w2 * moments(q)[1], q, unbounded
+
+
+def mlp_chi1(cfg: dict, input_square: float = 1.0) -> float:
+    """χ₁ of a plain MLP config (its init's σ_w², its biases' σ_b²), from inputs of this
+    mean square."""
+    sigma_w2 = INITS[cfg["init"]].sigma_w2(cfg["width"], cfg["init_std"])
+    sigma_b2 = bias_variance(cfg, cfg["width"])
+    return chi1_at_fixed_point(
+        cfg["activation"], sigma_w2, sigma_b2, sigma_w2 * input_square + sigma_b2
+    )[0]
+
+
+def critical_weight_std(cfg: dict, low: float, high: float, target: float = 1.0) -> float | None:
+    """The normal init's weight std in [low, high] where χ₁ = target (1: the edge of chaos)
+    for this config (its bias std and activation), by bisection in log std; None if
+    χ₁ − target keeps one sign on the interval. χ₁ grows with the weight scale for the
+    activations the phase diagrams use."""
+
+    def gap(std: float) -> float:
+        return mlp_chi1(dict(cfg, init="normal", init_std=std)) - target
+
+    g_low, g_high = gap(low), gap(high)
+    if g_low == 0.0:
+        return low
+    if (g_low < 0.0) == (g_high < 0.0):
+        return None
+    for _ in range(CRITICAL_BISECTIONS):
+        middle = math.sqrt(low * high)
+        if (gap(middle) < 0.0) == (g_low < 0.0):
+            low = middle
+        else:
+            high = middle
+    return math.sqrt(low * high)
+
+
+CRITICAL_BISECTIONS = 30  # precision 2⁻³⁰ of the log interval
+
+
 def mean_field_mlp(cfg: dict, layers: list[dict], input_square: float) -> dict[str, Any]:
     width, depth = cfg["width"], cfg["depth"]
     init = INITS[cfg["init"]]
     sigma_w2 = init.sigma_w2(width, cfg["init_std"])
-    sigma_b2 = init.bias_var(width)
+    sigma_b2 = bias_variance(cfg, width)
     moments = _Moments(cfg["activation"])
     q_first = sigma_w2 * input_square + sigma_b2
 
     # Fixed point of the variance map reached from the first layer's variance, χ₁ there.
-    q, unbounded = moments.fixed_point(sigma_w2, sigma_b2, q_first)
-    chi1 = sigma_w2 * moments(q)[1]
+    chi1, q, unbounded = chi1_at_fixed_point(cfg["activation"], sigma_w2, sigma_b2, q_first)
 
     # Layer by layer from the input's measured mean square, over the depth − 1 hidden layers.
     q_l, factors, band, strain = q_first, [], [], 0.0
@@ -301,8 +351,9 @@ def mean_field_mlp(cfg: dict, layers: list[dict], input_square: float) -> dict[s
     hidden = depth - 1
     note = (
         f"Mean-field theory (Poole et al. 2016; Schoenholz et al. 2017): each layer multiplies "
-        f"the squared backward signal by χ = σ_w²·E[φ'(h)²]; here σ_w² = {sigma_w2:.4g} and "
-        f"χ₁ = {chi1:.4g} at the variance fixed point q* = {q:.4g}"
+        f"the squared backward signal by χ = σ_w²·E[φ'(h)²]; here σ_w² = {sigma_w2:.4g}"
+        + (f", σ_b² = {sigma_b2:.4g}" if cfg.get("bias_std") else "")
+        + f" and χ₁ = {chi1:.4g} at the variance fixed point q* = {q:.4g}"
         + (
             " (the variance grows without bound, so χ₁ is taken at very large variance)"
             if unbounded
@@ -431,7 +482,7 @@ def residual_theory(cfg: dict, layers: list[dict], net: Any, input_square: float
     """
     width, scale2 = cfg["width"], cfg["residual_scale"] ** 2
     init = INITS[cfg["init"]]
-    sigma_w2, sigma_b2 = init.sigma_w2(width, cfg["init_std"]), init.bias_var(width)
+    sigma_w2, sigma_b2 = init.sigma_w2(width, cfg["init_std"]), bias_variance(cfg, width)
     moments = _Moments(cfg["activation"])
     norm = cfg["norm"]
     hidden, every = cfg["depth"] - 1, cfg["skip_every"]
