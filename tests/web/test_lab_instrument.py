@@ -6,6 +6,7 @@ Runs go through the real process pool (real torch in the workers), never a stand
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 
@@ -133,11 +134,17 @@ def test_the_api_long_polls_until_the_run_is_done(client):
     assert again["status"] == "done"
 
 
-def test_training_runs_show_a_playable_layer_by_step_heat_map(lab_run):
-    status, body, _ = lab_run(dict(SMALL, train_steps="12"))
+def test_training_runs_show_a_playable_layer_by_step_heat_map(client, lab_run):
+    status, body, run_id = lab_run(dict(SMALL, train_steps="12"))
     assert status == 200
     assert "Training, step by step" in body and 'class="train-scrub"' in body
     assert body.count("<tr><td>") >= 12  # the numbers behind the heat map, one row per step
+    # Its colour and its table are each layer's backward signal over the output's, the
+    # quantity of the main chart, recorded during training (not weight-gradient norms).
+    training = client.get(f"/api/v1/runs/{run_id}").get_json()["result"]["training"]
+    signals, output = training["layer_backward_signals"][0], training["output_signals"][0]
+    first_row = f"<tr><td>1</td><td>{math.log10(signals[0] / output):+.2f}</td>"
+    assert first_row in body and "backward signal ‖∂L/∂x‖" in body
 
 
 # --- history, overlay, sharing ------------------------------------------------------------
