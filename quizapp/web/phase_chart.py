@@ -39,6 +39,9 @@ class PhaseFigure:
     boundaries: list[tuple[str, float, float, float, float]] = field(default_factory=list)
     theory_paths: list[tuple[str, str, str]] = field(default_factory=list)  # css, d, label
     critical_x: float | None = None  # the swept value where χ₁ = 1, if it is in range
+    # Theory's χ₁ = 1 line in the axes' units, [(x, y), ...]: a vertical line at critical_x,
+    # or the curve across a grid of two scales.
+    critical_line: list[tuple[float, float]] = field(default_factory=list)
     x_label: str = ""
     y_label: str = ""
 
@@ -192,6 +195,7 @@ def _theory(figure: PhaseFigure, view, left, right, top, bottom) -> None:
             pixel = x_pixel(critical)
             if pixel is not None:
                 figure.critical_x = critical
+                figure.critical_line = [(critical, view.ys[0]), (critical, view.ys[-1])]
                 figure.theory_paths.append(
                     ("theory-critical", f"M{pixel:.1f},{top}L{pixel:.1f},{bottom}", "χ₁ = 1")
                 )
@@ -230,6 +234,8 @@ def _theory_xy(figure: PhaseFigure, view, left, right, top, bottom) -> None:
             fy = _value_to_fraction(row[0], view.ys, preset.y.scale)
             if fx is not None and fy is not None:
                 points.append((left + fx * (right - left), bottom - fy * (bottom - top)))
+                if column == 1:
+                    figure.critical_line.append((row[column], row[0]))
         if len(points) > 1:
             figure.theory_paths.append((css, _path(points), label))
 

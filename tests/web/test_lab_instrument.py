@@ -239,6 +239,21 @@ def test_a_phase_diagram_fills_in_and_is_served_as_json(app, client):
         assert db.session.scalar(select(func.count()).select_from(PhaseCell)) == 9
 
 
+def test_the_bias_edge_of_chaos_diagram_draws_the_critical_curve_between_the_phases(client):
+    preset = "tanh-edge-of-chaos-bias"
+    body = client.post("/api/v1/lab/phase", json={"preset": preset, "size": 3}).get_json()
+    while not body["complete"] or not body["critical_line"]:
+        body = client.get(f"{body['url']}?seen={len(body['cells'])}&wait=25").get_json()
+    assert body["y_field"] == "bias_std" and body["ys"] == [0.0, 0.5, 1.0]
+    curve = dict((y, x) for x, y in body["critical_line"])
+    # σ_b = 0: σ_w = 1 (std 1/√64); the curve moves to larger weights as σ_b grows.
+    assert curve[0.0] == pytest.approx(0.125, rel=0.01) and curve[1.0] > curve[0.0] * 1.5
+    verdicts = [cell["verdict"] for cell in body["cells"]]
+    assert verdicts[0::3] == ["vanishing"] * 3 and verdicts[2::3] == ["exploding"] * 3
+    page = client.get(f"/lab/phase?preset={preset}&size=3").get_data(as_text=True)
+    assert 'class="theory-critical"' in page and "bias std σ_b" in page
+
+
 def test_phase_diagram_input_errors(client):
     assert client.get("/lab/phase?preset=nope").status_code == 400
     response = client.post("/api/v1/lab/phase", json={"preset": "relu-he-line", "size": 99})
