@@ -211,9 +211,9 @@ def critical_lines(preset: PhasePreset) -> list[list[float | None]]:
     out = []
     for y in _fine_axis(preset.y, CRITICAL_POINTS):
         row: list[float | None] = [y]
+        config = cell_config(preset, preset.x.low, y)
         for decades in (0.0, -THRESHOLD_DECADES, THRESHOLD_DECADES):
             target = 10.0 ** (2.0 * decades / hidden)  # χ₁ at which the signal changes so
-            config = cell_config(preset, preset.x.low, y)
             row.append(critical_weight_std(config, preset.x.low, preset.x.high, target))
         out.append(row)
     return out
