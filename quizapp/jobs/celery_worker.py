@@ -26,8 +26,6 @@ def simulate_task(run_id: str, config: dict) -> str:
     from quizapp.services.simulations import complete_run
     from quizapp.sim import SimConfigError, simulate
 
-    if isinstance(config, dict) and "job" in config:  # e.g. a batch of phase-diagram cells
-        return run_batch_job(run_id, config)
     try:
         outcome = JobOutcome("done", result=simulate(config))
     except SimConfigError as error:
@@ -44,11 +42,15 @@ def simulate_task(run_id: str, config: dict) -> str:
     return outcome.status
 
 
-def run_batch_job(job_id: str, payload: dict) -> str:
-    """A job of another kind than one simulation (jobs/kinds.py), stored by its service."""
+@celery.task(name=JOB_KINDS["phase_cells"].celery_task)
+def phase_cells_task(job_id: str, payload: dict) -> str:
+    """Run a batch of a phase diagram's cells and store them (services/phase.py)."""
     from quizapp.services.phase import record_batch
 
-    status, result = run_job("simulate", payload)  # the simulate kind runs batches too
+    try:
+        status, result = run_job("phase_cells", payload)
+    except SoftTimeLimitExceeded:
+        status, result = "timeout", "The batch took too long and was stopped."
     if status == "done":
         outcome = JobOutcome("done", result=result)
     else:  # reported in the log; the sweep's feeder moves on

@@ -1,7 +1,7 @@
 """Pushing a run's completion to the request waiting for it, instead of a fixed poll.
 
 The local pool finishes jobs in the web process, so a waiting request is woken the moment
-the worker's answer arrives: `publish` hands it the outcome before the database write (a lab
+the worker's answer arrives: the pool `publish`es the outcome before the database write (a lab
 chart needs only the result), `mark_recorded` once the outcome is stored (an exercise's
 grade needs the database). Runs finished elsewhere (a Celery worker, another gunicorn
 process) are not announced here; waiters also look at the database on a short interval.

@@ -2,8 +2,8 @@
 
 A kind names the function a worker process calls with the job's JSON payload, the errors
 that mean "this input is refused" (reported as `invalid`, never retried) and its time limit.
-Simulations include the phase diagram's batches of cells; torch is imported only when a job
-runs.
+A phase diagram's batch of cells is its own kind (many small networks in one job); torch is
+imported only when a job runs.
 """
 
 from __future__ import annotations
@@ -14,16 +14,17 @@ from typing import Any
 
 
 def _simulate(payload: dict[str, Any]) -> Any:
-    """One simulation; or, for a payload naming `"job": "phase_cells"`, a batch of small
-    networks of a phase diagram run in this one process (a plain config has no "job" field:
-    the config schema refuses unknown fields)."""
-    if isinstance(payload, dict) and payload.get("job") == "phase_cells":
-        from quizapp.sim.phase import run_phase_cells
-
-        return run_phase_cells(payload)
+    """One simulation of a config."""
     from quizapp.sim import simulate
 
     return simulate(payload)
+
+
+def _phase_cells(payload: dict[str, Any]) -> dict[str, Any]:
+    """A batch of a phase diagram's cells, run in this one process (sim/phase.py)."""
+    from quizapp.sim.phase import run_phase_cells
+
+    return run_phase_cells(payload)
 
 
 def _simulation_refusals() -> tuple[type[Exception], ...]:
@@ -50,10 +51,18 @@ class JobKind:
     refusals: Callable[[], tuple[type[Exception], ...]]
     timeout_setting: str  # the app setting holding its time limit in seconds
     celery_task: str
+    # Announced on the completion board the moment a local worker answers (jobs/completion.py),
+    # for a request long-polling the run: single simulations.
+    announce: bool = False
 
 
 JOB_KINDS: dict[str, JobKind] = {
-    "simulate": JobKind(_simulate, _simulation_refusals, "QUIZAPP_SIM_TIMEOUT", "quizapp.simulate"),
+    "simulate": JobKind(
+        _simulate, _simulation_refusals, "QUIZAPP_SIM_TIMEOUT", "quizapp.simulate", announce=True
+    ),
+    "phase_cells": JobKind(
+        _phase_cells, _simulation_refusals, "QUIZAPP_SIM_TIMEOUT", "quizapp.phase_cells"
+    ),
     "fit_schedule": JobKind(
         _fit_schedule, _fit_refusals, "QUIZAPP_FIT_TIMEOUT", "quizapp.fit_schedule"
     ),

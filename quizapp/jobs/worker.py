@@ -40,7 +40,9 @@ def serve_simulations(connection: Connection, memory_mb: int | None = None) -> N
     # Loaded here, in the worker, so the parent (web) process never imports torch.
     from quizapp.jobs.kinds import JOB_KINDS
     from quizapp.sim import engine  # noqa: F401  (imports torch now, not in the first job's time)
+    from quizapp.sim.theory import prepare_moment_tables
 
+    prepare_moment_tables()  # the theory's tables too, not in the first run of each activation
     cap_memory(memory_mb)
     connection.send(("ready", os.getpid()))
     while True:

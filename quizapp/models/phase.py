@@ -21,7 +21,8 @@ class PhaseSweep(Base):
     size: Mapped[int] = mapped_column(Integer)
     simulator_version: Mapped[str] = mapped_column(String(20))
     total: Mapped[int] = mapped_column(Integer)
-    # Theory along the x axis, [[x, χ₁], ...], computed by the first batch (None: none).
+    # Theory lines computed by the first batch (None: none): along the x axis [[x, χ₁], ...]
+    # ("chi1"), or across the grid [[y, x at χ₁ = 1, x at 10⁻³, x at 10³], ...] ("chi1_xy").
     theory: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

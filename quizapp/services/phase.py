@@ -32,6 +32,7 @@ from quizapp.sim.phase import (
     MAX_SIZE,
     MIN_SIZE,
     PHASE_PRESETS,
+    THEORY_CURVES,
     PhasePreset,
     phase_cells,
     phase_grid,
@@ -110,7 +111,7 @@ def start_phase(preset_name: str, size: Any) -> PhaseView:
         except IntegrityError:  # someone asked for the same sweep at the same moment
             db.session.rollback()
     view = read_phase(key)
-    if not view.complete or (preset.theory == "chi1" and view.theory is None):
+    if not view.complete or (preset.theory in THEORY_CURVES and view.theory is None):
         _drive(current_app._get_current_object(), view)
     return view
 
@@ -154,7 +155,8 @@ def _drive(app: Flask, view: PhaseView) -> None:
         if index not in view.cells
     ]
     batches = [todo[i : i + BATCH_CELLS] for i in range(0, len(todo), BATCH_CELLS)]
-    theory = view.preset.name if view.preset.theory == "chi1" and view.theory is None else None
+    missing_theory = view.preset.theory in THEORY_CURVES and view.theory is None
+    theory = view.preset.name if missing_theory else None
     if theory and not batches:
         batches = [[]]  # the theory line needs a job even when every cell is stored
     feeder = threading.Thread(
@@ -181,7 +183,7 @@ def _feed(app: Flask, key: str, batches: list, theory: str | None) -> None:
                 in_flight = math.ceil((sent - done) / BATCH_CELLS)
                 while batches and in_flight < window:
                     batch = batches.pop(0)
-                    payload = {"job": "phase_cells", "cells": batch, "theory": theory}
+                    payload = {"cells": batch, "theory": theory}
                     theory = None
                     if not _submit(app, backend, key, payload):
                         log.error("phase sweep %s: the queue stayed full", key)
@@ -208,7 +210,10 @@ def _submit(app: Flask, backend, key: str, payload: dict) -> bool:
     for _ in range(50):
         try:
             backend.submit(
-                f"phase:{key}", payload, lambda job_id, outcome: record_batch(app, job_id, outcome)
+                f"phase:{key}",
+                payload,
+                lambda job_id, outcome: record_batch(app, job_id, outcome),
+                kind="phase_cells",
             )
             return True
         except QueueFull:

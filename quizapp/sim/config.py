@@ -13,7 +13,7 @@ from typing import Any
 from quizapp.sim.activations import ACTIVATIONS
 from quizapp.sim.inits import INITS
 
-SIMULATOR_VERSION = "2.0.0"
+SIMULATOR_VERSION = "2.1.0"
 SCHEMA_VERSION = 1
 
 LIMITS: dict[str, int] = {
@@ -175,6 +175,7 @@ _APPLIES_TO: dict[str, tuple[str, ...] | None] = {
     "activation": ("mlp", "residual_mlp", "cnn", "rnn", "transformer"),
     "init": None,
     "init_std": None,  # only with init "normal"; checked separately
+    "bias_std": ("mlp", "residual_mlp"),  # not with init "default"; checked separately
     "norm": ("mlp", "residual_mlp", "cnn", "transformer"),
     "norm_position": ("transformer",),
     "heads": ("transformer",),
@@ -193,6 +194,7 @@ _APPLIES_TO: dict[str, tuple[str, ...] | None] = {
 }
 FIELDS = tuple(_APPLIES_TO)
 DEFAULT_INIT_STD = 0.01
+DEFAULT_BIAS_STD = 0.0
 
 
 def validate_config(config: dict) -> dict:
@@ -263,6 +265,18 @@ def validate_config(config: dict) -> dict:
         raise SimConfigError("init_std", f"applies only to init 'normal', not {out['init']!r}")
     else:
         out["init_std"] = None
+
+    # Biases drawn N(0, bias_std²). Zero (the default) is left out of the normalised config,
+    # so every config written before the field existed keeps its cache key and its result.
+    bias_std = _read_float("bias_std", get("bias_std", DEFAULT_BIAS_STD), 0.0, 10.0)
+    if bias_std > 0.0:
+        if out["init"] == "default":
+            raise SimConfigError(
+                "bias_std",
+                "does not apply to init 'default', which keeps PyTorch's own uniform biases; "
+                "choose another initialisation to draw the biases from N(0, bias_std²)",
+            )
+        out["bias_std"] = bias_std
 
     out["norm"] = (
         _read_choice("norm", get("norm", kind.default_norm), kind.norms)

@@ -15,6 +15,8 @@ from typing import Any
 from quizapp.sim.activations import ACTIVATIONS
 from quizapp.sim.config import (
     _APPLIES_TO,
+    DEFAULT_BIAS_STD,
+    DEFAULT_INIT_STD,
     FIELDS,
     JACOBIAN_SPECTRUM,
     KINDS,
@@ -158,6 +160,14 @@ WORDING: dict[str, Wording] = {
         (0.001, 1, "log"),
         0.001,
     ),
+    "bias_std": Wording(
+        "Bias std",
+        "Standard deviation σ_b of every bias (drawn N(0, σ_b²); 0 zeroes them). With tanh, "
+        "σ_b > 0 moves the edge of chaos to larger weights.",
+        "initialisation",
+        (0, 1, "linear"),
+        0.01,
+    ),
     "forget_bias": Wording(
         "Forget-gate bias",
         "Added to the LSTM forget gate's bias: positive values keep memory for longer.",
@@ -212,8 +222,12 @@ CHOICE_KINDS: dict[tuple[str, str], tuple[str, ...]] = {
     **{("norm", n): ("mlp", "residual_mlp", "cnn") for n in NORMS if n not in TRANSFORMER_NORMS},
 }
 # A field that only means something for some values of another field.
-REQUIRES: dict[str, tuple[str, tuple[str, ...]]] = {"init_std": ("init", ("normal",))}
-FLOAT_FIELDS = frozenset({"init_std", "residual_scale", "forget_bias", "lr"})
+REQUIRES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "init_std": ("init", ("normal",)),
+    # PyTorch's default init keeps its own uniform biases.
+    "bias_std": ("init", tuple(i for i in INITS if i != "default")),
+}
+FLOAT_FIELDS = frozenset({"init_std", "bias_std", "residual_scale", "forget_bias", "lr"})
 
 
 @dataclass(frozen=True)
@@ -280,7 +294,9 @@ def _make_field(name: str) -> LabField:
     number_type = None if name in CHOICES else (float if name in FLOAT_FIELDS else int)
     defaults = {kind: DEFAULTS[kind].get(name) for kind in kinds}
     if name == "init_std":
-        defaults = {kind: 0.01 for kind in kinds}  # what "normal" uses without a std
+        defaults = {kind: DEFAULT_INIT_STD for kind in kinds}  # what "normal" uses without a std
+    if name == "bias_std":  # left out of the normalised config at its default
+        defaults = {kind: DEFAULT_BIAS_STD for kind in kinds}
     return LabField(
         name=name,
         label=wording.label,

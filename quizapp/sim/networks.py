@@ -72,12 +72,18 @@ class Network:
 
 
 def _affine(
-    init: str, std: float | None, out_features: int, in_features: int, kernel: int = 0
+    init: str,
+    std: float | None,
+    out_features: int,
+    in_features: int,
+    kernel: int = 0,
+    bias_std: float = 0.0,
 ) -> tuple[Tensor, Tensor]:
     """Weight and bias of a Linear (kernel 0) or a k×k Conv2d (padding k // 2).
 
     `default` builds the PyTorch module so its own initialisation runs; every other scheme
-    initialises a fresh weight and zeroes the bias.
+    initialises a fresh weight and draws the bias from N(0, bias_std²) after it (zero bias,
+    and no random draw, when bias_std is 0).
     """
     if init == "default":
         if kernel:
@@ -88,7 +94,10 @@ def _affine(
     shape = (out_features, in_features, kernel, kernel) if kernel else (out_features, in_features)
     weight = torch.empty(shape)
     init_weight(weight, init, std)
-    return weight.requires_grad_(True), torch.zeros(out_features, requires_grad=True)
+    bias = torch.zeros(out_features)
+    if bias_std:
+        bias.normal_(0.0, bias_std)
+    return weight.requires_grad_(True), bias.requires_grad_(True)
 
 
 @dataclass
@@ -134,9 +143,10 @@ def _hidden_layer(x: Tensor, h: Tensor, norm, phi, trace: Trace | None) -> Tenso
 
 def build_mlp(cfg: dict) -> Network:
     depth, width, init, std = cfg["depth"], cfg["width"], cfg["init"], cfg["init_std"]
+    bias_std = cfg.get("bias_std") or 0.0
     phi = activation_fn(cfg["activation"])
     dims = [input_dim(cfg)] + [width] * (depth - 1) + [output_dim(cfg)]
-    linears = [_affine(init, std, dims[i + 1], dims[i]) for i in range(depth)]
+    linears = [_affine(init, std, dims[i + 1], dims[i], bias_std=bias_std) for i in range(depth)]
     norms = [_make_norm(cfg["norm"], width) for _ in range(depth - 1)]
 
     def forward(x: Tensor, trace: Trace | None) -> Tensor:
@@ -168,9 +178,10 @@ def build_residual_mlp(cfg: dict) -> Network:
     depth, width, init, std = cfg["depth"], cfg["width"], cfg["init"], cfg["init_std"]
     phi = activation_fn(cfg["activation"])
     scale, every, hidden = cfg["residual_scale"], cfg["skip_every"], depth - 1
+    bias_std = cfg.get("bias_std") or 0.0
     blocks = [range(start, min(start + every, hidden)) for start in range(0, hidden, every)]
-    linears = [_affine(init, std, width, width) for _ in range(hidden)]
-    linears.append(_affine(init, std, output_dim(cfg), width))
+    linears = [_affine(init, std, width, width, bias_std=bias_std) for _ in range(hidden)]
+    linears.append(_affine(init, std, output_dim(cfg), width, bias_std=bias_std))
     norms = [_make_norm(cfg["norm"], width) for _ in range(hidden)]
 
     def forward(x: Tensor, trace: Trace | None) -> Tensor:

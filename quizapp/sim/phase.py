@@ -48,8 +48,10 @@ class PhasePreset:
     base: dict[str, Any]
     x: Axis
     y: Axis
-    # "chi1": theory's χ₁ = 1 line and the ±3-decade prediction from each cell's χ₁;
-    # "inverse_sqrt_depth": the residual branch scale 1/√depth; None: no theory line.
+    # "chi1": theory's χ₁ = 1 line and the ±3-decade prediction from each cell's χ₁, for a
+    # weight std × depth grid; "chi1_xy": the χ₁ = 1 curve and the ±3-decade curves across a
+    # grid of two initialisation scales at the base's fixed depth (THEORY_CURVES: computed by
+    # a worker); "inverse_sqrt_depth": the residual branch scale 1/√depth; None: no line.
     theory: str | None
 
 
@@ -65,6 +67,18 @@ PHASE_PRESETS: dict[str, PhasePreset] = {
             Axis("init_std", 0.03, 0.5, "log", "weight std"),
             Axis("depth", 2, 50, "int", "depth"),
             "chi1",
+        ),
+        PhasePreset(
+            "tanh-edge-of-chaos-bias",
+            "tanh edge of chaos (σ_w × σ_b)",
+            "A tanh MLP of depth 30 with random biases (Poole et al. 2016; Schoenholz et al. "
+            "2017): bias noise keeps the signal's variance away from zero, so the edge of chaos "
+            "χ₁ = 1 moves to larger weights as σ_b grows (σ_w = weight std · √64). Left of "
+            "the curve gradients vanish, right of it the network is chaotic and they explode.",
+            {"kind": "mlp", "activation": "tanh", "init": "normal", "width": 64, "depth": 30},
+            Axis("init_std", 0.05, 0.5, "log", "weight std"),
+            Axis("bias_std", 0.0, 1.0, "linear", "bias std σ_b"),
+            "chi1_xy",
         ),
         PhasePreset(
             "relu-he-line",
@@ -114,15 +128,19 @@ def phase_grid(preset: PhasePreset, size: int) -> tuple[list[float], list[float]
     return preset.x.values(size), preset.y.values(size)
 
 
+def cell_config(preset: PhasePreset, x: float, y: float) -> dict[str, Any]:
+    """The normalised config of the grid point (x, y) of a preset."""
+    return validate_config(dict(preset.base, **{preset.x.field: x, preset.y.field: y}))
+
+
 def phase_cells(preset: PhasePreset, size: int) -> list[tuple[int, dict[str, Any]]]:
     """(cell index, normalised config) for every cell, row by row (y outer, x inner)."""
     xs, ys = phase_grid(preset, size)
-    cells = []
-    for row, y in enumerate(ys):
-        for column, x in enumerate(xs):
-            config = dict(preset.base, **{preset.x.field: x, preset.y.field: y})
-            cells.append((row * len(xs) + column, validate_config(config)))
-    return cells
+    return [
+        (row * len(xs) + column, cell_config(preset, x, y))
+        for row, y in enumerate(ys)
+        for column, x in enumerate(xs)
+    ]
 
 
 def cell_summary(result: dict[str, Any]) -> dict[str, Any]:
@@ -138,29 +156,68 @@ def cell_summary(result: dict[str, Any]) -> dict[str, Any]:
 def run_phase_cells(payload: dict[str, Any]) -> dict[str, Any]:
     """Simulate a batch of cells in this process (a worker): one job, many small networks.
 
-    With "theory" naming a preset, also χ₁ along its x axis on a fine grid (for the line).
+    Plain MLP cells that differ only in their weight and bias scales run side by side as one
+    batched network (sim/phase_batch.py); any other cell is one `simulate`. With "theory"
+    naming a preset whose theory a worker computes, also its lines (THEORY_CURVES).
     """
-    from quizapp.sim import simulate
+    from quizapp.sim.phase_batch import run_cells
 
-    cells = [{"index": index, **cell_summary(simulate(config))} for index, config in
-             payload["cells"]]  # fmt: skip
-    theory = payload.get("theory")
-    curve = chi1_curve(PHASE_PRESETS[theory]) if theory in PHASE_PRESETS else None
+    cells = run_cells([(index, config) for index, config in payload["cells"]])
+    preset = PHASE_PRESETS.get(payload.get("theory") or "")
+    curve = None
+    if preset is not None and preset.theory in THEORY_CURVES:
+        curve = THEORY_CURVES[preset.theory](preset)
     return {"cells": cells, "theory": curve}
 
 
 THEORY_POINTS = 160
 
 
-def chi1_curve(preset: PhasePreset) -> list[list[float]]:
-    """[x, χ₁] at THEORY_POINTS values spanning the x axis (mean-field theory; imports torch)."""
-    from quizapp.sim.theory import mean_field_mlp
+def _fine_axis(axis: Axis, points: int) -> list[float]:
+    return Axis(axis.field, axis.low, axis.high, axis.scale, "").values(points)
 
-    xs = Axis(preset.x.field, preset.x.low, preset.x.high, preset.x.scale, "").values(THEORY_POINTS)
-    curve = []
-    layers = [{"backward_signal": 1.0}, {"backward_signal": 1.0}]
-    for x in xs:
-        config = validate_config(dict(preset.base, **{preset.x.field: x, preset.y.field: 2}))
-        # unit mean-square inputs, as the teacher task draws them; χ₁ is taken at the fixed point
-        curve.append([x, mean_field_mlp(config, layers, 1.0)["chi1"]])
-    return curve
+
+def chi1_curve(preset: PhasePreset) -> list[list[float]]:
+    """[x, χ₁] at THEORY_POINTS values spanning the x axis (mean-field theory; imports torch).
+
+    χ₁ does not depend on the y axis (depth): unit mean-square inputs, as the teacher task
+    draws them, and χ₁ at the fixed point.
+    """
+    from quizapp.sim.theory import mlp_chi1
+
+    fixed_y = preset.y.low
+    return [
+        [x, mlp_chi1(cell_config(preset, x, fixed_y))] for x in _fine_axis(preset.x, THEORY_POINTS)
+    ]
+
+
+CRITICAL_POINTS = 40
+THRESHOLD_DECADES = 3.0  # the verdict's thresholds: 10⁻³ and 10³
+
+
+def critical_lines(preset: PhasePreset) -> list[list[float | None]]:
+    """[y, x where χ₁ = 1, x where theory predicts 10⁻³, x where 10³] at CRITICAL_POINTS
+    values of the y axis, for a grid of two scales at a fixed depth (imports torch).
+
+    The network sits at the variance fixed point after a few layers, so its depth − 1 hidden
+    layers change the backward signal by ½·(depth − 1)·log10 χ₁ decades; the thresholds are
+    where that is ±3. None where the value lies outside the x axis.
+    """
+    from quizapp.sim.theory import critical_weight_std
+
+    if preset.x.field != "init_std":
+        raise ValueError(f"{preset.name}: the critical line solves for init_std, not {preset.x}")
+    hidden = preset.base["depth"] - 1
+    out = []
+    for y in _fine_axis(preset.y, CRITICAL_POINTS):
+        row: list[float | None] = [y]
+        config = cell_config(preset, preset.x.low, y)
+        for decades in (0.0, -THRESHOLD_DECADES, THRESHOLD_DECADES):
+            target = 10.0 ** (2.0 * decades / hidden)  # χ₁ at which the signal changes so
+            row.append(critical_weight_std(config, preset.x.low, preset.x.high, target))
+        out.append(row)
+    return out
+
+
+# Theory a worker computes once per sweep (it needs torch), stored with the sweep.
+THEORY_CURVES = {"chi1": chi1_curve, "chi1_xy": critical_lines}

@@ -57,6 +57,8 @@ def _config_line(cfg: dict) -> str:
         parts.append(cfg["activation"])
     init = cfg["init"] + (f" (std {cfg['init_std']:g})" if cfg.get("init_std") else "")
     parts.append(f"init {init}")
+    if cfg.get("bias_std"):
+        parts.append(f"bias std {cfg['bias_std']:g}")
     if cfg.get("heads"):
         parts.append(f"{cfg['heads']} heads")
     if cfg.get("norm") and cfg["norm"] != "none":

@@ -14,6 +14,7 @@ from typing import Any
 from quizapp.sim.activations import ACTIVATIONS
 from quizapp.sim.config import (
     _APPLIES_TO,
+    DEFAULT_BIAS_STD,
     FIELDS,
     JACOBIAN_SPECTRUM,
     KINDS,
@@ -58,6 +59,12 @@ FIELD_INFO: dict[str, FieldInfo] = {
         "choice",
     ),
     "init_std": FieldInfo("Weight std", "Standard deviation for init normal.", "float", 0.0, 10.0),
+    "bias_std": FieldInfo(
+        "Bias std",
+        "mlp, residual_mlp: biases drawn N(0, bias_std²) (any init but default); 0 (the "
+        "default) zeroes them. With tanh it moves the edge of chaos (Poole et al. 2016).",
+        "float", 0.0, 10.0,
+    ),
     "norm": FieldInfo(
         "Normalisation",
         "Batch or layer norm after each linear layer (mlp, cnn); inside each residual branch "
@@ -127,6 +134,10 @@ def _choices(field: str, kind: str) -> list[str] | None:
     }.get(field)
 
 
+# Fields the normalised config leaves out at their default (see validate_config).
+FIELD_DEFAULTS: dict[str, Any] = {"bias_std": DEFAULT_BIAS_STD}
+
+
 @cache
 def config_schema() -> dict[str, Any]:
     """Every config field as JSON-able data: what a form needs to build its controls."""
@@ -141,7 +152,7 @@ def config_schema() -> dict[str, Any]:
             "help": info.help,
             "type": info.type,
             "kinds": kinds,
-            "default": {kind: defaults[kind][name] for kind in kinds},
+            "default": {kind: defaults[kind].get(name, FIELD_DEFAULTS.get(name)) for kind in kinds},
             "minimum": info.minimum,
             "maximum": info.maximum,
         }

@@ -21,14 +21,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+import tempfile
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from quizapp.sim.activations import activation_fn
+from quizapp.sim.config import SIMULATOR_VERSION
 from quizapp.sim.inits import INITS
 
 # Moments are tabulated once per activation on a log grid of variances (20 a decade) and
@@ -45,7 +50,44 @@ RELU_KURTOSIS_EXCESS = 5.0  # 3·E[φ'⁴]/E[φ'²]² − 1 for ReLU (Hanin 2018
 
 @cache
 def _moment_tables(activation: str) -> tuple[np.ndarray, ...]:
-    """log E[φ²], log E[φ'²], E[φ] and log E[φ'⁴] at √q z on the variance grid."""
+    """log E[φ²], log E[φ'²], E[φ], log E[φ'⁴] and E[u φ'(u)] at √q z on the variance grid.
+
+    Computing them takes ≈ 0.3 s per activation, so they are also kept on disk (TABLES_DIR),
+    keyed by everything they depend on: a worker process loads them in a millisecond.
+    """
+    path = _table_path(activation)
+    try:
+        with np.load(path) as stored:
+            return tuple(stored[f"t{i}"] for i in range(len(stored.files)))
+    except (OSError, ValueError, KeyError):
+        pass
+    tables = _compute_moment_tables(activation)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as out:
+            np.savez(out, **{f"t{i}": table for i, table in enumerate(tables)})
+        os.replace(out.name, path)  # atomic: a reader sees the whole file or none
+    except OSError:  # a read-only or full disk: computed again next time, still correct
+        pass
+    return tables
+
+
+def _tables_dir() -> Path:
+    """QUIZAPP_SIM_CACHE_DIR, or quizapp-sim in the user's cache directory."""
+    configured = os.environ.get("QUIZAPP_SIM_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "quizapp-sim"
+
+
+def _table_path(activation: str) -> Path:
+    grid = (_LOG10_Q_GRID.tobytes(), _SPREAD_POINTS, _FINE_GRID.tobytes())
+    versions = (SIMULATOR_VERSION, torch.__version__, np.__version__)
+    digest = hashlib.sha256(repr((activation, grid, versions)).encode()).hexdigest()[:24]
+    return _tables_dir() / f"moments-{activation}-{digest}.npz"
+
+
+def _compute_moment_tables(activation: str) -> tuple[np.ndarray, ...]:
     sigma = 10.0 ** (_LOG10_Q_GRID / 2.0)
     spread = sigma[:, None] * np.linspace(-12.0, 12.0, _SPREAD_POINTS)[None, :]
     fine = np.broadcast_to(_FINE_GRID, (len(sigma), len(_FINE_GRID)))
@@ -71,6 +113,16 @@ def _moment_tables(activation: str) -> tuple[np.ndarray, ...]:
         np.log(np.maximum(slope4, tiny)),
         (u * slope.numpy() * weights).sum(axis=1),  # E[u φ'(u)] = q·E[φ''] (Stein)
     )
+
+
+def prepare_moment_tables() -> None:
+    """Load (or, the first time on a host, tabulate: ≈ 0.3 s each) every activation's
+    moments now, so that a worker's first simulation with an activation does not pay for
+    its table (jobs/worker.py calls it once per worker process, before its first job)."""
+    from quizapp.sim.activations import ACTIVATIONS
+
+    for name in ACTIVATIONS:
+        _moment_tables(name)
 
 
 class _Moments:
@@ -278,17 +330,67 @@ def _narrow(band_sd: float, width: int) -> str | None:
 # --- mlp ------------------------------------------------------------------------------------
 
 
+def bias_variance(cfg: dict, fan_in: int) -> float:
+    """σ_b²: PyTorch's default uniform bias, or N(0, bias_std²) drawn by every other init."""
+    return INITS[cfg["init"]].bias_var(fan_in) + (cfg.get("bias_std") or 0.0) ** 2
+
+
+def chi1_at_fixed_point(
+    activation: str, sigma_w2: float, sigma_b2: float, q_first: float
+) -> tuple[float, float, bool]:
+    """(χ₁ = σ_w²·E[φ'(√q* z)²], q*, unbounded): the variance map q ← σ_w²·E[φ(√q z)²] + σ_b²
+    iterated from q_first to its fixed point q*, and the backward factor there."""
+    moments = _Moments(activation)
+    q, unbounded = moments.fixed_point(sigma_w2, sigma_b2, q_first)
+    return sigma_w2 * moments(q)[1], q, unbounded
+
+
+def mlp_chi1(cfg: dict, input_square: float = 1.0) -> float:
+    """χ₁ of a plain MLP config (its init's σ_w², its biases' σ_b²), from inputs of this
+    mean square."""
+    sigma_w2 = INITS[cfg["init"]].sigma_w2(cfg["width"], cfg["init_std"])
+    sigma_b2 = bias_variance(cfg, cfg["width"])
+    return chi1_at_fixed_point(
+        cfg["activation"], sigma_w2, sigma_b2, sigma_w2 * input_square + sigma_b2
+    )[0]
+
+
+def critical_weight_std(cfg: dict, low: float, high: float, target: float = 1.0) -> float | None:
+    """The normal init's weight std in [low, high] where χ₁ = target (1: the edge of chaos)
+    for this config (its bias std and activation), by bisection in log std; None if
+    χ₁ − target keeps one sign on the interval. χ₁ grows with the weight scale for the
+    activations the phase diagrams use."""
+
+    def gap(std: float) -> float:
+        return mlp_chi1(dict(cfg, init="normal", init_std=std)) - target
+
+    g_low, g_high = gap(low), gap(high)
+    if g_low == 0.0:
+        return low
+    if (g_low < 0.0) == (g_high < 0.0):
+        return None
+    for _ in range(CRITICAL_BISECTIONS):
+        middle = math.sqrt(low * high)
+        if (gap(middle) < 0.0) == (g_low < 0.0):
+            low = middle
+        else:
+            high = middle
+    return math.sqrt(low * high)
+
+
+CRITICAL_BISECTIONS = 30  # precision 2⁻³⁰ of the log interval
+
+
 def mean_field_mlp(cfg: dict, layers: list[dict], input_square: float) -> dict[str, Any]:
     width, depth = cfg["width"], cfg["depth"]
     init = INITS[cfg["init"]]
     sigma_w2 = init.sigma_w2(width, cfg["init_std"])
-    sigma_b2 = init.bias_var(width)
+    sigma_b2 = bias_variance(cfg, width)
     moments = _Moments(cfg["activation"])
     q_first = sigma_w2 * input_square + sigma_b2
 
     # Fixed point of the variance map reached from the first layer's variance, χ₁ there.
-    q, unbounded = moments.fixed_point(sigma_w2, sigma_b2, q_first)
-    chi1 = sigma_w2 * moments(q)[1]
+    chi1, q, unbounded = chi1_at_fixed_point(cfg["activation"], sigma_w2, sigma_b2, q_first)
 
     # Layer by layer from the input's measured mean square, over the depth − 1 hidden layers.
     q_l, factors, band, strain = q_first, [], [], 0.0
@@ -301,8 +403,9 @@ def mean_field_mlp(cfg: dict, layers: list[dict], input_square: float) -> dict[s
     hidden = depth - 1
     note = (
         f"Mean-field theory (Poole et al. 2016; Schoenholz et al. 2017): each layer multiplies "
-        f"the squared backward signal by χ = σ_w²·E[φ'(h)²]; here σ_w² = {sigma_w2:.4g} and "
-        f"χ₁ = {chi1:.4g} at the variance fixed point q* = {q:.4g}"
+        f"the squared backward signal by χ = σ_w²·E[φ'(h)²]; here σ_w² = {sigma_w2:.4g}"
+        + (f", σ_b² = {sigma_b2:.4g}" if cfg.get("bias_std") else "")
+        + f" and χ₁ = {chi1:.4g} at the variance fixed point q* = {q:.4g}"
         + (
             " (the variance grows without bound, so χ₁ is taken at very large variance)"
             if unbounded
@@ -431,7 +534,7 @@ def residual_theory(cfg: dict, layers: list[dict], net: Any, input_square: float
     """
     width, scale2 = cfg["width"], cfg["residual_scale"] ** 2
     init = INITS[cfg["init"]]
-    sigma_w2, sigma_b2 = init.sigma_w2(width, cfg["init_std"]), init.bias_var(width)
+    sigma_w2, sigma_b2 = init.sigma_w2(width, cfg["init_std"]), bias_variance(cfg, width)
     moments = _Moments(cfg["activation"])
     norm = cfg["norm"]
     hidden, every = cfg["depth"] - 1, cfg["skip_every"]

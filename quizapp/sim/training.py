@@ -2,7 +2,9 @@
 
 Each step draws a fresh batch, takes one optimiser step, and records the loss and each
 layer's update-to-weight ratio ‖ΔW_l‖ / ‖W_l‖, so a learner can see that where the gradient
-has vanished the early layers barely move.
+has vanished the early layers barely move. At up to SIGNAL_SAMPLES steps it also records each
+layer's backward signal ‖∂L/∂x_l‖ (x_l the layer's input), the quantity the probe measures at
+initialisation, from the same backward pass.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 import torch
 
 from quizapp.sim.data import Task
-from quizapp.sim.networks import Network
+from quizapp.sim.networks import Network, Trace
 from quizapp.sim.probe import LOSS_FUNCTIONS, float64_norms, norms_per_layer
 from quizapp.sim.verdict import safe_ratio
 
@@ -32,25 +34,39 @@ def run_training(net: Network, task: Task, cfg: dict) -> dict[str, Any]:
     ratio_sums = [0.0] * len(net.layer_weights)
     first_ratios: list[float] | None = None
     diverged = False
-    # Each layer's gradient norm at up to GRADIENT_SAMPLES evenly spaced steps: the lab
+    # Each layer's backward signal at up to SIGNAL_SAMPLES evenly spaced steps: the lab
     # animates them as a layer × step heat map beside the loss.
     sampled = _sampled_steps(cfg["train_steps"])
-    grad_steps: list[int] = []
-    grad_norms: list[list[float]] = []
+    signal_steps: list[int] = []
+    signals: list[list[float]] = []
+    output_signals: list[float] = []  # ‖∂L/∂y‖ at the output, the main chart's reference
     for step in range(cfg["train_steps"]):
         x, target = task.sample()
-        loss = loss_fn(net.forward(x, None), target)
+        # On a sampled step the forward pass is traced and the layers' inputs keep their
+        # gradients; the weights' gradients, and so the step, are the same either way.
+        trace = Trace() if step in sampled else None
+        if trace is not None:
+            x.requires_grad_(True)
+        y = net.forward(x, trace)
+        loss = loss_fn(y, target)
         value = float(loss.detach())
         losses.append(value)
         if not math.isfinite(value):
             diverged = True
             break
         optimizer.zero_grad(set_to_none=True)
+        if trace is not None:
+            for tensor in [*trace.inputs, y]:
+                if tensor.requires_grad:
+                    tensor.retain_grad()
         loss.backward()
-        if step in sampled:
-            grads = [w.grad if w.grad is not None else torch.zeros_like(w) for w in weights]
-            grad_norms.append(norms_per_layer(float64_norms(grads), net.layer_weights))
-            grad_steps.append(step + 1)
+        if trace is not None:
+            kept = [*trace.inputs, y]
+            norms = float64_norms([t.grad if t.grad is not None else torch.zeros_like(t)
+                                   for t in kept])  # fmt: skip
+            signals.append(norms[:-1])
+            output_signals.append(norms[-1])
+            signal_steps.append(step + 1)
         with torch.no_grad():
             before = [w.detach().clone() for w in weights]
             optimizer.step()
@@ -77,16 +93,18 @@ def run_training(net: Network, task: Task, cfg: dict) -> dict[str, Any]:
         "update_ratio_per_layer": mean_ratios,
         "update_ratio_first_step": first_ratios,
         "update_ratio_definition": "mean over steps of ‖ΔW_l‖ / ‖W_l‖ (weights before the step)",
-        "layer_grad_steps": grad_steps,
-        "layer_grad_norms": grad_norms,
+        "layer_signal_steps": signal_steps,
+        "layer_backward_signals": signals,
+        "output_signals": output_signals,
+        "layer_signal_definition": "‖∂L/∂x_l‖, x_l each layer's input, as the probe measures",
     }
 
 
-GRADIENT_SAMPLES = 60
+SIGNAL_SAMPLES = 60
 
 
 def _sampled_steps(steps: int) -> set[int]:
     """Evenly spaced step indices, the first and the last always among them."""
-    if steps <= GRADIENT_SAMPLES:
+    if steps <= SIGNAL_SAMPLES:
         return set(range(steps))
-    return {round(i * (steps - 1) / (GRADIENT_SAMPLES - 1)) for i in range(GRADIENT_SAMPLES)}
+    return {round(i * (steps - 1) / (SIGNAL_SAMPLES - 1)) for i in range(SIGNAL_SAMPLES)}

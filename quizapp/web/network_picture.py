@@ -161,17 +161,19 @@ class HeatMap:
 
 
 def training_heat_map(result: dict[str, Any]) -> HeatMap | None:
-    """Layer × step heat map of each layer's gradient during training (log, vs the last layer)."""
+    """Layer × step heat map of each layer's backward signal ‖∂L/∂x_l‖ during training, on
+    the main chart's log scale: relative to that step's signal at the output."""
     training = result.get("training") or {}
-    per_step = training.get("layer_grad_norms")
+    per_step = training.get("layer_backward_signals")
     if not per_step:
         return None
     names = [layer["name"] for layer in result.get("layers") or []]
-    steps = training.get("layer_grad_steps") or list(range(1, len(per_step) + 1))
+    steps = training.get("layer_signal_steps") or list(range(1, len(per_step) + 1))
+    outputs = training.get("output_signals") or [None] * len(per_step)
     rows: list[list[float | None]] = []
-    for norms in per_step:
-        last = norms[-1] if norms else None
-        rows.append([_log_relative(value, last) for value in norms])
+    for signals, output in zip(per_step, outputs, strict=False):
+        reference = output or (signals[-1] if signals else None)
+        rows.append([_log_relative(value, reference) for value in signals])
     left, top = 70, 8
     width = PICTURE_WIDTH
     n_layers = max(len(r) for r in rows)
@@ -181,13 +183,13 @@ def training_heat_map(result: dict[str, Any]) -> HeatMap | None:
     for column, values in enumerate(rows):
         for row, value in enumerate(values):
             name = names[row] if row < len(names) else str(row)
-            text = "not finite" if value is None else f"10^{value:+.1f} of the last layer"
+            text = "not finite" if value is None else f"10^{value:+.1f} of the output's"
             cells.append(
                 (
                     left + column * cell_w,
                     top + row * cell_h,
                     signal_colour(value),
-                    f"step {steps[column]}, {name}: ‖∇W‖ {text}",
+                    f"step {steps[column]}, {name}: backward signal ‖∂L/∂x‖ {text}",
                 )
             )
     height = int(top + n_layers * cell_h + 26)

@@ -39,6 +39,9 @@ class PhaseFigure:
     boundaries: list[tuple[str, float, float, float, float]] = field(default_factory=list)
     theory_paths: list[tuple[str, str, str]] = field(default_factory=list)  # css, d, label
     critical_x: float | None = None  # the swept value where χ₁ = 1, if it is in range
+    # Theory's χ₁ = 1 line in the axes' units, [(x, y), ...]: a vertical line at critical_x,
+    # or the curve across a grid of two scales.
+    critical_line: list[tuple[float, float]] = field(default_factory=list)
     x_label: str = ""
     y_label: str = ""
 
@@ -162,6 +165,9 @@ def _theory(figure: PhaseFigure, view, left, right, top, bottom) -> None:
         if len(points) > 1:
             figure.theory_paths.append(("theory-critical", _path(points), "scale = 1/√depth"))
         return
+    if preset.theory == "chi1_xy":
+        _theory_xy(figure, view, left, right, top, bottom)
+        return
     if preset.theory != "chi1":
         return
     # χ₁ depends on the swept weight std only: the fine curve the first batch computed, or
@@ -189,6 +195,7 @@ def _theory(figure: PhaseFigure, view, left, right, top, bottom) -> None:
             pixel = x_pixel(critical)
             if pixel is not None:
                 figure.critical_x = critical
+                figure.critical_line = [(critical, view.ys[0]), (critical, view.ys[-1])]
                 figure.theory_paths.append(
                     ("theory-critical", f"M{pixel:.1f},{top}L{pixel:.1f},{bottom}", "χ₁ = 1")
                 )
@@ -205,6 +212,30 @@ def _theory(figure: PhaseFigure, view, left, right, top, bottom) -> None:
             pixel = x_pixel(x)
             if fy is not None and pixel is not None:
                 points.append((pixel, bottom - fy * (bottom - top)))
+        if len(points) > 1:
+            figure.theory_paths.append((css, _path(points), label))
+
+
+def _theory_xy(figure: PhaseFigure, view, left, right, top, bottom) -> None:
+    """Curves across a grid of two scales: rows [y, x at χ₁ = 1, x at 10⁻³, x at 10³] (the
+    worker's `critical_lines`); nothing until the first batch has computed them."""
+    preset = view.preset
+    lines = (
+        (1, "theory-critical", "χ₁ = 1"),
+        (2, "theory-vanishing", "theory: 10⁻³"),
+        (3, "theory-exploding", "theory: 10³"),
+    )
+    for column, css, label in lines:
+        points = []
+        for row in view.theory or []:
+            if row[column] is None:
+                continue
+            fx = _value_to_fraction(row[column], view.xs, preset.x.scale)
+            fy = _value_to_fraction(row[0], view.ys, preset.y.scale)
+            if fx is not None and fy is not None:
+                points.append((left + fx * (right - left), bottom - fy * (bottom - top)))
+                if column == 1:
+                    figure.critical_line.append((row[column], row[0]))
         if len(points) > 1:
             figure.theory_paths.append((css, _path(points), label))
 

@@ -295,6 +295,29 @@ def test_a_run_that_never_finished_is_reported_as_lost(bank):
     assert get_run(run.id, user).run.status == "failed"
 
 
+def test_an_outcome_that_arrives_before_its_run_is_stored_is_recorded_once_it_is(bank):
+    """Jobs are submitted before their run's row is written; a worker that finishes first
+    (a Celery worker records in the database itself) waits for the row instead of dropping
+    the result."""
+    import threading
+
+    run = SimRun(id="e" * 32, config=TINY_LAB, cache_key="c" * 64, created_at=utcnow())
+
+    def store_later() -> None:
+        time.sleep(0.2)
+        with bank.app_context():
+            db.session.add(run)
+            db.session.commit()
+
+    writer = threading.Thread(target=store_later)
+    writer.start()
+    complete_run(bank, "e" * 32, JobOutcome("done", result={"verdict": "healthy"}))
+    writer.join()
+    db.session.expire_all()
+    assert db.session.get(SimRun, "e" * 32).status == "done"
+    assert db.session.get(SimResult, "c" * 64).result == {"verdict": "healthy"}
+
+
 # Time limit
 
 

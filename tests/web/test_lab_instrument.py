@@ -6,6 +6,7 @@ Runs go through the real process pool (real torch in the workers), never a stand
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 
@@ -133,11 +134,17 @@ def test_the_api_long_polls_until_the_run_is_done(client):
     assert again["status"] == "done"
 
 
-def test_training_runs_show_a_playable_layer_by_step_heat_map(lab_run):
-    status, body, _ = lab_run(dict(SMALL, train_steps="12"))
+def test_training_runs_show_a_playable_layer_by_step_heat_map(client, lab_run):
+    status, body, run_id = lab_run(dict(SMALL, train_steps="12"))
     assert status == 200
     assert "Training, step by step" in body and 'class="train-scrub"' in body
     assert body.count("<tr><td>") >= 12  # the numbers behind the heat map, one row per step
+    # Its colour and its table are each layer's backward signal over the output's, the
+    # quantity of the main chart, recorded during training (not weight-gradient norms).
+    training = client.get(f"/api/v1/runs/{run_id}").get_json()["result"]["training"]
+    signals, output = training["layer_backward_signals"][0], training["output_signals"][0]
+    first_row = f"<tr><td>1</td><td>{math.log10(signals[0] / output):+.2f}</td>"
+    assert first_row in body and "backward signal ‖∂L/∂x‖" in body
 
 
 # --- history, overlay, sharing ------------------------------------------------------------
@@ -230,6 +237,21 @@ def test_a_phase_diagram_fills_in_and_is_served_as_json(app, client):
     assert page.count('class="phase-cell"') == 9
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(PhaseCell)) == 9
+
+
+def test_the_bias_edge_of_chaos_diagram_draws_the_critical_curve_between_the_phases(client):
+    preset = "tanh-edge-of-chaos-bias"
+    body = client.post("/api/v1/lab/phase", json={"preset": preset, "size": 3}).get_json()
+    while not body["complete"] or not body["critical_line"]:
+        body = client.get(f"{body['url']}?seen={len(body['cells'])}&wait=25").get_json()
+    assert body["y_field"] == "bias_std" and body["ys"] == [0.0, 0.5, 1.0]
+    curve = dict((y, x) for x, y in body["critical_line"])
+    # σ_b = 0: σ_w = 1 (std 1/√64); the curve moves to larger weights as σ_b grows.
+    assert curve[0.0] == pytest.approx(0.125, rel=0.01) and curve[1.0] > curve[0.0] * 1.5
+    verdicts = [cell["verdict"] for cell in body["cells"]]
+    assert verdicts[0::3] == ["vanishing"] * 3 and verdicts[2::3] == ["exploding"] * 3
+    page = client.get(f"/lab/phase?preset={preset}&size=3").get_data(as_text=True)
+    assert 'class="theory-critical"' in page and "bias std σ_b" in page
 
 
 def test_phase_diagram_input_errors(client):

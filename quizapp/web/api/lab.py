@@ -154,6 +154,10 @@ class PhaseOut(Schema):
     total = fields.Integer()
     complete = fields.Boolean()
     critical_x = fields.Float(allow_none=True, metadata={"description": "where χ₁ = 1"})
+    critical_line = fields.List(
+        fields.List(fields.Float()),
+        metadata={"description": "theory's χ₁ = 1 line as [x, y] points (empty: none yet)"},
+    )
     cells = fields.List(fields.Nested(PhaseCellOut))
     url = fields.String()
 
@@ -171,6 +175,7 @@ def _phase_body(view) -> dict:
         "total": view.total,
         "complete": view.complete,
         "critical_x": figure.critical_x,
+        "critical_line": [list(point) for point in figure.critical_line],
         "cells": [
             {
                 "index": index,

@@ -202,16 +202,18 @@ def test_limits_are_published():
 def test_config_schema_describes_every_field_with_defaults_validate_config_uses():
     import json
 
-    from quizapp.sim.schema import config_schema
+    from quizapp.sim.schema import FIELD_DEFAULTS, config_schema
 
     schema = config_schema()
     json.dumps(schema, allow_nan=False)
     by_name = {field["name"]: field for field in schema["fields"]}
-    assert set(by_name) == set(validate_config({"kind": "mlp"}))
+    # Every field but those left out at their default (bias_std 0: old configs keep their key).
+    assert set(by_name) == set(validate_config({"kind": "mlp"})) | set(FIELD_DEFAULTS)
     for field in schema["fields"]:
         assert field["label"] and field["help"]
         for kind, default in field["default"].items():
-            assert validate_config({"kind": kind})[field["name"]] == default
+            normalised = validate_config({"kind": kind})
+            assert normalised.get(field["name"], FIELD_DEFAULTS.get(field["name"])) == default
     assert by_name["heads"]["kinds"] == ["transformer"]
     assert by_name["norm"]["choices"]["transformer"] == ["layer", "none"]
     assert by_name["norm"]["choices"]["mlp"] == ["none", "batchnorm", "layernorm"]
