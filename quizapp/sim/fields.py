@@ -38,6 +38,17 @@ GROUPS: dict[str, str] = {
     "training": "Data and training",
 }
 
+# Short human names of the kinds, for "(MLP, CNN)" beside a field that only some kinds use.
+KIND_SHORT_NAMES: dict[str, str] = {
+    "mlp": "MLP",
+    "residual_mlp": "residual MLP",
+    "cnn": "CNN",
+    "rnn": "RNN",
+    "lstm": "LSTM",
+    "gru": "GRU",
+    "transformer": "transformer",
+}
+
 # Human names of choice values; a value missing here is shown as its name.
 CHOICE_LABELS: dict[str, str] = {
     "mlp": "Multilayer perceptron (MLP)",
@@ -260,6 +271,25 @@ class LabField:
         other, values = self.requires
         chosen = config.get(other) or DEFAULTS.get(config.get("kind"), {}).get(other)
         return chosen in values
+
+    @property
+    def kinds_text(self) -> str:
+        """The kinds it applies to, as a learner reads them: "MLP, residual MLP, CNN"."""
+        return ", ".join(KIND_SHORT_NAMES.get(kind, kind) for kind in self.kinds)
+
+    @property
+    def requires_text(self) -> str:
+        """When it applies, in words ("Only with initialisation: Normal."), or empty."""
+        if self.requires is None:
+            return ""
+        other, values = self.requires
+        label = LAB_FIELDS[other].label.lower()
+        left_out = [c.value for c in LAB_FIELDS[other].choices if c.value not in values]
+        if len(left_out) < len(values):  # name the shorter list
+            names = " or ".join(CHOICE_LABELS.get(value, value) for value in left_out)
+            return f"Not with {label}: {names}."
+        names = " or ".join(CHOICE_LABELS.get(value, value) for value in values)
+        return f"Only with {label}: {names}."
 
     def default_text(self, kind: str) -> str:
         value = self.defaults.get(kind)
