@@ -16,7 +16,11 @@ from quizapp.domain.grading import (
     SELF_RATING_SCORES,
     Grade,
     InvalidResponse,
+    ResolvedCheck,
+    account_key,
+    check_id,
     grade_response,
+    resolve_check,
 )
 from quizapp.domain.memory import interleave_by_topic
 from quizapp.domain.scheduling import (
@@ -242,10 +246,11 @@ def reveal_card(
     elapsed_ms: Any = None,
     now: datetime | None = None,
 ) -> Reveal:
-    """Turn a card over: grade the answer to its check, if any, and suggest a rating."""
+    """Turn a card over: grade the answer to its check, if any (given in the positions this
+    learner is shown, as on the question page), and suggest a rating."""
     now = now or utcnow()
     question = _question(slug)
-    index, grade = _grade(question, check_index, response)
+    index, _, grade = _grade(user, question, check_index, response)
     card = learner_card(user, question)
     suggested = None
     if grade is not None:
@@ -262,9 +267,13 @@ def reveal_card(
     )
 
 
-def _grade(question: Question, check_index: Any, response: Any) -> tuple[int | None, Grade | None]:
+def _grade(
+    user: User, question: Question, check_index: Any, response: Any
+) -> tuple[int | None, ResolvedCheck | None, Grade | None]:
+    """The check answered, the learner's layout of it, and the grade of `response` (sent in
+    shown positions; the grade is in authored indexes, as stored)."""
     if check_index in (None, "") or response in (None, "", []):
-        return None, None
+        return None, None, None
     try:
         index = int(check_index)
     except (TypeError, ValueError):
@@ -273,8 +282,10 @@ def _grade(question: Question, check_index: Any, response: Any) -> tuple[int | N
         AUTOMATIC_KINDS
     ):
         raise InvalidInput("check must be one of the card's automatic checks", field="check")
+    check = question.checks[index]
+    resolved = resolve_check(check, account_key(user.id), check_id(question.slug, index))
     try:
-        return index, grade_response(question.checks[index], response)
+        return index, resolved, grade_response(check, resolved.from_display(response))
     except InvalidResponse as error:
         raise InvalidInput(str(error), field="response") from None
 
@@ -312,7 +323,7 @@ def rate_card(
         raise InvalidInput(f"rating must be one of {', '.join(RATINGS)}", field="rating")
     rating = rating.lower()
     question = _question(slug)
-    index, grade = _grade(question, check_index, response)
+    index, resolved, grade = _grade(user, question, check_index, response)
     elapsed = _elapsed(elapsed_ms)
     key = _idempotency_key(idempotency_key)
     if key is not None:
@@ -327,6 +338,7 @@ def rate_card(
                     check_index=index,
                     kind=question.checks[index]["kind"],
                     response=grade.normalized_response,
+                    layout=(resolved.layout or None) if resolved is not None else None,
                     score=grade.score,
                     correct=grade.correct,
                 )
