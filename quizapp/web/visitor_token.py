@@ -25,7 +25,6 @@ import time
 from flask import Flask, Response
 
 CSRF_SALT = b"wtf-csrf-token"  # Flask-WTF's, in generate_csrf and validate_csrf
-FIELD = "csrf_token"  # Flask-WTF's session key (WTF_CSRF_FIELD_NAME is not changed here)
 
 
 def _b64(data: bytes) -> bytes:
@@ -48,6 +47,8 @@ class TokenMint:
         if isinstance(csrf_secret, str):
             csrf_secret = csrf_secret.encode()
         self.secrets = (app.secret_key, app.config.get("WTF_CSRF_SECRET_KEY"))
+        # The session key Flask-WTF keeps the raw token under.
+        self.field = app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token").encode()
         # itsdangerous' "django-concat" derivation (a Signer's default), and "hmac" (Flask's).
         self.csrf_key = hashlib.sha1(CSRF_SALT + b"signer" + csrf_secret).digest()
         session_salt = app.session_interface.salt.encode()  # type: ignore[attr-defined]
@@ -57,7 +58,7 @@ class TokenMint:
         """(the form's token, the session cookie's value) for one new visitor."""
         raw = hashlib.sha1(os.urandom(64)).hexdigest().encode()  # as Flask-WTF makes it
         token = _timestamped(_b64(b'"' + raw + b'"'), self.csrf_key)
-        session = b'{"' + FIELD.encode() + b'":"' + raw + b'"}'  # Flask's compact JSON
+        session = b'{"' + self.field + b'":"' + raw + b'"}'  # Flask's compact JSON
         cookie = _timestamped(_b64(session), self.session_key)
         return token.decode(), cookie.decode()
 
