@@ -30,7 +30,7 @@ from flask_wtf.csrf import generate_csrf
 from quizapp.services import questions as question_service
 from quizapp.services.errors import Moved
 from quizapp.web.errors import redirect_to_new_slug
-from quizapp.web.visitor_token import mint_for, set_session_cookie
+from quizapp.web.visitor_token import mint_for
 
 # Pages whose only personal part for a visitor is the CSRF token of their forms: kept with
 # a placeholder that each visitor's own token replaces.
@@ -171,7 +171,7 @@ def _replay(page: KeptPage) -> Response:
     else:
         response = Response(page.body(token.encode()), status=page.status, headers=page.headers)
     if cookie is not None:
-        set_session_cookie(current_app, response, cookie)
+        response.headers.add("Set-Cookie", cookie)
     response.vary.add("Accept-Encoding")
     response.vary.add("Cookie")  # a shared cache must not hand this page to a signed-in user
     return response

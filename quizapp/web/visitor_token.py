@@ -22,7 +22,8 @@ import hmac
 import os
 import time
 
-from flask import Flask, Response
+from flask import Flask
+from werkzeug.http import dump_cookie
 
 CSRF_SALT = b"wtf-csrf-token"  # Flask-WTF's, in generate_csrf and validate_csrf
 
@@ -38,49 +39,65 @@ def _timestamped(payload: bytes, key: bytes) -> bytes:
     return stamped + b"." + _b64(hmac.digest(key, stamped, "sha1"))
 
 
+# What the mint depends on: the secrets, Flask-WTF's field and the session cookie's settings.
+SETTINGS = (
+    "WTF_CSRF_SECRET_KEY",
+    "WTF_CSRF_FIELD_NAME",
+    "SESSION_COOKIE_NAME",
+    "SESSION_COOKIE_DOMAIN",
+    "SESSION_COOKIE_PATH",
+    "APPLICATION_ROOT",
+    "SESSION_COOKIE_SECURE",
+    "SESSION_COOKIE_HTTPONLY",
+    "SESSION_COOKIE_SAMESITE",
+    "SESSION_COOKIE_PARTITIONED",
+)
+_VALUE = "quizapp-cookie-value"  # URL-safe like a signed value: never quoted
+
+
 class TokenMint:
-    """The derived signing keys of one app's secrets, computed once."""
+    """The derived signing keys of one app's secrets and its cookie's attributes, computed
+    once."""
 
     def __init__(self, app: Flask) -> None:
         secret = app.secret_key if isinstance(app.secret_key, bytes) else app.secret_key.encode()
         csrf_secret = app.config.get("WTF_CSRF_SECRET_KEY") or secret
         if isinstance(csrf_secret, str):
             csrf_secret = csrf_secret.encode()
-        self.secrets = (app.secret_key, app.config.get("WTF_CSRF_SECRET_KEY"))
         # The session key Flask-WTF keeps the raw token under.
         self.field = app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token").encode()
         # itsdangerous' "django-concat" derivation (a Signer's default), and "hmac" (Flask's).
         self.csrf_key = hashlib.sha1(CSRF_SALT + b"signer" + csrf_secret).digest()
-        session_salt = app.session_interface.salt.encode()  # type: ignore[attr-defined]
+        interface = app.session_interface
+        session_salt = interface.salt.encode()  # type: ignore[attr-defined]
         self.session_key = hmac.digest(secret, session_salt, "sha1")
+        # The Set-Cookie header Flask's session save writes (a new session is not permanent),
+        # around the value: a signed value is URL-safe, so werkzeug never quotes it.
+        header = dump_cookie(
+            interface.get_cookie_name(app),
+            _VALUE,
+            domain=interface.get_cookie_domain(app),
+            path=interface.get_cookie_path(app),
+            secure=interface.get_cookie_secure(app),
+            httponly=interface.get_cookie_httponly(app),
+            samesite=interface.get_cookie_samesite(app),
+            partitioned=interface.get_cookie_partitioned(app),
+        )
+        self.cookie_before, _, self.cookie_after = header.partition(_VALUE)
 
     def mint(self) -> tuple[str, str]:
-        """(the form's token, the session cookie's value) for one new visitor."""
+        """(the form's token, the Set-Cookie header of its session) for one new visitor."""
         raw = hashlib.sha1(os.urandom(64)).hexdigest().encode()  # as Flask-WTF makes it
         token = _timestamped(_b64(b'"' + raw + b'"'), self.csrf_key)
         session = b'{"' + self.field + b'":"' + raw + b'"}'  # Flask's compact JSON
         cookie = _timestamped(_b64(session), self.session_key)
-        return token.decode(), cookie.decode()
+        return token.decode(), self.cookie_before + cookie.decode() + self.cookie_after
 
 
 def mint_for(app: Flask) -> tuple[str, str]:
-    """A fresh (token, cookie value) with `app`'s current secrets."""
-    mint = app.extensions.get("quizapp_token_mint")
-    if mint is None or mint.secrets != (app.secret_key, app.config.get("WTF_CSRF_SECRET_KEY")):
-        mint = app.extensions["quizapp_token_mint"] = TokenMint(app)
-    return mint.mint()
-
-
-def set_session_cookie(app: Flask, response: Response, value: str) -> None:
-    """The session cookie with the attributes Flask's own session save gives it."""
-    interface = app.session_interface
-    response.set_cookie(
-        interface.get_cookie_name(app),
-        value,
-        domain=interface.get_cookie_domain(app),
-        path=interface.get_cookie_path(app),
-        secure=interface.get_cookie_secure(app),
-        httponly=interface.get_cookie_httponly(app),
-        samesite=interface.get_cookie_samesite(app),
-        partitioned=interface.get_cookie_partitioned(app),
-    )
+    """A fresh (token, Set-Cookie header) with `app`'s current secrets and cookie settings."""
+    key = (app.secret_key, *(app.config.get(name) for name in SETTINGS))
+    kept = app.extensions.get("quizapp_token_mint")
+    if kept is None or kept[0] != key:
+        kept = app.extensions["quizapp_token_mint"] = (key, TokenMint(app))
+    return kept[1].mint()
