@@ -1,7 +1,7 @@
 """Page speed of the public pages, against the production server on 127.0.0.1.
 
-Run: .venv/bin/python bench/bench_pages.py [--seconds 2] [--skip-lighthouse] [--throughput-only]
-                                           [--page PATH ...]
+Run: .venv/bin/python bench/bench_pages.py [--seconds 2] [--rounds 5] [--skip-lighthouse]
+                                           [--throughput-only] [--page PATH ...]
 
 A fresh SQLite file with the real content/ imported, served by gunicorn with
 gunicorn.conf.py (QUIZAPP_ENV=production), and a bare Flask "hello" (bench/hello_app.py)
@@ -126,9 +126,11 @@ def wrk(url: str, seconds: int) -> float:
     return float(re.search(r"Requests/sec:\s+([\d.]+)", done.stdout).group(1))
 
 
-def measure_throughput(base: str, hello: str, seconds: int, pages: list[str]) -> None:
+def measure_throughput(
+    base: str, hello: str, seconds: int, pages: list[str], rounds: int = ROUNDS
+) -> None:
     print(f"\n1. Throughput (wrk -t2 -c8 -d{seconds}s, Accept-Encoding: {ACCEPT_ENCODING})")
-    print(f"   each page beside the bare hello, {ROUNDS} pairs, the median pair shown")
+    print(f"   each page beside the bare hello, {rounds} pairs, the median pair shown")
     wrk(hello + "/", 1)  # warm-up: imports, first renders, caches
     for path in pages:
         wrk(base + path, 1)
@@ -138,8 +140,8 @@ def measure_throughput(base: str, hello: str, seconds: int, pages: list[str]) ->
     worst = float("inf")
     for path in pages:
         # Other work on the machine comes and goes: the median of a few adjacent pairs.
-        pairs = [(wrk(base + path, seconds), wrk(hello + "/", seconds)) for _ in range(ROUNDS)]
-        rate, baseline = sorted(pairs, key=lambda pair: pair[0] / max(pair[1], 1))[ROUNDS // 2]
+        pairs = [(wrk(base + path, seconds), wrk(hello + "/", seconds)) for _ in range(rounds)]
+        rate, baseline = sorted(pairs, key=lambda pair: pair[0] / max(pair[1], 1))[rounds // 2]
         ratio = rate / baseline
         worst = min(worst, ratio)
         status = verdict(ratio >= THROUGHPUT_TARGET)
@@ -253,6 +255,7 @@ def measure_lighthouse(base: str, work: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="pairs per page (odd)")
     parser.add_argument("--skip-lighthouse", action="store_true")
     parser.add_argument("--throughput-only", action="store_true", help="only part 1")
     parser.add_argument(
@@ -286,7 +289,7 @@ def main() -> None:
         wait_until_up(base + "/healthz")
         wait_until_up(hello + "/")
         print(f"gunicorn.conf.py settings, QUIZAPP_ENV=production, SQLite; work files in {work}")
-        measure_throughput(base, hello, args.seconds, args.page or PUBLIC_PAGES)
+        measure_throughput(base, hello, args.seconds, args.page or PUBLIC_PAGES, args.rounds)
         if args.throughput_only:
             return
         measure_transfer(base)
