@@ -91,7 +91,6 @@ checks:
 
 
 def test_author_payloads_in_markdown_and_mermaid_never_run(page, live_server):
-    from playwright.sync_api import expect
 
     source = live_server.content / "questions" / "xss-in-content.yaml"
     source.write_text(AUTHOR_QUESTION)
