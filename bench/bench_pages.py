@@ -1,6 +1,7 @@
 """Page speed of the public pages, against the production server on 127.0.0.1.
 
-Run: .venv/bin/python bench/bench_pages.py [--seconds 2] [--skip-lighthouse]
+Run: .venv/bin/python bench/bench_pages.py [--seconds 2] [--rounds 5] [--skip-lighthouse]
+                                           [--throughput-only] [--page PATH ...]
 
 A fresh SQLite file with the real content/ imported, served by gunicorn with
 gunicorn.conf.py (QUIZAPP_ENV=production), and a bare Flask "hello" (bench/hello_app.py)
@@ -49,7 +50,8 @@ LIGHTHOUSE = NODE_DIR / "node_modules" / ".bin" / "lighthouse"
 CHROMIUM = "/usr/bin/chromium"
 ACCEPT_ENCODING = "gzip, deflate, br, zstd"  # what Chromium sends
 SEED = "/questions/vanishing-gradient-problem"
-EXERCISE = "/exercises/sigmoid-depth-30-init"
+EXERCISE = "/exercises/tanh-depth-30-init"
+FORMER_SLUG = "/exercises/sigmoid-depth-30-init"  # an alias: answered by a 301 to EXERCISE
 PUBLIC_PAGES = [
     "/",
     "/?page=2",
@@ -60,6 +62,7 @@ PUBLIC_PAGES = [
     "/topics/gradient-flow",
     "/exercises",
     EXERCISE,
+    FORMER_SLUG,
     "/lab",
     "/login",
     "/register",
@@ -109,20 +112,22 @@ def wrk(url: str, seconds: int) -> float:
     return float(re.search(r"Requests/sec:\s+([\d.]+)", done.stdout).group(1))
 
 
-def measure_throughput(base: str, hello: str, seconds: int) -> None:
+def measure_throughput(
+    base: str, hello: str, seconds: int, pages: list[str], rounds: int = ROUNDS
+) -> None:
     print(f"\n1. Throughput (wrk -t2 -c8 -d{seconds}s, Accept-Encoding: {ACCEPT_ENCODING})")
-    print(f"   each page beside the bare hello, {ROUNDS} pairs, the median pair shown")
+    print(f"   each page beside the bare hello, {rounds} pairs, the median pair shown")
     wrk(hello + "/", 1)  # warm-up: imports, first renders, caches
-    for path in PUBLIC_PAGES:
+    for path in pages:
         wrk(base + path, 1)
     print(
         f"  {'page':46} {'req/s':>7} {'hello':>7} {'ratio':>6}  target >= {THROUGHPUT_TARGET:.2f}"
     )
     worst = float("inf")
-    for path in PUBLIC_PAGES:
+    for path in pages:
         # Other work on the machine comes and goes: the median of a few adjacent pairs.
-        pairs = [(wrk(base + path, seconds), wrk(hello + "/", seconds)) for _ in range(ROUNDS)]
-        rate, baseline = sorted(pairs, key=lambda pair: pair[0] / max(pair[1], 1))[ROUNDS // 2]
+        pairs = [(wrk(base + path, seconds), wrk(hello + "/", seconds)) for _ in range(rounds)]
+        rate, baseline = sorted(pairs, key=lambda pair: pair[0] / max(pair[1], 1))[rounds // 2]
         ratio = rate / baseline
         worst = min(worst, ratio)
         status = verdict(ratio >= THROUGHPUT_TARGET)
@@ -236,7 +241,12 @@ def measure_lighthouse(base: str, work: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="pairs per page (odd)")
     parser.add_argument("--skip-lighthouse", action="store_true")
+    parser.add_argument("--throughput-only", action="store_true", help="only part 1")
+    parser.add_argument(
+        "--page", action="append", metavar="PATH", help="measure only this page (repeatable)"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk (make bench installs it)")
@@ -265,7 +275,9 @@ def main() -> None:
         wait_until_up(base + "/healthz")
         wait_until_up(hello + "/")
         print(f"gunicorn.conf.py settings, QUIZAPP_ENV=production, SQLite; work files in {work}")
-        measure_throughput(base, hello, args.seconds)
+        measure_throughput(base, hello, args.seconds, args.page or PUBLIC_PAGES, args.rounds)
+        if args.throughput_only:
+            return
         measure_transfer(base)
         if not args.skip_lighthouse:
             measure_lighthouse(base, work)

@@ -17,6 +17,7 @@ from quizapp.domain.grading import (
     VARIANT_SPEC,
     Grade,
     InvalidResponse,
+    ResolvedCheck,
     account_key,
     check_id,
     grade_response,
@@ -247,10 +248,11 @@ def reveal_card(
     elapsed_ms: Any = None,
     now: datetime | None = None,
 ) -> Reveal:
-    """Turn a card over: grade the answer to its check, if any, and suggest a rating."""
+    """Turn a card over: grade the answer to its check, if any (given in the positions this
+    learner is shown, as on the question page), and suggest a rating."""
     now = now or utcnow()
     question = _question(slug)
-    index, grade, _ = _grade(user, question, check_index, response)
+    index, _, grade = _grade(user, question, check_index, response)
     card = learner_card(user, question)
     suggested = None
     if grade is not None:
@@ -269,8 +271,10 @@ def reveal_card(
 
 def _grade(
     user: User, question: Question, check_index: Any, response: Any
-) -> tuple[int | None, Grade | None, dict[str, Any] | None]:
-    """The graded answer to a card's check, in the learner's current variant (returned too)."""
+) -> tuple[int | None, ResolvedCheck | None, Grade | None]:
+    """The check answered, the learner's view of it (option layout, and the current variant
+    where the question has params), and the grade of `response` (sent in shown positions;
+    the grade is in authored indexes, as stored)."""
     if check_index in (None, "") or response in (None, "", []):
         return None, None, None
     try:
@@ -281,15 +285,14 @@ def _grade(
         AUTOMATIC_KINDS
     ):
         raise InvalidInput("check must be one of the card's automatic checks", field="check")
-    check, variant = question.checks[index], None
-    if check.get(VARIANT_SPEC):
-        epoch = learner_epoch(user.id, question.id)
-        resolved = resolve_check(
-            check, account_key(user.id), check_id(question.slug, index), epoch=epoch
-        )
-        check, variant = resolved.check, resolved.variant
+    check = question.checks[index]
+    # The epoch is read only where it matters: a card without params has one variant.
+    epoch = learner_epoch(user.id, question.id) if check.get(VARIANT_SPEC) else 0
+    resolved = resolve_check(
+        check, account_key(user.id), check_id(question.slug, index), epoch=epoch
+    )
     try:
-        return index, grade_response(check, response), variant
+        return index, resolved, grade_response(resolved.check, resolved.from_display(response))
     except InvalidResponse as error:
         raise InvalidInput(str(error), field="response") from None
 
@@ -327,7 +330,7 @@ def rate_card(
         raise InvalidInput(f"rating must be one of {', '.join(RATINGS)}", field="rating")
     rating = rating.lower()
     question = _question(slug)
-    index, grade, variant = _grade(user, question, check_index, response)
+    index, resolved, grade = _grade(user, question, check_index, response)
     elapsed = _elapsed(elapsed_ms)
     key = _idempotency_key(idempotency_key)
     if key is not None:
@@ -342,9 +345,10 @@ def rate_card(
                     check_index=index,
                     kind=question.checks[index]["kind"],
                     response=grade.normalized_response,
+                    layout=(resolved.layout or None) if resolved is not None else None,
                     score=grade.score,
                     correct=grade.correct,
-                    variant=variant,
+                    variant=resolved.variant if resolved is not None else None,
                 )
             else:
                 # Recalled from memory and rated, like a self-rated check of the whole card.

@@ -28,9 +28,11 @@ def register_web(app: Flask) -> None:
     from quizapp.web.preview import init_preview
     from quizapp.web.review import init_review, review
     from quizapp.web.run_limits import register_run_limits
+    from quizapp.web.session_cookie import init_session_cookie
     from quizapp.web.static_assets import init_static_assets
 
     register_observability(app)
+    init_session_cookie(app)
     register_input_guard(app)  # before CSRF, log-in or any view reads the request
     init_static_assets(app)
     init_auth(app)

@@ -154,3 +154,29 @@ def check_views(
             )
         )
     return views
+
+
+@dataclass(frozen=True)
+class Graded:
+    """A final grade shown without a stored answer around it (the review card's check)."""
+
+    grade: Any
+
+
+def card_check_view(
+    question, index: int, grade=None, entered=None, problem: str | None = None
+) -> CheckView:
+    """The review card's check as this learner sees it (the same stable order as on the
+    question page), graded once the card is turned over: drawn by the kind's own partial."""
+    check = question.checks[index]
+    # A card with params is drawn at the variant epoch its question was shown in (the
+    # review grades in that one too), not at epoch 0.
+    epoch = getattr(question, "variant_epoch", 0)
+    resolved = resolve_check(check, learner_key(), check_id(question.slug, index), epoch=epoch)
+    return CheckView(
+        index=index,
+        resolved=resolved,
+        graded=Graded(grade) if grade is not None else None,
+        problem=problem,
+        entered=entered,
+    )

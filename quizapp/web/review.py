@@ -9,7 +9,6 @@ script swaps in: no full reload between cards.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from flask import (
     Blueprint,
@@ -23,22 +22,21 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from quizapp.domain.grading import InvalidResponse, check_kind
 from quizapp.domain.scheduling import RATINGS, format_interval, retrievability
 from quizapp.models.base import utcnow
 from quizapp.services import review as review_service
 from quizapp.services.errors import InvalidInput
 from quizapp.services.learning import current_parameters
 from quizapp.services.variants import question_for_user
+from quizapp.web.check_views import card_check_view
 from quizapp.web.learning import elapsed_ms_from_form
 
 review = Blueprint("review", __name__)
 
 FRAGMENT_HEADER = "X-Review-Fragment"
-# A check kind the review card can ask is one partial in templates/learning/review_checks/.
-REVIEW_CHECK_KINDS = frozenset(
-    path.stem
-    for path in (Path(__file__).parent / "templates" / "learning" / "review_checks").glob("*.html")
-)
+# The review forms' own fields; any other field is the learner's answer to the card's check.
+REVIEW_FIELDS = frozenset({"csrf_token", "form_key", "question", "check", "started_ms", "rating"})
 SESSION_KEY = "review_session"
 RECENT_RATINGS = 20  # the ratings of this session an undo button may still offer
 
@@ -81,19 +79,43 @@ def _summary(state: dict) -> dict:
     }
 
 
+def _entered() -> dict[str, list[str]]:
+    """What the learner entered into the card's check (its kind's own form fields), if any."""
+    return {
+        name: values
+        for name, values in request.form.lists()
+        if name not in REVIEW_FIELDS and any(value.strip() for value in values)
+    }
+
+
 def _response_value(check_index: str | None, question):
-    """The answer to the card's check as the check kind expects it (a list for several)."""
-    values = [value for value in request.form.getlist("response") if value.strip()]
-    if not values or check_index in (None, ""):
+    """The answer to the card's check, read by its kind's form parser (in shown positions,
+    as the kind's partial drew them); None when the learner only recalled it."""
+    if check_index in (None, "") or not _entered():
         return None
-    index = int(check_index) if check_index.isdigit() else -1
-    # A check answered with several options (checkboxes) takes the list, as learning.py reads it.
-    if 0 <= index < len(question.checks) and question.checks[index]["kind"] == "multiple_choice":
-        return values
-    return values[0]
+    if not (check_index.isdigit() and int(check_index) < len(question.checks)):
+        return request.form.get("response") or "?"  # the service refuses the check
+    check = question.checks[int(check_index)]
+    try:
+        return check_kind(check).parse_form(check, request.form)
+    except InvalidResponse as error:
+        raise InvalidInput(str(error), field="response") from None
 
 
-def render_review(reveal=None, front=None, status=None, code: int = 200):
+def _check_view(question, check_index, reveal, problem: str | None):
+    """The card's check for its partial: answered on the back, or waiting on the front (with
+    what was entered when it could not be graded)."""
+    if question is None or check_index is None:
+        return None
+    if reveal is not None:
+        if reveal.grade is None or reveal.check_index != check_index:
+            return None
+        return card_check_view(question, check_index, grade=reveal.grade)
+    entered = _entered() if problem else None
+    return card_check_view(question, check_index, entered=entered, problem=problem)
+
+
+def render_review(reveal=None, front=None, status=None, code: int = 200, problem=None):
     """The review screen (whole page, or the fragment the script asked for)."""
     now = utcnow()
     queue = review_service.review_queue(current_user, now)
@@ -121,15 +143,17 @@ def render_review(reveal=None, front=None, status=None, code: int = 200):
     if question is not None and not any(c.question.id == question.id for c in queue.cards):
         remaining += 1  # a card shown out of the queue (undone, or due again in minutes)
     last = review_service.last_rating(current_user)
+    check_index = review_service.review_check(question) if question else None
     context = {
         "queue": queue,
         "current": current,
         "question": question,
         "card": card,
         "reveal": reveal,
-        "check_index": review_service.review_check(question, REVIEW_CHECK_KINDS)
-        if question
-        else None,
+        "check_index": check_index,
+        "check_view": _check_view(question, check_index, reveal, problem),
+        # The answer given on the front goes with the rating, exactly as it was sent.
+        "entered": _entered() if reveal is not None and reveal.grade is not None else {},
         "recall": retrievability(card.state, now, parameters) if card else None,
         "progress": {"done": summary["done"], "total": summary["done"] + remaining},
         "summary": summary,
@@ -154,13 +178,19 @@ def reveal():
     slug = request.form.get("question", "")
     question = review_service.get_question(slug)
     check_index = request.form.get("check") or None
-    revealed = review_service.reveal_card(
-        current_user,
-        question,
-        check_index,
-        _response_value(check_index, question),
-        elapsed_ms=elapsed_ms_from_form(),
-    )
+    try:
+        revealed = review_service.reveal_card(
+            current_user,
+            question,
+            check_index,
+            _response_value(check_index, question),
+            elapsed_ms=elapsed_ms_from_form(),
+        )
+    except InvalidInput as error:
+        if error.field != "response":
+            raise
+        # The same card again, with what was entered and the problem beside it.
+        return render_review(front=question, problem=error.message, code=422)
     return render_review(reveal=revealed)
 
 

@@ -91,13 +91,18 @@ def test_a_new_learner_reads_the_seed_card_answers_and_finds_it_in_review(
     expect(page.locator("#review-title")).to_have_text("Explain the vanishing gradient problem")
     screenshot(page, "review")
 
-    # Answer its check with the keyboard (1-3 tick the three right options), turn the card
-    # over with Space, and rate it Good with "3".
-    for key in ("1", "2", "3"):
+    # Answer its check with the keyboard (the digit of each right option where this learner
+    # sees it: the order is theirs), turn the card over with Space, and rate it Good with "3".
+    shown = page.locator(".review-front .option-text").all_inner_texts()
+    right = ("He initialisation", "Skip (residual)", "Batch normalisation")
+    keys = [str(n) for n, text in enumerate(shown, 1) if text.strip().startswith(right)]
+    assert len(keys) == 3, shown
+    for key in keys:
         page.keyboard.press(key)
     expect(page.locator(".review-check input:checked")).to_have_count(3)
     page.keyboard.press("Space")
-    expect(page.locator(".verdict")).to_contain_text("Right.")
+    expect(page.locator(".verdict")).to_contain_text("Right!")
+    expect(page.locator(".review-graded .option-text")).to_have_text(shown)  # the same order
     expect(page.locator(".rating.is-suggested")).to_contain_text("Good")
     page.keyboard.press("3")
     expect(page.locator(".review-status")).to_contain_text("Rated Good")

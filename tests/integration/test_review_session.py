@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import add_review_history, synthetic_reviews, write_question
+from conftest import add_review_history, shown, synthetic_reviews, write_question
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
@@ -122,8 +122,9 @@ def test_limits_out_of_range_are_refused_with_their_field(learner) -> None:
 
 
 def test_an_answered_check_grades_itself_and_suggests_the_rating(learner) -> None:
-    wrong = reveal_card(learner, "alpha", 0, 0, now=NOW)
-    right = reveal_card(learner, "alpha", 0, 1, now=NOW)
+    # Answers are sent by the position shown to this learner (options are shuffled).
+    wrong = reveal_card(learner, "alpha", 0, shown("alpha", 0, 0, learner.id), now=NOW)
+    right = reveal_card(learner, "alpha", 0, shown("alpha", 0, 1, learner.id), now=NOW)
 
     assert (wrong.grade.correct, wrong.suggested) == (False, "again")
     assert (right.grade.correct, right.suggested) == (True, "good")
@@ -132,13 +133,16 @@ def test_an_answered_check_grades_itself_and_suggests_the_rating(learner) -> Non
 
 
 def test_the_learners_rating_is_stored_with_the_graded_answer(learner) -> None:
-    result = rate_card(learner, "alpha", "hard", check_index=0, response=1, elapsed_ms=9000,
+    result = rate_card(learner, "alpha", "hard", check_index=0,
+                       response=shown("alpha", 0, 1, learner.id), elapsed_ms=9000,
                        now=NOW)  # fmt: skip
 
     attempt = db.session.scalar(select(Attempt))
     assert (attempt.kind, attempt.score, attempt.rating, attempt.elapsed_ms) == (
         "single_choice", 1.0, "hard", 9000,
     )  # fmt: skip
+    # Stored by authored index, with the order the learner was shown beside it.
+    assert (attempt.response, attempt.layout) == (1, {"options": [1, 0]})
     assert (result.log.rating, result.log.review_state, result.log.duration_ms) == (2, 0, 9000)
     assert result.log.attempt_id == attempt.id
 
@@ -167,7 +171,8 @@ def test_undo_restores_the_attempt_card_and_log_exactly(learner) -> None:
     before = columns(card_of(learner, "alpha"))
     attempts, logs = count(Attempt), count(ReviewLog)
 
-    last = rate_card(learner, "alpha", "again", check_index=0, response=0,
+    last = rate_card(learner, "alpha", "again", check_index=0,
+                     response=shown("alpha", 0, 0, learner.id),
                      now=NOW + timedelta(days=4))  # fmt: skip
     assert columns(card_of(learner, "alpha")) != before
     undo_rating(learner, last.log.id)

@@ -88,7 +88,7 @@ def test_ordering_is_answered_by_position_selects_with_partial_credit(bank):
     form = {"check": "0", **{f"position-{shown_items[i]}": str(p) for i, p in positions.items()}}
     page = client.post("/questions/delta/answer", data=form)
     assert page.status_code == 200
-    assert "Partly right:</strong> score 66 %" in page.text
+    assert "Partly right:</strong> score 67 %" in page.text
     assert page.text.count("belongs at") == 2 and page.text.count("in place") == 2
     assert "The right order:" in page.text
 

@@ -391,7 +391,7 @@ def test_the_seed_card_can_be_answered_check_by_check(imported_app):
     assert page.text.count('<form class="check check-') == 3
     chosen = pick(imported_app, SEED, 0, [0, 1], user_id)
     partly = client.post(f"/questions/{SEED}/answer", data={"check": "0", "response": chosen})
-    assert verdict(partly.text).startswith("verdict-partial Partly right: score 66 %.")
+    assert verdict(partly.text).startswith("verdict-partial Partly right: score 67 %.")
     chosen = pick(imported_app, SEED, 0, [0, 3], user_id)
     wrong_option = client.post(f"/questions/{SEED}/answer", data={"check": "0", "response": chosen})
     assert verdict(wrong_option.text).startswith("verdict-wrong Not quite.")

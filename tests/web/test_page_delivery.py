@@ -115,17 +115,31 @@ def test_a_kept_form_page_gives_each_visitor_a_working_token_of_their_own(tmp_pa
     app = make_app(f"sqlite:///{tmp_path / 'csrf.sqlite'}", WTF_CSRF_ENABLED=True)
     with app.app_context():
         import_content(content_dir)
-    tokens = []
-    for _ in range(2):
+    tokens, cookies = [], []
+    # The first visitor's page is rendered (Flask-WTF's token), the others' are kept ones with
+    # a token and cookie of their own (web/visitor_token.py), spliced into the gzip stream.
+    for encoding in ("identity", "gzip", "identity"):
         visitor = app.test_client()
-        page = visitor.get("/login")
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+        page = visitor.get("/login", headers={"Accept-Encoding": encoding})
+        html = gzip.decompress(page.data).decode() if encoding == "gzip" else page.text
+        assert page.headers.get("Content-Encoding") == (encoding if encoding == "gzip" else None)
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
         tokens.append(token)
+        cookie = page.headers["Set-Cookie"]
+        cookies.append(cookie.split(";", 1)[1])  # the attributes, not the value
+        assert page.headers["Cache-Control"] == "no-store"
         tried = visitor.post(
             "/login", data={"csrf_token": token, "username": "nobody", "password": "wrong one"}
         )
         assert tried.status_code == 401  # the token was accepted; the password was not
-    assert tokens[0] != tokens[1]
+        # Another visitor's token does not fit this visitor's session.
+        if len(tokens) > 1:
+            stolen = visitor.post(
+                "/login", data={"csrf_token": tokens[0], "username": "x", "password": "y"}
+            )
+            assert stolen.status_code == 400 and "CSRF" in stolen.text
+    assert len(set(tokens)) == 3
+    assert len(set(cookies)) == 1 and "HttpOnly" in cookies[0] and "SameSite=Lax" in cookies[0]
     with app.app_context():
         db.engine.dispose()
 
@@ -148,3 +162,21 @@ def test_the_math_font_is_preloaded_only_where_math_shows_at_once(bank, client):
     assert with_math, "no preload of the math font"
     assert with_math.group(1).rsplit("/", 1)[1] in client.get("/static/css/app.css").text
     assert preload.search(client.get("/").text) is None
+
+
+def test_a_former_slugs_redirect_is_kept_per_content_version(bank, content_dir):
+    visitor = bank.test_client(use_cookies=False)
+    (content_dir / "questions" / "plain.yaml").unlink()
+    write_question(content_dir, "renamed", replace={"related:": "aliases: [plain]\nrelated:"})
+    with bank.app_context():
+        import_content(content_dir)
+    for _ in range(2):  # rendered, then kept
+        moved = visitor.get("/questions/plain")
+        assert moved.status_code == 301 and moved.headers["Location"] == "/questions/renamed"
+    (content_dir / "questions" / "renamed.yaml").unlink()
+    write_question(
+        content_dir, "final", replace={"related:": "aliases: [plain, renamed]\nrelated:"}
+    )
+    with bank.app_context():
+        import_content(content_dir)
+    assert visitor.get("/questions/plain").headers["Location"] == "/questions/final"

@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import add_user, sign_in, write_question
+from conftest import add_user, as_shown, sign_in, write_question
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
@@ -67,7 +67,8 @@ def test_the_review_screen_shows_one_card_its_progress_and_the_shortcuts(bank, c
 def test_revealing_grades_the_check_suggests_a_rating_and_shows_each_interval(
     bank, client, learner
 ):
-    page = client.post("/review/reveal", data={"question": "beta", "check": "0", "response": "0"})
+    wrong = as_shown(client, "beta", 0, 0)  # the position this learner sees option 0 at
+    page = client.post("/review/reveal", data={"question": "beta", "check": "0", "response": wrong})
 
     assert page.status_code == 200
     assert "Not quite." in page.text
@@ -85,7 +86,13 @@ def test_revealing_grades_the_check_suggests_a_rating_and_shows_each_interval(
 def test_rating_stores_the_answer_and_moves_to_the_next_card(bank, client, learner):
     rated = client.post(
         "/review/rate",
-        data={"question": "beta", "rating": "hard", "check": "0", "response": "1", "form_key": "k"},
+        data={
+            "question": "beta",
+            "rating": "hard",
+            "check": "0",
+            "response": as_shown(client, "beta", 0, 1),
+            "form_key": "k",
+        },  # fmt: skip
     )
     page = client.get("/review")
 
@@ -293,7 +300,7 @@ def test_the_schedule_page_states_the_threshold(bank, client, learner):
 def test_the_api_reviews_a_card_and_undoes_it(bank, client, learner):
     queue = client.get("/api/v1/me/review/queue").get_json()
     shown = client.post("/api/v1/me/review/reveal", json={"question": "beta", "check": 0,
-                                                          "response": 1}).get_json()  # fmt: skip
+                        "response": int(as_shown(client, "beta", 0, 1))}).get_json()  # fmt: skip
     rated = client.post("/api/v1/me/review/ratings", json={"question": "beta", "rating": "good"})
     undone = client.post("/api/v1/me/review/undo", json={"review": rated.get_json()["review_id"]})
 

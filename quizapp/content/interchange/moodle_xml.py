@@ -4,6 +4,13 @@ One check is one Moodle question. Its `idnumber` is `<slug>/<check index>` so a 
 exported converts back into the same cards; the card's question and the check's prompt
 share the question text, split by a marker, and the answer and explanation share the
 general feedback. Text is written in Moodle's markdown format with MathJax delimiters.
+
+`ordering` checks become questions of the Ordering plugin (qtype_ordering, in Moodle since
+4.x and a plugin before): the items in the right order, each answer's `fraction` its place
+(1, 2, ...), as the plugin writes them. `matching` checks become Moodle's `matching`: one
+`subquestion` per pair, and a distractor as a subquestion with no text, only an answer. A
+check's own feedback travels as the combined feedback (the same text for a right, partly
+right and wrong answer).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ PROMPT_MARKER = "<!-- quizapp:prompt -->"
 EXPLANATION_MARKER = "<!-- quizapp:explanation -->"
 CATEGORY_ROOT = "$course$/top/quizapp"
 SCORING_EXACT_WRONG_FRACTION = -100.0
+ORDERING_GRADING = "RELATIVE_ALL_PREVIOUS_AND_NEXT"
 AUTO_FORMAT_RIGHT = {"fraction": "100", "format": "moodle_auto_format"}
 
 
@@ -100,6 +108,37 @@ def _self_rated(question: ET.Element, check: dict[str, Any]) -> str:
     return "essay"
 
 
+def _combined_feedback(question: ET.Element, check: dict[str, Any]) -> None:
+    for tag in ("correctfeedback", "partiallycorrectfeedback", "incorrectfeedback"):
+        _text_element(question, tag, check.get("feedback", ""))
+
+
+def _ordering(question: ET.Element, check: dict[str, Any]) -> str:
+    ET.SubElement(question, "layouttype").text = "VERTICAL"
+    ET.SubElement(question, "selecttype").text = "ALL"
+    ET.SubElement(question, "selectcount").text = "0"
+    # Kendall's tau floored at 0 has no twin there; the share of item pairs in the right
+    # relative order is the nearest ((tau + 1) / 2).
+    ET.SubElement(question, "gradingtype").text = ORDERING_GRADING
+    ET.SubElement(question, "showgrading").text = "SHOW"
+    ET.SubElement(question, "numberingstyle").text = "none"
+    _combined_feedback(question, check)
+    for place, item in enumerate(check["items"], start=1):
+        _text_element(question, "answer", item).set("fraction", str(place))
+    return "ordering"
+
+
+def _matching(question: ET.Element, check: dict[str, Any]) -> str:
+    ET.SubElement(question, "shuffleanswers").text = "true"
+    _combined_feedback(question, check)
+    sides = [(pair["left"], pair["right"]) for pair in check["pairs"]]
+    for left, right in sides + [("", text) for text in check.get("distractors", [])]:
+        subquestion = _text_element(question, "subquestion", left)
+        # A right item is plain text in Moodle (it is shown in a drop-down).
+        ET.SubElement(ET.SubElement(subquestion, "answer"), "text").text = math_to_mathjax(right)
+    return "matching"
+
+
 def _short_text(question: ET.Element, check: dict[str, Any]) -> str:
     ET.SubElement(question, "usecase").text = "1" if check.get("case_sensitive") else "0"
     for accepted in check.get("accepted", []):
@@ -110,13 +149,15 @@ def _short_text(question: ET.Element, check: dict[str, Any]) -> str:
     return "shortanswer"
 
 
-# One writer per check kind that Moodle can hold; other kinds are reported and skipped.
+# One writer per check kind that Moodle can hold; a kind without one is left out.
 MOODLE_WRITERS = {
     "single_choice": _single_choice,
     "multiple_choice": _multiple_choice,
     "numeric": _numeric,
     "self_rated": _self_rated,
     "short_text": _short_text,
+    "ordering": _ordering,
+    "matching": _matching,
 }
 
 
@@ -314,6 +355,63 @@ def _read_essay(question: ET.Element, conversion: Conversion, line: int) -> dict
     return check
 
 
+def _read_combined_feedback(
+    question: ET.Element, check: dict[str, Any], conversion: Conversion, line: int
+) -> None:
+    texts = [
+        _markdown_of(question.find(tag))
+        for tag in ("correctfeedback", "partiallycorrectfeedback", "incorrectfeedback")
+    ]
+    given = [text for text in texts if text]
+    if given:
+        check["feedback"] = given[0]
+    if len(set(given)) > 1:
+        conversion.problem(line, "feedback differs for right and wrong answers: kept the first")
+
+
+def _read_ordering(question: ET.Element, conversion: Conversion, line: int) -> dict[str, Any]:
+    answers = question.findall("answer")
+    # Each answer's fraction is its place in the right order (the plugin's own export).
+    places = []
+    for written, answer in enumerate(answers, start=1):
+        try:
+            place = float(answer.get("fraction", written))
+        except ValueError:
+            place = written
+        places.append((place, written, _markdown_of(answer)))
+    items = [text for _, _, text in sorted(places)]
+    if len(items) < 2:
+        raise _Unsupported("an ordering question needs at least 2 items")
+    if _text_of(question, "selecttype").upper() not in ("", "ALL"):
+        conversion.problem(line, f"Moodle asks a subset of the items; all {len(items)} are asked")
+    check: dict[str, Any] = {"kind": "ordering", "items": items}
+    _read_combined_feedback(question, check, conversion, line)
+    return check
+
+
+def _read_matching(question: ET.Element, conversion: Conversion, line: int) -> dict[str, Any]:
+    pairs, distractors = [], []
+    for subquestion in question.findall("subquestion"):
+        right = math_from_mathjax(_text_of(subquestion.find("answer")))
+        if not right:
+            continue
+        left = _markdown_of(subquestion)
+        if left:
+            pairs.append({"left": left, "right": right})
+        else:  # an answer with no question: it matches nothing
+            distractors.append(right)
+    if len(pairs) < 2:
+        raise _Unsupported("a matching question needs at least 2 pairs")
+    rights = [pair["right"] for pair in pairs] + distractors
+    if len(set(rights)) < len(rights):
+        conversion.problem(line, "two items share one answer: give each its own before checking")
+    check: dict[str, Any] = {"kind": "matching", "pairs": pairs}
+    if distractors:
+        check["distractors"] = distractors
+    _read_combined_feedback(question, check, conversion, line)
+    return check
+
+
 class _Unsupported(Exception):
     pass
 
@@ -324,6 +422,8 @@ MOODLE_READERS = {
     "numerical": _read_numerical,
     "shortanswer": _read_shortanswer,
     "essay": _read_essay,
+    "ordering": _read_ordering,
+    "matching": _read_matching,
 }
 
 

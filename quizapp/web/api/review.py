@@ -44,7 +44,12 @@ class QueueOut(Schema):
 class AnswerIn(Schema):
     question = fields.String(required=True, metadata={"description": "Question slug"})
     check = fields.Integer(metadata={"description": "Index of the card's automatic check"})
-    response = fields.Raw(metadata={"description": "Answer to that check"})
+    response = fields.Raw(
+        metadata={
+            "description": "Answer to that check, by the positions this learner is shown (the "
+            "order GET /api/v1/questions/{slug} gives them), as for an attempt"
+        }
+    )
     elapsed_ms = fields.Integer(validate=validate.Range(min=0))
 
 

@@ -44,6 +44,14 @@ def _carried_check(check: dict) -> dict:
         kept["tolerance"] = max(check.get("tolerance", 0.0), relative)
     if check["kind"] == "self_rated":
         kept["model_answer"] = (check.get("model_answer") or "").strip()
+    if check["kind"] == "ordering":
+        kept["items"] = [item.strip() for item in check["items"]]
+    if check["kind"] == "matching":
+        kept["pairs"] = [{side: pair[side].strip() for side in ("left", "right")}
+                         for pair in check["pairs"]]  # fmt: skip
+        kept["distractors"] = check.get("distractors", [])
+    if check["kind"] in ("ordering", "matching"):
+        kept["feedback"] = (check.get("feedback") or "").strip()
     return kept
 
 
@@ -56,10 +64,10 @@ def test_math_delimiters_round_trip():
 def test_moodle_xml_round_trip_keeps_every_field_both_formats_hold(bank, tmp_path):
     output = tmp_path / "bank.xml"
     written = EXPORTERS["moodle-xml"](bank, bank.questions, output)
-    # Kinds Moodle XML has no writer for (ordering, matching) are left out of the export.
-    assert written == sum(
-        1 for card in bank.questions for check in card["checks"] if check["kind"] in MOODLE_WRITERS
-    )
+    # Every kind has a writer: ordering as the Ordering plugin's question, matching as Moodle's.
+    assert written == sum(len(card["checks"]) for card in bank.questions)
+    kinds = {check["kind"] for card in bank.questions for check in card["checks"]}
+    assert kinds == set(MOODLE_WRITERS)
 
     conversion = CONVERTERS["moodle-xml"](output.read_text(encoding="utf-8"))
     assert conversion.problems == []
@@ -80,17 +88,19 @@ def test_converted_cards_are_valid_content_once_references_are_added(bank, tmp_p
     output = tmp_path / "bank.xml"
     topic = bank.questions[0]["topics"][0]
     chosen = [card for card in bank.questions if card["topics"][0] == topic][:3]
+    chosen += [card for card in bank.questions if card not in chosen and any(
+        check["kind"] in ("ordering", "matching") for check in card["checks"])]  # fmt: skip
     EXPORTERS["moodle-xml"](bank, chosen, output)
     conversion = CONVERTERS["moodle-xml"](output.read_text(encoding="utf-8"))
     for card in conversion.cards:
         card["references"] = [{"title": "Source", "url": "https://example.org/"}]
     into = tmp_path / "content"
     written = write_cards(conversion, into, "bank.xml")
-    assert len(written) == 3
+    assert len(written) == len(chosen) >= 4
     assert written[0].read_text().startswith("# Converted from bank.xml")
     reloaded = load_bank(into)
     assert reloaded.errors == [], reloaded.errors[:3]
-    assert len(reloaded.questions) == 3
+    assert len(reloaded.questions) == len(chosen)
 
 
 def test_write_cards_refuses_to_overwrite_and_writes_nothing(tmp_path):
@@ -195,6 +205,46 @@ def test_gift_converts_each_supported_kind_and_reports_the_rest_by_line():
     assert "matching questions are not supported" in problems[line_of("::Pairs")]
     assert "no answer block" in problems[line_of("A text with no answer")]
     assert len(problems) == 2
+
+
+MOODLE_ORDERING_AND_MATCHING = """<?xml version="1.0" encoding="UTF-8"?>
+<quiz>
+<question type="ordering">
+  <name><text>Training step</text></name>
+  <questiontext format="html"><text><![CDATA[<p>Order the steps.</p>]]></text></questiontext>
+  <selecttype>RANDOM</selecttype>
+  <correctfeedback format="html"><text>Well done.</text></correctfeedback>
+  <incorrectfeedback format="html"><text>Read the chain rule again.</text></incorrectfeedback>
+  <answer fraction="3" format="html"><text><![CDATA[<p>Backward pass</p>]]></text></answer>
+  <answer fraction="1" format="html"><text>Forward pass</text></answer>
+  <answer fraction="2" format="html"><text>Loss</text></answer>
+</question>
+<question type="matching">
+  <name><text>Derivatives</text></name>
+  <questiontext format="html"><text>Match them.</text></questiontext>
+  <subquestion format="html"><text>Sigmoid</text>
+    <answer><text>\\(1/4\\)</text></answer></subquestion>
+  <subquestion format="html"><text>Tanh</text><answer><text>1</text></answer></subquestion>
+  <subquestion format="html"><text></text><answer><text>2</text></answer></subquestion>
+</question>
+</quiz>
+"""
+
+
+def test_moodle_ordering_and_matching_questions_convert_with_what_they_cannot_carry_reported():
+    conversion = CONVERTERS["moodle-xml"](MOODLE_ORDERING_AND_MATCHING)
+    ordering, matching = (card["checks"][0] for card in conversion.cards)
+    assert ordering == {"kind": "ordering", "prompt": "Order the steps.",
+                        "items": ["Forward pass", "Loss", "Backward pass"],
+                        "feedback": "Well done."}  # fmt: skip
+    assert matching == {"kind": "matching", "prompt": "Match them.",
+                        "pairs": [{"left": "Sigmoid", "right": "$1/4$"},
+                                  {"left": "Tanh", "right": "1"}],
+                        "distractors": ["2"]}  # fmt: skip
+    assert sorted((p.line, p.message) for p in conversion.problems) == [
+        (3, "Moodle asks a subset of the items; all 3 are asked"),
+        (3, "feedback differs for right and wrong answers: kept the first"),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -62,7 +62,7 @@
 
   // Returns whether the key did something on the review screen.
   function handleKey(key, target, prevent) {
-    const typing = target && (target.tagName === "TEXTAREA" ||
+    const typing = target && (target.tagName === "TEXTAREA" || target.tagName === "SELECT" ||
       (target.tagName === "INPUT" && !["radio", "checkbox", "submit", "button"].includes(target.type)));
     const front = formOf("data-review-reveal");
     const back = formOf("data-review-rate");
@@ -79,7 +79,8 @@
         const button = back.querySelector("button[data-key='" + key + "']");
         if (button) { prevent(); send(back, button); }
       } else if (front) {
-        const option = front.querySelector("input[data-option='" + key + "']");
+        // The n-th option as shown (this learner's order), whatever its authored index.
+        const option = front.querySelectorAll("input[type=radio], input[type=checkbox]")[key - 1];
         if (option) {
           prevent();
           option.checked = option.type === "checkbox" ? !option.checked : true;
