@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import add_user, sign_in, write_variant_question
+from flask_login import login_user
 from sqlalchemy import select
 
 from quizapp.content.markdown import render_markdown
@@ -18,6 +19,7 @@ from quizapp.services.learning import submit_answer
 from quizapp.services.personal_data import export_user_data
 from quizapp.services.review import rate_card, reveal_card, undo_rating
 from quizapp.services.variants import question_for_user
+from quizapp.web.check_views import card_check_view
 
 SLUG = "varied"
 NUMERIC = 1  # the numeric check of the variant question: answer (w / 4) ** n
@@ -166,6 +168,29 @@ def test_the_review_screen_grades_the_variant_it_shows(variant_app) -> None:
     spec = stored_spec(variant_app)
     now = draw_variant(spec, account_key(user_id), SLUG, 1)
     assert shown_text(now) in page
+
+
+def test_the_review_cards_check_is_drawn_in_the_variant_its_question_shows(variant_app) -> None:
+    """After a rating the card is at epoch 1: its check (options, prompt) must be drawn at
+    epoch 1 too, as its question text is and as the review grades it, not at epoch 0."""
+    spec = stored_spec(variant_app)
+    user_id = next(
+        uid
+        for uid, params in learners(variant_app, 6)
+        if draw_variant(spec, account_key(uid), SLUG, 1) != params
+    )
+    with variant_app.app_context():
+        user = db.session.get(User, user_id)
+        rate_card(user, SLUG, "again")
+        question = db.session.scalar(select(Question).where(Question.slug == SLUG))
+        shown = question_for_user(question, user_id)
+        with variant_app.test_request_context():
+            login_user(user)
+            view = card_check_view(shown, NUMERIC)
+    assert shown.variant_epoch == 1
+    assert (
+        view.resolved.variant == shown.variant == draw_variant(spec, account_key(user_id), SLUG, 1)
+    )
 
 
 def test_authors_see_facility_per_variant_group_and_sample_variants(variant_app) -> None:
