@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -44,8 +44,9 @@ from quizapp.services.learning import (
     _attempt_by_key,
     _elapsed,
     _idempotency_key,
+    commit_keeping_loaded,
     current_parameters,
-    reschedule_card,
+    reschedule,
     restore_snapshot,
 )
 from quizapp.services.questions import active_by_slugs, get_question
@@ -103,18 +104,48 @@ def day_start(now: datetime) -> datetime:
     return datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
 
 
-_QUEUE_COLUMNS = (Question.id, Question.slug, Question.title, Question.difficulty)
-
-
-def _first_topics() -> dict[int, str]:
-    first: dict[int, str] = {}
-    for question_id, slug in db.session.execute(
-        select(question_topics.c.question_id, Topic.slug)
-        .join(Topic, Topic.id == question_topics.c.topic_id)
-        .order_by(Topic.position, Topic.title)
-    ):
-        first.setdefault(question_id, slug)
-    return first
+# The queue's statements are built once, with bound parameters: building a statement and its
+# cache key on every call cost more than running it (this runs on every rating).
+_FIRST_TOPIC = (
+    select(Topic.slug)
+    .join(question_topics, Topic.id == question_topics.c.topic_id)
+    .where(question_topics.c.question_id == Question.id)
+    .order_by(Topic.position, Topic.title)
+    .limit(1)
+    .scalar_subquery()
+)
+_QUEUE_COLUMNS = (Question.id, Question.slug, Question.title, Question.difficulty, _FIRST_TOPIC)
+_ACTIVE_CARD = and_(
+    ReviewCard.user_id == bindparam("user_id"),
+    ReviewCard.suspended_at.is_(None),
+    Question.retired_at.is_(None),
+)
+_DONE_TODAY = (
+    select(ReviewLog.review_state, func.count())
+    .where(
+        ReviewLog.user_id == bindparam("user_id"),
+        ReviewLog.reviewed_at >= bindparam("since"),
+        ReviewLog.source == "app",
+    )
+    .group_by(ReviewLog.review_state)
+)
+_DUE = (
+    select(ReviewCard, *_QUEUE_COLUMNS)
+    .join(Question, Question.id == ReviewCard.question_id)
+    .where(_ACTIVE_CARD, ReviewCard.due_at <= bindparam("until"))
+    .order_by(ReviewCard.due_at, Question.id)
+)
+_UNSEEN = select(*_QUEUE_COLUMNS).where(
+    Question.retired_at.is_(None),
+    Question.id.not_in(
+        select(ReviewCard.question_id).where(ReviewCard.user_id == bindparam("user_id"))
+    ),
+)
+_NEXT_DUE = (
+    select(func.min(ReviewCard.due_at))
+    .join(Question, Question.id == ReviewCard.question_id)
+    .where(_ACTIVE_CARD, ReviewCard.due_at > bindparam("now"))
+)
 
 
 def review_queue(user: User, now: datetime | None = None) -> ReviewQueue:
@@ -126,13 +157,7 @@ def review_queue(user: User, now: datetime | None = None) -> ReviewQueue:
     now = now or utcnow()
     queue = ReviewQueue()
     for state, number in db.session.execute(
-        select(ReviewLog.review_state, func.count())
-        .where(
-            ReviewLog.user_id == user.id,
-            ReviewLog.reviewed_at >= day_start(now),
-            ReviewLog.source == "app",
-        )
-        .group_by(ReviewLog.review_state)
+        _DONE_TODAY, {"user_id": user.id, "since": day_start(now)}
     ):
         if state == 0:
             queue.new_done_today += number
@@ -140,28 +165,14 @@ def review_queue(user: User, now: datetime | None = None) -> ReviewQueue:
             queue.reviews_done_today += number
     reviews_left = max(0, user.max_reviews_per_day - queue.reviews_done_today)
     new_left = max(0, user.new_cards_per_day - queue.new_done_today)
-    topics = _first_topics()
 
-    def light(id_, slug, title, difficulty) -> QueueQuestion:
-        return QueueQuestion(id_, slug, title, difficulty, topics.get(id_, ""))
+    def light(id_, slug, title, difficulty, topic) -> QueueQuestion:
+        return QueueQuestion(id_, slug, title, difficulty, topic or "")
 
-    active_card = and_(
-        ReviewCard.user_id == user.id,
-        ReviewCard.suspended_at.is_(None),
-        Question.retired_at.is_(None),
-    )
-    due_rows = db.session.execute(
-        select(ReviewCard, *_QUEUE_COLUMNS)
-        .join(Question, Question.id == ReviewCard.question_id)
-        .where(active_card, ReviewCard.due_at <= now + LEARN_AHEAD)
-        .order_by(ReviewCard.due_at, Question.id)
-    ).all()
+    due_rows = db.session.execute(_DUE, {"user_id": user.id, "until": now + LEARN_AHEAD}).all()
     due = [QueueCard(light(*row[1:]), row[0]) for row in due_rows if row[0].due_at <= now]
     queue.due_total = len(due)
-    seen = select(ReviewCard.question_id).where(ReviewCard.user_id == user.id)
-    unseen = db.session.execute(
-        select(*_QUEUE_COLUMNS).where(Question.retired_at.is_(None), Question.id.not_in(seen))
-    ).all()
+    unseen = db.session.execute(_UNSEEN, {"user_id": user.id}).all()
     queue.new_available = len(unseen)
     new = sorted(
         (light(*row) for row in unseen), key=lambda q: (DIFFICULTY_ORDER.get(q.difficulty, 1), q.id)
@@ -174,11 +185,7 @@ def review_queue(user: User, now: datetime | None = None) -> ReviewQueue:
         soon = [row for row in due_rows if row[0].due_at > now]
         if soon and reviews_left:
             queue.cards = [QueueCard(light(*soon[0][1:]), soon[0][0])]
-        queue.next_due_at = db.session.scalar(
-            select(func.min(ReviewCard.due_at))
-            .join(Question, Question.id == ReviewCard.question_id)
-            .where(active_card, ReviewCard.due_at > now)
-        )
+        queue.next_due_at = db.session.scalar(_NEXT_DUE, {"user_id": user.id, "now": now})
     return queue
 
 
@@ -340,10 +347,9 @@ def rate_card(
             attempt.rating, attempt.elapsed_ms = rating, elapsed
             attempt.idempotency_key, attempt.created_at = key, now
             db.session.add(attempt)
-            card = reschedule_card(user, question, grade, elapsed, now, rating=rating,
+            card, log = reschedule(user, question, grade, elapsed, now, rating=rating,
                                    attempt=attempt)  # fmt: skip
-            log = db.session.scalar(select(ReviewLog).where(ReviewLog.attempt_id == attempt.id))
-            db.session.commit()
+            commit_keeping_loaded()  # the next card is rendered from these at once
             return RatingResult(log, card, rating)
         except (StaleDataError, IntegrityError):
             db.session.rollback()
@@ -366,14 +372,17 @@ def _replayed(attempt: Attempt) -> RatingResult:
     return RatingResult(log, card, attempt.rating or "good", duplicate=True)
 
 
+_LAST_RATING = (
+    select(ReviewLog)
+    .where(ReviewLog.user_id == bindparam("user_id"), ReviewLog.source == "app")
+    .order_by(ReviewLog.id.desc())
+    .limit(1)
+)
+
+
 def last_rating(user: User) -> ReviewLog | None:
     """The learner's newest rating made here (not imported): the one U undoes."""
-    return db.session.scalar(
-        select(ReviewLog)
-        .where(ReviewLog.user_id == user.id, ReviewLog.source == "app")
-        .order_by(ReviewLog.id.desc())
-        .limit(1)
-    )
+    return db.session.scalar(_LAST_RATING, {"user_id": user.id})
 
 
 def undo_rating(user: User, review_id: Any = None) -> Question:

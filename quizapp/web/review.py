@@ -15,6 +15,7 @@ from flask import (
     Blueprint,
     Response,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -38,6 +39,7 @@ REVIEW_CHECK_KINDS = frozenset(
     for path in (Path(__file__).parent / "templates" / "learning" / "review_checks").glob("*.html")
 )
 SESSION_KEY = "review_session"
+_UNKNOWN = object()
 RECENT_RATINGS = 20  # the ratings of this session an undo button may still offer
 
 
@@ -98,10 +100,12 @@ def _response_value(check_index: str | None, question):
     return values[0]
 
 
-def render_review(reveal=None, front=None, status=None, code: int = 200):
-    """The review screen (whole page, or the fragment the script asked for)."""
+def render_review(reveal=None, front=None, status=None, code: int = 200, last=_UNKNOWN):
+    """The review screen (whole page, or the fragment the script asked for). `last`: the
+    learner's newest rating when the caller has it (the one just made)."""
     now = utcnow()
     queue = review_service.review_queue(current_user, now)
+    g.due_count = queue.due_total  # the navigation's badge, without counting again
     parameters = current_parameters(current_user)
     current = queue.current
     if front is not None:
@@ -123,7 +127,8 @@ def render_review(reveal=None, front=None, status=None, code: int = 200):
     remaining = len(queue.cards)
     if question is not None and not any(c.question.id == question.id for c in queue.cards):
         remaining += 1  # a card shown out of the queue (undone, or due again in minutes)
-    last = review_service.last_rating(current_user)
+    if last is _UNKNOWN:
+        last = review_service.last_rating(current_user)
     context = {
         "queue": queue,
         "current": current,
@@ -171,7 +176,7 @@ def reveal():
 @login_required
 def rate():
     slug = request.form.get("question", "")
-    question = review_service.get_question(slug)
+    question = review_service.get_question(slug, topics=False)
     check_index = request.form.get("check") or None
     result = review_service.rate_card(
         current_user,
@@ -191,7 +196,7 @@ def rate():
     if result.card.leech and result.card.suspended_at is not None:
         status += " It has become a leech and is suspended; see Leeches."
     if request.headers.get(FRAGMENT_HEADER) == "1":
-        return render_review(status=status)
+        return render_review(status=status, last=_UNKNOWN if result.duplicate else result.log)
     flash(status, "info")
     return redirect(url_for("learning.review"), 303)
 
