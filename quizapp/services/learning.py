@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -30,7 +31,16 @@ from quizapp.domain.scheduling import (
     schedule_review,
 )
 from quizapp.extensions import db
-from quizapp.models import Attempt, Question, ReviewCard, ReviewLog, ScheduleFit, User
+from quizapp.models import (
+    Attempt,
+    Exercise,
+    ExerciseCard,
+    Question,
+    ReviewCard,
+    ReviewLog,
+    ScheduleFit,
+    User,
+)
 from quizapp.models.base import utcnow
 from quizapp.services.errors import Conflict, InvalidInput, ServiceError
 from quizapp.services.questions import get_question
@@ -270,6 +280,35 @@ def reschedule(
     card = db.session.scalar(_CARD_FOR_UPDATE, {"user_id": user.id, "qid": question.id})
     if rating is None:
         rating = rating_for_grade(grade, None if elapsed_ms is None else elapsed_ms / 1000)
+    return apply_rating(
+        user,
+        card,
+        lambda: ReviewCard(user_id=user.id, question_id=question.id, reviews=0, lapses=0),
+        rating,
+        elapsed_ms,
+        now,
+        attempt=attempt,
+        question_id=question.id,
+    )
+
+
+def apply_rating(
+    user: User,
+    card: Any,
+    new_card: Callable[[], Any],
+    rating: str,
+    elapsed_ms: int | None,
+    now: datetime,
+    *,
+    attempt: Attempt | None = None,
+    leeches: bool = True,
+    **card_reference: int,
+) -> tuple[Any, ReviewLog]:
+    """Rate a card (a ReviewCard or an ExerciseCard: the same columns; `new_card()` makes it
+    on its first rating) and log the rating with the card as it was (no commit).
+
+    `card_reference` names the log's card (question_id= or exercise_id=). With `leeches`, a
+    card reaching the learner's leech threshold of lapses is flagged and suspended."""
     before = card_snapshot(card)
     outcome = schedule_review(
         card.state if card else None,
@@ -281,7 +320,6 @@ def reschedule(
     )
     log = ReviewLog(
         user_id=user.id,
-        question_id=question.id,
         rating=RATING_NUMBERS[rating],
         review_state=review_state_number(card.state if card else None),
         reviewed_at=now,
@@ -289,9 +327,10 @@ def reschedule(
         elapsed_days=elapsed_days(card.last_review_at if card else None, now),
         source="app",
         card_before=before,
+        **card_reference,
     )
     if card is None:
-        card = ReviewCard(user_id=user.id, question_id=question.id, reviews=0, lapses=0)
+        card = new_card()
         db.session.add(card)
     card.state = outcome.state
     card.due_at = outcome.due
@@ -301,7 +340,7 @@ def reschedule(
     lapsed = rating == "again" and card.reviews > 1
     card.lapses = (card.lapses or 0) + (1 if lapsed else 0)
     card.last_review_at = now
-    if lapsed and not card.leech and card.lapses >= user.leech_threshold:
+    if leeches and lapsed and not card.leech and card.lapses >= user.leech_threshold:
         card.leech = True
         card.suspended_at = now
     db.session.flush()
@@ -441,7 +480,7 @@ def _with_expected(grade: Grade, expected: str) -> Grade:
     return replace(grade, expected=expected)
 
 
-_DUE_COUNT = (
+_DUE_COUNT = select(
     select(func.count())
     .select_from(ReviewCard)
     .join(Question, Question.id == ReviewCard.question_id)
@@ -451,11 +490,23 @@ _DUE_COUNT = (
         ReviewCard.suspended_at.is_(None),
         Question.retired_at.is_(None),
     )
+    .scalar_subquery()
+    + select(func.count())
+    .select_from(ExerciseCard)
+    .join(Exercise, Exercise.id == ExerciseCard.exercise_id)
+    .where(
+        ExerciseCard.user_id == bindparam("user_id"),
+        ExerciseCard.due_at <= bindparam("now"),
+        ExerciseCard.suspended_at.is_(None),
+        Exercise.retired_at.is_(None),
+    )
+    .scalar_subquery()
 )
 
 
 def due_count(user: User, now: datetime | None = None) -> int:
-    """How many of the learner's cards are due now (retired questions left out)."""
+    """How many of the learner's cards (questions' and exercises') are due now (retired
+    ones left out)."""
     return db.session.scalar(_DUE_COUNT, {"user_id": user.id, "now": now or utcnow()}) or 0
 
 

@@ -30,6 +30,7 @@ from quizapp.extensions import db
 from quizapp.models import (
     Attempt,
     Exercise,
+    ExerciseCard,
     Question,
     ReviewCard,
     ReviewLog,
@@ -69,12 +70,13 @@ class QueueQuestion:
     title: str
     difficulty: str
     topic: str  # the slug of its first topic, for interleaving
+    kind: str = "question"  # or "exercise": an exercise card ("run it again and predict")
 
 
 @dataclass(frozen=True)
 class QueueCard:
-    question: QueueQuestion
-    card: ReviewCard | None  # None: a new card
+    question: QueueQuestion  # the question, or the exercise of an exercise card
+    card: ReviewCard | ExerciseCard | None  # None: a new card
 
     @property
     def is_new(self) -> bool:
@@ -141,10 +143,32 @@ _UNSEEN = select(*_QUEUE_COLUMNS).where(
         select(ReviewCard.question_id).where(ReviewCard.user_id == bindparam("user_id"))
     ),
 )
-_NEXT_DUE = (
+# Exercise cards come due like question cards; they are made by runs, never new here.
+_DUE_EXERCISES = (
+    select(ExerciseCard, Exercise.id, Exercise.slug, Exercise.title, Exercise.difficulty)
+    .join(Exercise, Exercise.id == ExerciseCard.exercise_id)
+    .where(
+        ExerciseCard.user_id == bindparam("user_id"),
+        ExerciseCard.suspended_at.is_(None),
+        Exercise.retired_at.is_(None),
+        ExerciseCard.due_at <= bindparam("until"),
+    )
+    .order_by(ExerciseCard.due_at, Exercise.id)
+)
+_NEXT_DUE = select(
     select(func.min(ReviewCard.due_at))
     .join(Question, Question.id == ReviewCard.question_id)
     .where(_ACTIVE_CARD, ReviewCard.due_at > bindparam("now"))
+    .scalar_subquery(),
+    select(func.min(ExerciseCard.due_at))
+    .join(Exercise, Exercise.id == ExerciseCard.exercise_id)
+    .where(
+        ExerciseCard.user_id == bindparam("user_id"),
+        ExerciseCard.suspended_at.is_(None),
+        Exercise.retired_at.is_(None),
+        ExerciseCard.due_at > bindparam("now"),
+    )
+    .scalar_subquery(),
 )
 
 
@@ -169,8 +193,12 @@ def review_queue(user: User, now: datetime | None = None) -> ReviewQueue:
     def light(id_, slug, title, difficulty, topic) -> QueueQuestion:
         return QueueQuestion(id_, slug, title, difficulty, topic or "")
 
-    due_rows = db.session.execute(_DUE, {"user_id": user.id, "until": now + LEARN_AHEAD}).all()
-    due = [QueueCard(light(*row[1:]), row[0]) for row in due_rows if row[0].due_at <= now]
+    window = {"user_id": user.id, "until": now + LEARN_AHEAD}
+    due_rows = [(row[0], light(*row[1:])) for row in db.session.execute(_DUE, window)]
+    for card, *columns in db.session.execute(_DUE_EXERCISES, window):
+        due_rows.append((card, QueueQuestion(*columns, topic="", kind="exercise")))
+    due_rows.sort(key=lambda row: row[0].due_at)
+    due = [QueueCard(question, card) for card, question in due_rows if card.due_at <= now]
     queue.due_total = len(due)
     unseen = db.session.execute(_UNSEEN, {"user_id": user.id}).all()
     queue.new_available = len(unseen)
@@ -182,10 +210,11 @@ def review_queue(user: User, now: datetime | None = None) -> ReviewQueue:
     )
     if not queue.cards:
         # Nothing due now: a (re)learning card due within the learn-ahead limit comes early.
-        soon = [row for row in due_rows if row[0].due_at > now]
+        soon = [QueueCard(question, card) for card, question in due_rows if card.due_at > now]
         if soon and reviews_left:
-            queue.cards = [QueueCard(light(*soon[0][1:]), soon[0][0])]
-        queue.next_due_at = db.session.scalar(_NEXT_DUE, {"user_id": user.id, "now": now})
+            queue.cards = soon[:1]
+        nexts = db.session.execute(_NEXT_DUE, {"user_id": user.id, "now": now}).one()
+        queue.next_due_at = min((when for when in nexts if when is not None), default=None)
     return queue
 
 
@@ -385,8 +414,9 @@ def last_rating(user: User) -> ReviewLog | None:
     return db.session.scalar(_LAST_RATING, {"user_id": user.id})
 
 
-def undo_rating(user: User, review_id: Any = None) -> Question:
+def undo_rating(user: User, review_id: Any = None) -> Question | Exercise:
     """Undo the learner's last rating: the attempt, the card's state and the log entry.
+    Returns the question (or the exercise, for an exercise card) rated.
 
     `review_id`, when given, must be that last rating (a stale undo button is refused).
     """
@@ -395,12 +425,16 @@ def undo_rating(user: User, review_id: Any = None) -> Question:
         raise NotFound("There is no rating to undo.")
     if review_id not in (None, "") and str(review_id) != str(log.id):
         raise Conflict("Only your last rating can be undone, and this was not it.", "review")
+    if log.exercise_id is not None:
+        model, card_model, reference = Exercise, ExerciseCard, "exercise_id"
+    else:
+        model, card_model, reference = Question, ReviewCard, "question_id"
     newer = db.session.scalar(
         select(func.count())
         .select_from(ReviewLog)
         .where(
             ReviewLog.user_id == user.id,
-            ReviewLog.question_id == log.question_id,
+            getattr(ReviewLog, reference) == getattr(log, reference),
             ReviewLog.id > log.id,
         )
     )
@@ -408,11 +442,14 @@ def undo_rating(user: User, review_id: Any = None) -> Question:
         # The card was rebuilt since (an imported history): its old state is gone.
         raise Conflict("That rating can no longer be undone: the card was rescheduled since.")
     card = db.session.scalar(
-        select(ReviewCard)
-        .where(ReviewCard.user_id == user.id, ReviewCard.question_id == log.question_id)
+        select(card_model)
+        .where(
+            card_model.user_id == user.id,
+            getattr(card_model, reference) == getattr(log, reference),
+        )
         .with_for_update()
     )
-    question = db.session.get(Question, log.question_id)
+    rated = db.session.get(model, getattr(log, reference))
     if log.card_before is None:
         if card is not None:
             db.session.delete(card)
@@ -424,7 +461,7 @@ def undo_rating(user: User, review_id: Any = None) -> Question:
             db.session.delete(attempt)
     db.session.delete(log)
     db.session.commit()
-    return question
+    return rated
 
 
 # -- leeches and settings --------------------------------------------------------------------

@@ -24,11 +24,16 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from quizapp.domain.exercises import VERDICTS
 from quizapp.domain.scheduling import RATINGS, format_interval, retrievability
+from quizapp.models import Exercise
 from quizapp.models.base import utcnow
+from quizapp.services import exercise_cards
 from quizapp.services import review as review_service
 from quizapp.services.errors import InvalidInput
+from quizapp.services.exercise_cards import ExerciseReveal
 from quizapp.services.learning import current_parameters
+from quizapp.services.simulations import get_exercise
 
 review = Blueprint("review", __name__)
 
@@ -108,24 +113,31 @@ def render_review(reveal=None, front=None, status=None, code: int = 200, last=_U
     g.due_count = queue.due_total  # the navigation's badge, without counting again
     parameters = current_parameters(current_user)
     current = queue.current
-    if front is not None:
+    exercise = _shown_exercise(reveal, front, current)
+    question = card = None
+    if exercise is not None:
+        if isinstance(reveal, ExerciseReveal):
+            card = reveal.card
+        elif current is not None and _is(current, "exercise", exercise.id):
+            card = current.card
+        else:
+            card = exercise_cards.exercise_card(current_user, exercise)
+    elif front is not None:
         question = front
     elif reveal is not None:
         question = reveal.question
     elif current is not None:
         question = review_service.get_question(current.question.slug)
-    else:
-        question = None
-    card = None
     if question is not None:
-        if current is not None and current.question.id == question.id:
+        if current is not None and _is(current, "question", question.id):
             card = current.card
         else:
             card = review_service.learner_card(current_user, question)
     state = _progress()
     summary = _summary(state)
     remaining = len(queue.cards)
-    if question is not None and not any(c.question.id == question.id for c in queue.cards):
+    shown = ("exercise", exercise.id) if exercise else ("question", question.id if question else 0)
+    if (card is not None or question is not None) and not any(_is(c, *shown) for c in queue.cards):
         remaining += 1  # a card shown out of the queue (undone, or due again in minutes)
     if last is _UNKNOWN:
         last = review_service.last_rating(current_user)
@@ -144,14 +156,36 @@ def render_review(reveal=None, front=None, status=None, code: int = 200, last=_U
         "status": status,
         "undo": last if last and any(entry[0] == last.id for entry in state["recent"]) else None,
         "now": now,
+        "exercise": exercise,
+        "choices": exercise_cards.described_choices(exercise, card.choices) if exercise else None,
+        "verdicts": VERDICTS,
+        "screen": "learning/_review_exercise.html" if exercise else "learning/_review_screen.html",
     }
     if request.headers.get(FRAGMENT_HEADER) == "1":
-        return render_template("learning/_review_screen.html", **context), code
+        return render_template(context["screen"], **context), code
     return render_template("learning/review.html", **context), code
 
 
+def _is(item, kind: str, id_: int) -> bool:
+    return item.question.kind == kind and item.question.id == id_
+
+
+def _shown_exercise(reveal, front, current):
+    """The exercise whose card the screen shows, if it shows one."""
+    if isinstance(front, Exercise):
+        return front
+    if isinstance(reveal, ExerciseReveal):
+        return reveal.exercise
+    if front is None and reveal is None and current and current.question.kind == "exercise":
+        return get_exercise(current.question.slug)
+    return None
+
+
 def review_page():
-    """GET /review; `?card=<slug>` shows that card first (after an undo without JavaScript)."""
+    """GET /review; `?card=<slug>` (a question) or `?exercise=<slug>` shows that card first
+    (after an undo without JavaScript)."""
+    if slug := request.args.get("exercise"):
+        return render_review(front=get_exercise(slug))
     slug = request.args.get("card")
     return render_review(front=review_service.get_question(slug) if slug else None)
 
@@ -159,6 +193,11 @@ def review_page():
 @review.post("/review/reveal")
 @login_required
 def reveal():
+    if exercise_slug := request.form.get("exercise"):
+        revealed = exercise_cards.reveal_exercise(
+            current_user, get_exercise(exercise_slug), request.form.get("prediction") or None
+        )
+        return render_review(reveal=revealed)
     slug = request.form.get("question", "")
     question = review_service.get_question(slug)
     check_index = request.form.get("check") or None
@@ -175,6 +214,8 @@ def reveal():
 @review.post("/review/rate")
 @login_required
 def rate():
+    if exercise_slug := request.form.get("exercise"):
+        return _rate_exercise(get_exercise(exercise_slug))
     slug = request.form.get("question", "")
     question = review_service.get_question(slug, topics=False)
     check_index = request.form.get("check") or None
@@ -201,6 +242,26 @@ def rate():
     return redirect(url_for("learning.review"), 303)
 
 
+def _rate_exercise(exercise):
+    result = exercise_cards.rate_exercise(
+        current_user,
+        exercise,
+        request.form.get("rating", ""),
+        elapsed_ms=_elapsed_ms(),
+        card_version=request.form.get("card_version"),
+    )
+    if not result.duplicate:
+        _record_progress(result.log.id, result.rating)
+    status = (
+        f"Rated {result.rating.capitalize()}: the exercise “{exercise.title}” comes back in "
+        f"{format_interval(result.card.due_at - utcnow())}."
+    )
+    if request.headers.get(FRAGMENT_HEADER) == "1":
+        return render_review(status=status, last=_UNKNOWN if result.duplicate else result.log)
+    flash(status, "info")
+    return redirect(url_for("learning.review"), 303)
+
+
 @review.post("/review/undo")
 @login_required
 def undo():
@@ -212,6 +273,8 @@ def undo():
     if request.headers.get(FRAGMENT_HEADER) == "1":
         return render_review(front=question, status=status)
     flash(status, "info")
+    if isinstance(question, Exercise):
+        return redirect(url_for("learning.review", exercise=question.slug), 303)
     return redirect(url_for("learning.review", card=question.slug), 303)
 
 

@@ -41,6 +41,8 @@ SLUGS = {
     "/api/v1/exercises/{slug}/runs": "tanh-depth-30-init",
     "/api/v1/topics/{slug}/practice": "optimization",
     "/api/v1/me/review/leeches/{slug}": "adam-bias-correction",
+    "/api/v1/me/review/exercises/{slug}/reveal": "tanh-depth-30-init",
+    "/api/v1/me/review/exercises/{slug}/ratings": "tanh-depth-30-init",
     "/api/v1/questions/{slug}/reports": "vanishing-gradient-problem",
     "/api/v1/exercises/{slug}/reports": "tanh-depth-30-init",
     "/api/v1/topics/{slug}/deck": "gradient-flow",
