@@ -19,6 +19,7 @@ from quizapp.models import Exercise, ExerciseCard, ReviewLog, SimResult, User
 from quizapp.models.base import utcnow
 from quizapp.services.content_import import import_content
 from quizapp.services.exercise_cards import rate_exercise, reveal_exercise
+from quizapp.services.memory import memory_overview
 from quizapp.services.review import review_queue, undo_rating
 from quizapp.services.schedule_fits import learner_reviews
 from quizapp.services.simulations import start_exercise_run
@@ -86,6 +87,8 @@ def test_a_run_makes_an_exercise_card_that_is_reviewed_rated_and_undone(exercise
     assert (card.reviews, card.choices) == (1, {"init": "xavier_normal"})
 
     later = card.due_at + timedelta(minutes=1)
+    forecast = dict(memory_overview(user, later).forecast)
+    assert forecast[later.date()] >= 2  # the question's card and the exercise's
     queue = review_queue(user, later)
     exercise_items = [c for c in queue.cards if c.question.kind == "exercise"]
     assert [(c.question.slug, c.card.id) for c in exercise_items] == [("tanh-init", card.id)]
