@@ -153,6 +153,14 @@ def test_the_review_screen_asks_for_a_prediction_then_rates_without_javascript(
     with app.app_context():
         assert db.session.scalar(select(ExerciseCard.reviews)) == 2
 
+    undone = client.post("/review/undo")
+    assert undone.status_code == 303 and undone.location.endswith("/review?exercise=tanh-init")
+    again = client.get(undone.location).text
+    assert "Undone: “Keep a small tanh stack alive” is back as it was." in again
+    assert 'name="exercise" value="tanh-init"' in again and "Show the result" in again
+    with app.app_context():
+        assert db.session.scalar(select(ExerciseCard.reviews)) == 1
+
 
 def test_the_api_reviews_an_exercise_card(app, client, content_dir) -> None:
     with app.app_context():
