@@ -161,9 +161,12 @@ def render_review(reveal=None, front=None, status=None, code: int = 200, last=_U
         "verdicts": VERDICTS,
         "screen": "learning/_review_exercise.html" if exercise else "learning/_review_screen.html",
     }
-    if request.headers.get(FRAGMENT_HEADER) == "1":
-        return render_template(context["screen"], **context), code
-    return render_template("learning/review.html", **context), code
+    try:
+        if request.headers.get(FRAGMENT_HEADER) == "1":
+            return render_template(context["screen"], **context), code
+        return render_template("learning/review.html", **context), code
+    finally:
+        g.pop("due_count", None)  # this page's count only
 
 
 def _is(item, kind: str, id_: int) -> bool:
