@@ -19,7 +19,7 @@ from quizapp.domain.memory import (
 )
 from quizapp.domain.scheduling import check_parameters
 
-# compute_optimal_retention simulates with review durations; it needs this many logs.
+# The retention search simulates with review durations; as py-fsrs's, it needs this many.
 MIN_REVIEWS_FOR_RETENTION = 512
 
 
@@ -29,19 +29,23 @@ class FitRefused(ValueError):
 
 def reviews_from_payload(payload: dict[str, Any]) -> list[Review]:
     try:
-        return [
+        reviews = [
             Review(str(card), datetime.fromtimestamp(ms / 1000, UTC), int(rating), duration)
             for card, ms, rating, duration in payload["reviews"]
         ]
-    except (KeyError, TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError, OverflowError, OSError) as error:
         raise FitRefused(f"malformed review history: {error!r}") from None
+    for review in reviews:
+        if review.rating not in (1, 2, 3, 4):
+            raise FitRefused(f"malformed review history: rating {review.rating} is not 1-4")
+    return reviews
 
 
 def fit_schedule(payload: dict[str, Any]) -> dict[str, Any]:
     """Fit FSRS weights to the history in `payload` and score them against the current ones."""
-    from fsrs import Rating, ReviewLog
-    from fsrs.optimizer import Optimizer
     from fsrs.scheduler import DEFAULT_PARAMETERS
+
+    from quizapp.jobs import fsrs_optimizer
 
     reviews = reviews_from_payload(payload)
     spaced = spaced_review_count(reviews)
@@ -51,19 +55,8 @@ def fit_schedule(payload: dict[str, Any]) -> dict[str, Any]:
             f"at least {MIN_REVIEWS_TO_OPTIMISE} are needed"
         )
     current = check_parameters(payload.get("current") or DEFAULT_PARAMETERS)
-    # The optimizer wants integer card ids; number the cards in order of appearance.
-    numbers: dict[str, int] = {}
-    logs = [
-        ReviewLog(
-            card_id=numbers.setdefault(str(review.card), len(numbers) + 1),
-            rating=Rating(review.rating),
-            review_datetime=review.at,
-            review_duration=review.duration_ms,
-        )
-        for review in reviews
-    ]
-    optimizer = Optimizer(logs)
-    fitted = [float(value) for value in optimizer.compute_optimal_parameters()]
+    rows = [(r.card, round(r.at.timestamp() * 1000), r.rating, r.duration_ms) for r in reviews]
+    fitted = fsrs_optimizer.compute_optimal_parameters(fsrs_optimizer.histories(rows))
     before = score_parameters(reviews, current)
     after = score_parameters(reviews, fitted)
     if not math.isfinite(after.log_loss) or after.log_loss > before.log_loss:
@@ -71,9 +64,9 @@ def fit_schedule(payload: dict[str, Any]) -> dict[str, Any]:
         # weights can still win; then they stay (a fit must never make predictions worse).
         fitted, after = list(current), before
     retention = None
-    timed = [log for log in logs if log.review_duration is not None]
+    timed = [row for row in rows if row[3] is not None]
     if len(timed) >= MIN_REVIEWS_FOR_RETENTION:
-        retention = float(Optimizer(timed).compute_optimal_retention(fitted))
+        retention = fsrs_optimizer.compute_optimal_retention(fitted, timed)
     return {
         "parameters": fitted,
         "review_count": len(reviews),

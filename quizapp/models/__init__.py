@@ -11,7 +11,7 @@ from quizapp.models.base import Base
 from quizapp.models.content import Question, Topic, question_topics
 from quizapp.models.exercises import RUN_STATUSES, Exercise, SimResult, SimRun
 from quizapp.models.phase import PhaseCell, PhaseSweep
-from quizapp.models.review import ReviewLog, ScheduleFit
+from quizapp.models.review import ExerciseCard, ReviewLog, ScheduleFit
 
 __all__ = [
     "ROLES",
@@ -19,6 +19,7 @@ __all__ = [
     "Attempt",
     "Base",
     "Exercise",
+    "ExerciseCard",
     "PhaseCell",
     "PhaseSweep",
     "RUN_STATUSES",

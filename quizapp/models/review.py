@@ -5,9 +5,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
+from quizapp.models.accounts import NEVER_REUSE_IDS
 from quizapp.models.base import Base, UTCDateTime, utcnow
 
 REVIEW_SOURCES = ("app", "import")
@@ -22,11 +35,20 @@ class ReviewLog(Base):
     """
 
     __tablename__ = "review_logs"
-    __table_args__ = (Index("ix_review_logs_user_reviewed", "user_id", "reviewed_at"),)
+    __table_args__ = (
+        Index("ix_review_logs_user_reviewed", "user_id", "reviewed_at"),
+        CheckConstraint("(question_id IS NULL) <> (exercise_id IS NULL)", name="one_card_kind"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"), index=True)
+    # The card rated: a question's, or an exercise's ("run it again and predict").
+    question_id: Mapped[int | None] = mapped_column(
+        ForeignKey("questions.id"), index=True, default=None
+    )
+    exercise_id: Mapped[int | None] = mapped_column(
+        ForeignKey("exercises.id"), index=True, default=None
+    )
     attempt_id: Mapped[int | None] = mapped_column(
         ForeignKey("attempts.id", ondelete="SET NULL"), default=None, index=True
     )
@@ -37,6 +59,40 @@ class ReviewLog(Base):
     elapsed_days: Mapped[float] = mapped_column(Float, default=-1.0)  # -1 on the first review
     source: Mapped[str] = mapped_column(String(10), default="app")
     card_before: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+
+
+class ExerciseCard(Base):
+    """A learner's FSRS memory state for one exercise: "run it again and predict".
+
+    Made when the learner's run of the exercise is recorded; in review it asks them to
+    predict the outcome of `choices` (their last run's configuration), then shows the recorded
+    result. The columns a rating changes are a review card's (`ReviewCard`), so rescheduling,
+    undo and retrievability treat both alike.
+    """
+
+    __tablename__ = "exercise_cards"
+    __table_args__ = (
+        UniqueConstraint("user_id", "exercise_id", name="uq_exercise_cards_user_id_exercise_id"),
+        Index("ix_exercise_cards_user_due", "user_id", "due_at"),
+        NEVER_REUSE_IDS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    exercise_id: Mapped[int] = mapped_column(ForeignKey("exercises.id"))
+    choices: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    stability: Mapped[float | None] = mapped_column(Float, default=None)
+    difficulty: Mapped[float | None] = mapped_column(Float, default=None)
+    reviews: Mapped[int] = mapped_column(Integer, default=0)
+    lapses: Mapped[int] = mapped_column(Integer, default=0)
+    last_review_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    leech: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class ScheduleFit(Base):

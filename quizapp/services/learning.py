@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -32,7 +33,16 @@ from quizapp.domain.scheduling import (
     schedule_review,
 )
 from quizapp.extensions import db
-from quizapp.models import Attempt, Question, ReviewCard, ReviewLog, ScheduleFit, User
+from quizapp.models import (
+    Attempt,
+    Exercise,
+    ExerciseCard,
+    Question,
+    ReviewCard,
+    ReviewLog,
+    ScheduleFit,
+    User,
+)
 from quizapp.models.base import utcnow
 from quizapp.services.errors import Conflict, InvalidInput, ServiceError
 from quizapp.services.questions import get_question
@@ -243,6 +253,18 @@ def grade_again(
         return None
 
 
+def commit_keeping_loaded() -> None:
+    """Commit without expiring what the session holds: the caller goes on to show the rows it
+    just wrote (and the learner it wrote them for), which would otherwise each be read again."""
+    session = db.session()
+    keep = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = keep
+
+
 def reschedule_card(
     user: User,
     question: Question,
@@ -253,20 +275,60 @@ def reschedule_card(
     rating: str | None = None,
     attempt: Attempt | None = None,
 ) -> ReviewCard:
-    """Apply one answer to the learner's FSRS card for the question and log it (no commit).
+    """Apply one answer to the learner's FSRS card for the question and log it (no commit)."""
+    return reschedule(user, question, grade, elapsed_ms, now, rating=rating, attempt=attempt)[0]
+
+
+def reschedule(
+    user: User,
+    question: Question,
+    grade: Grade | None,
+    elapsed_ms: int | None,
+    now: datetime,
+    *,
+    rating: str | None = None,
+    attempt: Attempt | None = None,
+) -> tuple[ReviewCard, ReviewLog]:
+    """Apply one answer to the learner's FSRS card for the question and log it (no commit);
+    returns the card and its new log entry.
 
     `rating` overrides the rating derived from `grade` (the review screen's 1–4 keys). The
     review log keeps the card as it was, so the rating can be undone exactly; a card that
     reaches the learner's leech threshold of lapses is flagged and suspended.
     """
     # FOR UPDATE: a second tab waits for the first one's commit instead of failing its update.
-    card = db.session.scalar(
-        select(ReviewCard)
-        .where(ReviewCard.user_id == user.id, ReviewCard.question_id == question.id)
-        .with_for_update()
-    )
+    card = db.session.scalar(_CARD_FOR_UPDATE, {"user_id": user.id, "qid": question.id})
     if rating is None:
         rating = rating_for_grade(grade, None if elapsed_ms is None else elapsed_ms / 1000)
+    return apply_rating(
+        user,
+        card,
+        lambda: ReviewCard(user_id=user.id, question_id=question.id, reviews=0, lapses=0),
+        rating,
+        elapsed_ms,
+        now,
+        attempt=attempt,
+        question_id=question.id,
+    )
+
+
+def apply_rating(
+    user: User,
+    card: Any,
+    new_card: Callable[[], Any],
+    rating: str,
+    elapsed_ms: int | None,
+    now: datetime,
+    *,
+    attempt: Attempt | None = None,
+    leeches: bool = True,
+    **card_reference: int,
+) -> tuple[Any, ReviewLog]:
+    """Rate a card (a ReviewCard or an ExerciseCard: the same columns; `new_card()` makes it
+    on its first rating) and log the rating with the card as it was (no commit).
+
+    `card_reference` names the log's card (question_id= or exercise_id=). With `leeches`, a
+    card reaching the learner's leech threshold of lapses is flagged and suspended."""
     before = card_snapshot(card)
     outcome = schedule_review(
         card.state if card else None,
@@ -278,7 +340,6 @@ def reschedule_card(
     )
     log = ReviewLog(
         user_id=user.id,
-        question_id=question.id,
         rating=RATING_NUMBERS[rating],
         review_state=review_state_number(card.state if card else None),
         reviewed_at=now,
@@ -286,9 +347,10 @@ def reschedule_card(
         elapsed_days=elapsed_days(card.last_review_at if card else None, now),
         source="app",
         card_before=before,
+        **card_reference,
     )
     if card is None:
-        card = ReviewCard(user_id=user.id, question_id=question.id, reviews=0, lapses=0)
+        card = new_card()
         db.session.add(card)
     card.state = outcome.state
     card.due_at = outcome.due
@@ -298,7 +360,7 @@ def reschedule_card(
     lapsed = rating == "again" and card.reviews > 1
     card.lapses = (card.lapses or 0) + (1 if lapsed else 0)
     card.last_review_at = now
-    if lapsed and not card.leech and card.lapses >= user.leech_threshold:
+    if leeches and lapsed and not card.leech and card.lapses >= user.leech_threshold:
         card.leech = True
         card.suspended_at = now
     db.session.flush()
@@ -306,7 +368,7 @@ def reschedule_card(
         log.attempt_id = attempt.id
     db.session.add(log)
     db.session.flush()
-    return card
+    return card, log
 
 
 # The columns of a review card that a rating changes: what an undo puts back.
@@ -337,14 +399,23 @@ def restore_snapshot(card: ReviewCard, snapshot: dict[str, Any]) -> None:
         setattr(card, name, datetime.fromisoformat(value) if value is not None else None)
 
 
+# Statements run on every answer and rating are built once (see services/review.py).
+_CURRENT_PARAMETERS = (
+    select(ScheduleFit.parameters)
+    .where(ScheduleFit.user_id == bindparam("user_id"), ScheduleFit.status == "done")
+    .order_by(ScheduleFit.version.desc())
+    .limit(1)
+)
+_CARD_FOR_UPDATE = (
+    select(ReviewCard)
+    .where(ReviewCard.user_id == bindparam("user_id"), ReviewCard.question_id == bindparam("qid"))
+    .with_for_update()
+)
+
+
 def current_parameters(user: User) -> list[float] | None:
     """The learner's FSRS weights from their newest successful fit, or None for the defaults."""
-    return db.session.scalar(
-        select(ScheduleFit.parameters)
-        .where(ScheduleFit.user_id == user.id, ScheduleFit.status == "done")
-        .order_by(ScheduleFit.version.desc())
-        .limit(1)
-    )
+    return db.session.scalar(_CURRENT_PARAMETERS, {"user_id": user.id})
 
 
 def _check_index(question: Question, raw: Any) -> int:
@@ -388,10 +459,13 @@ def _idempotency_key(raw: str | None) -> str | None:
     return raw
 
 
+_ATTEMPT_BY_KEY = select(Attempt).where(
+    Attempt.user_id == bindparam("user_id"), Attempt.idempotency_key == bindparam("key")
+)
+
+
 def _attempt_by_key(user_id: int, key: str) -> Attempt | None:
-    return db.session.scalar(
-        select(Attempt).where(Attempt.user_id == user_id, Attempt.idempotency_key == key)
-    )
+    return db.session.scalar(_ATTEMPT_BY_KEY, {"user_id": user_id, "key": key})
 
 
 def _replay(question: Question, index: int, check: dict, attempt: Attempt) -> AnswerResult:
@@ -429,18 +503,34 @@ def _with_expected(grade: Grade, expected: str) -> Grade:
     return replace(grade, expected=expected)
 
 
-def due_count(user: User, now: datetime | None = None) -> int:
-    """How many of the learner's cards are due now (retired questions left out)."""
-    now = now or utcnow()
-    return (
-        db.session.scalar(
-            select(func.count())
-            .select_from(ReviewCard)
-            .join(Question, Question.id == ReviewCard.question_id)
-            .where(*_due(user, now))
-        )
-        or 0
+_DUE_COUNT = select(
+    select(func.count())
+    .select_from(ReviewCard)
+    .join(Question, Question.id == ReviewCard.question_id)
+    .where(
+        ReviewCard.user_id == bindparam("user_id"),
+        ReviewCard.due_at <= bindparam("now"),
+        ReviewCard.suspended_at.is_(None),
+        Question.retired_at.is_(None),
     )
+    .scalar_subquery()
+    + select(func.count())
+    .select_from(ExerciseCard)
+    .join(Exercise, Exercise.id == ExerciseCard.exercise_id)
+    .where(
+        ExerciseCard.user_id == bindparam("user_id"),
+        ExerciseCard.due_at <= bindparam("now"),
+        ExerciseCard.suspended_at.is_(None),
+        Exercise.retired_at.is_(None),
+    )
+    .scalar_subquery()
+)
+
+
+def due_count(user: User, now: datetime | None = None) -> int:
+    """How many of the learner's cards (questions' and exercises') are due now (retired
+    ones left out)."""
+    return db.session.scalar(_DUE_COUNT, {"user_id": user.id, "now": now or utcnow()}) or 0
 
 
 def _due(user: User, now: datetime) -> tuple:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from quizapp.domain.memory import CalendarDay, activity_calendar, due_forecast
 from quizapp.domain.scheduling import retrievability
 from quizapp.extensions import db
-from quizapp.models import Attempt, Question, ReviewCard, User
+from quizapp.models import Attempt, Exercise, ExerciseCard, Question, ReviewCard, User
 from quizapp.models.base import utcnow
 from quizapp.services.learning import current_parameters
 
@@ -36,7 +36,8 @@ class MemoryOverview:
 
 
 def memory_overview(user: User, now: datetime | None = None) -> MemoryOverview:
-    """Recall per card, the next 30 days' due counts and a year of answers, in four queries."""
+    """Recall per card, the next 30 days' due counts (exercise cards' too) and a year of
+    answers, in five queries."""
     now = now or utcnow()
     overview = MemoryOverview()
     parameters = current_parameters(user)
@@ -57,6 +58,15 @@ def memory_overview(user: User, now: datetime | None = None) -> MemoryOverview:
     overview.cards.sort(key=lambda m: (m.recall if m.recall is not None else 2, m.question.title))
     known = [m.recall for m in overview.cards if m.recall is not None]
     overview.mean_recall = sum(known) / len(known) if known else None
+    due_dates += db.session.scalars(  # exercise cards come due too
+        select(ExerciseCard.due_at)
+        .join(Exercise, Exercise.id == ExerciseCard.exercise_id)
+        .where(
+            ExerciseCard.user_id == user.id,
+            ExerciseCard.suspended_at.is_(None),
+            Exercise.retired_at.is_(None),
+        )
+    )
     overview.forecast = due_forecast(due_dates, now.date())
     since = now - timedelta(days=366)
     per_day: Counter[date] = Counter(

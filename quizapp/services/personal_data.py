@@ -20,6 +20,7 @@ from quizapp.models import (
     Attempt,
     Base,
     Exercise,
+    ExerciseCard,
     ProblemReport,
     Question,
     ReviewCard,
@@ -58,6 +59,8 @@ PERSONAL_TABLES: tuple[PersonalTable, ...] = (
     PersonalTable("attempts", Attempt, renamed={"check_index": "check"}),
     # `version` is the optimistic-lock counter, not something the learner did.
     PersonalTable("review_cards", ReviewCard, withheld=frozenset({"version"})),
+    # Exercises in review ("run it again and predict"), with the configuration each asks about.
+    PersonalTable("exercise_cards", ExerciseCard, withheld=frozenset({"version"})),
     # The token's hash authenticates like the token itself would against a stolen database.
     PersonalTable("api_tokens", ApiToken, withheld=frozenset({"token_hash"})),
     # Exercise and lab runs with their choices, configs, predictions and outcomes. A run's

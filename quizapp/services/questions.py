@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, or_, select, text
+from sqlalchemy import bindparam, case, func, or_, select, text
 from sqlalchemy.orm import load_only, selectinload
 
 from quizapp.content.schemas import DIFFICULTIES
@@ -114,11 +114,17 @@ def detach(*rows: Question) -> None:
                 db.session.expunge(item)
 
 
-def get_question(slug: str) -> Question:
-    """The question with this slug; NotFound, or Gone when it has been retired."""
-    question = db.session.scalar(
-        select(Question).where(Question.slug == slug).options(selectinload(Question.topics))
-    )
+# Built once: looked up on every answer and rating (see services/review.py).
+_BY_SLUG = select(Question).where(Question.slug == bindparam("slug"))
+_BY_SLUG_WITH_TOPICS = _BY_SLUG.options(selectinload(Question.topics))
+
+
+def get_question(slug: str, *, topics: bool = True) -> Question:
+    """The question with this slug; NotFound, or Gone when it has been retired.
+
+    `topics=False` leaves its topics to load on first use (a rating never shows them)."""
+    query = _BY_SLUG_WITH_TOPICS if topics else _BY_SLUG
+    question = db.session.scalar(query, {"slug": slug})
     return live_or_refused(Question, question, slug, "question")
 
 

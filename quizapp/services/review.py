@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -35,6 +35,7 @@ from quizapp.extensions import db
 from quizapp.models import (
     Attempt,
     Exercise,
+    ExerciseCard,
     Question,
     ReviewCard,
     ReviewLog,
@@ -49,8 +50,9 @@ from quizapp.services.learning import (
     _attempt_by_key,
     _elapsed,
     _idempotency_key,
+    commit_keeping_loaded,
     current_parameters,
-    reschedule_card,
+    reschedule,
     restore_snapshot,
 )
 from quizapp.services.questions import active_by_slugs, get_question
@@ -74,12 +76,13 @@ class QueueQuestion:
     title: str
     difficulty: str
     topic: str  # the slug of its first topic, for interleaving
+    kind: str = "question"  # or "exercise": an exercise card ("run it again and predict")
 
 
 @dataclass(frozen=True)
 class QueueCard:
-    question: QueueQuestion
-    card: ReviewCard | None  # None: a new card
+    question: QueueQuestion  # the question, or the exercise of an exercise card
+    card: ReviewCard | ExerciseCard | None  # None: a new card
 
     @property
     def is_new(self) -> bool:
@@ -109,18 +112,70 @@ def day_start(now: datetime) -> datetime:
     return datetime.combine(now.date(), time(0), tzinfo=now.tzinfo)
 
 
-_QUEUE_COLUMNS = (Question.id, Question.slug, Question.title, Question.difficulty)
-
-
-def _first_topics() -> dict[int, str]:
-    first: dict[int, str] = {}
-    for question_id, slug in db.session.execute(
-        select(question_topics.c.question_id, Topic.slug)
-        .join(Topic, Topic.id == question_topics.c.topic_id)
-        .order_by(Topic.position, Topic.title)
-    ):
-        first.setdefault(question_id, slug)
-    return first
+# The queue's statements are built once, with bound parameters: building a statement and its
+# cache key on every call cost more than running it (this runs on every rating).
+_FIRST_TOPIC = (
+    select(Topic.slug)
+    .join(question_topics, Topic.id == question_topics.c.topic_id)
+    .where(question_topics.c.question_id == Question.id)
+    .order_by(Topic.position, Topic.title)
+    .limit(1)
+    .scalar_subquery()
+)
+_QUEUE_COLUMNS = (Question.id, Question.slug, Question.title, Question.difficulty, _FIRST_TOPIC)
+_ACTIVE_CARD = and_(
+    ReviewCard.user_id == bindparam("user_id"),
+    ReviewCard.suspended_at.is_(None),
+    Question.retired_at.is_(None),
+)
+_DONE_TODAY = (
+    select(ReviewLog.review_state, func.count())
+    .where(
+        ReviewLog.user_id == bindparam("user_id"),
+        ReviewLog.reviewed_at >= bindparam("since"),
+        ReviewLog.source == "app",
+    )
+    .group_by(ReviewLog.review_state)
+)
+_DUE = (
+    select(ReviewCard, *_QUEUE_COLUMNS)
+    .join(Question, Question.id == ReviewCard.question_id)
+    .where(_ACTIVE_CARD, ReviewCard.due_at <= bindparam("until"))
+    .order_by(ReviewCard.due_at, Question.id)
+)
+_UNSEEN = select(*_QUEUE_COLUMNS).where(
+    Question.retired_at.is_(None),
+    Question.id.not_in(
+        select(ReviewCard.question_id).where(ReviewCard.user_id == bindparam("user_id"))
+    ),
+)
+# Exercise cards come due like question cards; they are made by runs, never new here.
+_DUE_EXERCISES = (
+    select(ExerciseCard, Exercise.id, Exercise.slug, Exercise.title, Exercise.difficulty)
+    .join(Exercise, Exercise.id == ExerciseCard.exercise_id)
+    .where(
+        ExerciseCard.user_id == bindparam("user_id"),
+        ExerciseCard.suspended_at.is_(None),
+        Exercise.retired_at.is_(None),
+        ExerciseCard.due_at <= bindparam("until"),
+    )
+    .order_by(ExerciseCard.due_at, Exercise.id)
+)
+_NEXT_DUE = select(
+    select(func.min(ReviewCard.due_at))
+    .join(Question, Question.id == ReviewCard.question_id)
+    .where(_ACTIVE_CARD, ReviewCard.due_at > bindparam("now"))
+    .scalar_subquery(),
+    select(func.min(ExerciseCard.due_at))
+    .join(Exercise, Exercise.id == ExerciseCard.exercise_id)
+    .where(
+        ExerciseCard.user_id == bindparam("user_id"),
+        ExerciseCard.suspended_at.is_(None),
+        Exercise.retired_at.is_(None),
+        ExerciseCard.due_at > bindparam("now"),
+    )
+    .scalar_subquery(),
+)
 
 
 def review_queue(user: User, now: datetime | None = None) -> ReviewQueue:
@@ -132,13 +187,7 @@ def review_queue(user: User, now: datetime | None = None) -> ReviewQueue:
     now = now or utcnow()
     queue = ReviewQueue()
     for state, number in db.session.execute(
-        select(ReviewLog.review_state, func.count())
-        .where(
-            ReviewLog.user_id == user.id,
-            ReviewLog.reviewed_at >= day_start(now),
-            ReviewLog.source == "app",
-        )
-        .group_by(ReviewLog.review_state)
+        _DONE_TODAY, {"user_id": user.id, "since": day_start(now)}
     ):
         if state == 0:
             queue.new_done_today += number
@@ -146,28 +195,18 @@ def review_queue(user: User, now: datetime | None = None) -> ReviewQueue:
             queue.reviews_done_today += number
     reviews_left = max(0, user.max_reviews_per_day - queue.reviews_done_today)
     new_left = max(0, user.new_cards_per_day - queue.new_done_today)
-    topics = _first_topics()
 
-    def light(id_, slug, title, difficulty) -> QueueQuestion:
-        return QueueQuestion(id_, slug, title, difficulty, topics.get(id_, ""))
+    def light(id_, slug, title, difficulty, topic) -> QueueQuestion:
+        return QueueQuestion(id_, slug, title, difficulty, topic or "")
 
-    active_card = and_(
-        ReviewCard.user_id == user.id,
-        ReviewCard.suspended_at.is_(None),
-        Question.retired_at.is_(None),
-    )
-    due_rows = db.session.execute(
-        select(ReviewCard, *_QUEUE_COLUMNS)
-        .join(Question, Question.id == ReviewCard.question_id)
-        .where(active_card, ReviewCard.due_at <= now + LEARN_AHEAD)
-        .order_by(ReviewCard.due_at, Question.id)
-    ).all()
-    due = [QueueCard(light(*row[1:]), row[0]) for row in due_rows if row[0].due_at <= now]
+    window = {"user_id": user.id, "until": now + LEARN_AHEAD}
+    due_rows = [(row[0], light(*row[1:])) for row in db.session.execute(_DUE, window)]
+    for card, *columns in db.session.execute(_DUE_EXERCISES, window):
+        due_rows.append((card, QueueQuestion(*columns, topic="", kind="exercise")))
+    due_rows.sort(key=lambda row: row[0].due_at)
+    due = [QueueCard(question, card) for card, question in due_rows if card.due_at <= now]
     queue.due_total = len(due)
-    seen = select(ReviewCard.question_id).where(ReviewCard.user_id == user.id)
-    unseen = db.session.execute(
-        select(*_QUEUE_COLUMNS).where(Question.retired_at.is_(None), Question.id.not_in(seen))
-    ).all()
+    unseen = db.session.execute(_UNSEEN, {"user_id": user.id}).all()
     queue.new_available = len(unseen)
     new = sorted(
         (light(*row) for row in unseen), key=lambda q: (DIFFICULTY_ORDER.get(q.difficulty, 1), q.id)
@@ -177,14 +216,11 @@ def review_queue(user: User, now: datetime | None = None) -> ReviewQueue:
     )
     if not queue.cards:
         # Nothing due now: a (re)learning card due within the learn-ahead limit comes early.
-        soon = [row for row in due_rows if row[0].due_at > now]
+        soon = [QueueCard(question, card) for card, question in due_rows if card.due_at > now]
         if soon and reviews_left:
-            queue.cards = [QueueCard(light(*soon[0][1:]), soon[0][0])]
-        queue.next_due_at = db.session.scalar(
-            select(func.min(ReviewCard.due_at))
-            .join(Question, Question.id == ReviewCard.question_id)
-            .where(active_card, ReviewCard.due_at > now)
-        )
+            queue.cards = soon[:1]
+        nexts = db.session.execute(_NEXT_DUE, {"user_id": user.id, "now": now}).one()
+        queue.next_due_at = min((when for when in nexts if when is not None), default=None)
     return queue
 
 
@@ -360,13 +396,12 @@ def rate_card(
             attempt.rating, attempt.elapsed_ms = rating, elapsed
             attempt.idempotency_key, attempt.created_at = key, now
             db.session.add(attempt)
-            card = reschedule_card(user, question, grade, elapsed, now, rating=rating,
+            card, log = reschedule(user, question, grade, elapsed, now, rating=rating,
                                    attempt=attempt)  # fmt: skip
             if question.variant_spec:
                 # Rated: the card's next review shows the learner new numbers.
                 card.variant_epoch = (card.variant_epoch or 0) + 1
-            log = db.session.scalar(select(ReviewLog).where(ReviewLog.attempt_id == attempt.id))
-            db.session.commit()
+            commit_keeping_loaded()  # the next card is rendered from these at once
             return RatingResult(log, card, rating)
         except (StaleDataError, IntegrityError):
             db.session.rollback()
@@ -389,18 +424,22 @@ def _replayed(attempt: Attempt) -> RatingResult:
     return RatingResult(log, card, attempt.rating or "good", duplicate=True)
 
 
+_LAST_RATING = (
+    select(ReviewLog)
+    .where(ReviewLog.user_id == bindparam("user_id"), ReviewLog.source == "app")
+    .order_by(ReviewLog.id.desc())
+    .limit(1)
+)
+
+
 def last_rating(user: User) -> ReviewLog | None:
     """The learner's newest rating made here (not imported): the one U undoes."""
-    return db.session.scalar(
-        select(ReviewLog)
-        .where(ReviewLog.user_id == user.id, ReviewLog.source == "app")
-        .order_by(ReviewLog.id.desc())
-        .limit(1)
-    )
+    return db.session.scalar(_LAST_RATING, {"user_id": user.id})
 
 
-def undo_rating(user: User, review_id: Any = None) -> Question:
+def undo_rating(user: User, review_id: Any = None) -> Question | Exercise:
     """Undo the learner's last rating: the attempt, the card's state and the log entry.
+    Returns the question (or the exercise, for an exercise card) rated.
 
     `review_id`, when given, must be that last rating (a stale undo button is refused).
     """
@@ -409,12 +448,16 @@ def undo_rating(user: User, review_id: Any = None) -> Question:
         raise NotFound("There is no rating to undo.")
     if review_id not in (None, "") and str(review_id) != str(log.id):
         raise Conflict("Only your last rating can be undone, and this was not it.", "review")
+    if log.exercise_id is not None:
+        model, card_model, reference = Exercise, ExerciseCard, "exercise_id"
+    else:
+        model, card_model, reference = Question, ReviewCard, "question_id"
     newer = db.session.scalar(
         select(func.count())
         .select_from(ReviewLog)
         .where(
             ReviewLog.user_id == user.id,
-            ReviewLog.question_id == log.question_id,
+            getattr(ReviewLog, reference) == getattr(log, reference),
             ReviewLog.id > log.id,
         )
     )
@@ -422,11 +465,14 @@ def undo_rating(user: User, review_id: Any = None) -> Question:
         # The card was rebuilt since (an imported history): its old state is gone.
         raise Conflict("That rating can no longer be undone: the card was rescheduled since.")
     card = db.session.scalar(
-        select(ReviewCard)
-        .where(ReviewCard.user_id == user.id, ReviewCard.question_id == log.question_id)
+        select(card_model)
+        .where(
+            card_model.user_id == user.id,
+            getattr(card_model, reference) == getattr(log, reference),
+        )
         .with_for_update()
     )
-    question = db.session.get(Question, log.question_id)
+    rated = db.session.get(model, getattr(log, reference))
     if log.card_before is None:
         if card is not None:
             db.session.delete(card)
@@ -438,7 +484,7 @@ def undo_rating(user: User, review_id: Any = None) -> Question:
             db.session.delete(attempt)
     db.session.delete(log)
     db.session.commit()
-    return question
+    return rated
 
 
 # -- leeches and settings --------------------------------------------------------------------

@@ -32,11 +32,13 @@ QUEUE_FULL = "The workers are busy right now. Please try again in a minute."
 
 
 def learner_reviews(user: User) -> list[Review]:
+    """Every rating of every card: a question's card is its id, an exercise's "e<id>"."""
     return [
-        Review(question_id, at, rating, duration)
-        for question_id, at, rating, duration in db.session.execute(
+        Review(question_id if question_id is not None else f"e{exercise_id}", at, rating, duration)
+        for question_id, exercise_id, at, rating, duration in db.session.execute(
             select(
                 ReviewLog.question_id,
+                ReviewLog.exercise_id,
                 ReviewLog.reviewed_at,
                 ReviewLog.rating,
                 ReviewLog.duration_ms,

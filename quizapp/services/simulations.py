@@ -35,6 +35,7 @@ from quizapp.jobs.completion import BOARD
 from quizapp.models import Attempt, Exercise, Question, SimResult, SimRun, User
 from quizapp.models.base import utcnow
 from quizapp.services.errors import Busy, InvalidInput, NotFound
+from quizapp.services.exercise_cards import record_run
 from quizapp.services.learning import reschedule_card
 from quizapp.services.questions import active_by_slugs, live_or_refused
 from quizapp.sim import SIMULATOR_VERSION, SimConfigError, validate_config
@@ -83,7 +84,7 @@ def _normalise(config: Any) -> dict[str, Any]:
         raise InvalidInput(str(error), field=error.field) from None
 
 
-def _check_prediction(prediction: Any) -> str | None:
+def check_prediction(prediction: Any) -> str | None:
     if prediction in (None, ""):
         return None
     if prediction not in VERDICTS:
@@ -100,7 +101,7 @@ def start_exercise_run(
         config = build_config(exercise.network, exercise.choices, selected)
     except InvalidChoice as error:
         raise InvalidInput(str(error), field=f"choices.{error.field}") from None
-    return _start(user, _normalise(config), exercise, dict(selected), _check_prediction(prediction))
+    return _start(user, _normalise(config), exercise, dict(selected), check_prediction(prediction))
 
 
 def start_lab_run(user: User | None, config: Any) -> SimRun:
@@ -248,7 +249,11 @@ def _finish(run: SimRun, outcome: JobOutcome, store_result: bool) -> None:
 
 
 def _record_attempt(run: SimRun, exercise: Exercise, now: datetime) -> None:
-    """An exercise run counts as an attempt on its first linked question, and reschedules it."""
+    """An exercise run rates the exercise's own review card, and counts as an attempt on its
+    first linked question, which it reschedules too."""
+    user = db.session.get(User, run.user_id)
+    score = 1.0 if run.passed else 0.0
+    record_run(user, exercise, run, Grade(score=score, correct=bool(run.passed)), now)
     question = db.session.scalar(
         select(Question).where(Question.slug.in_(exercise.question_slugs))
         .where(Question.retired_at.is_(None))
@@ -256,8 +261,6 @@ def _record_attempt(run: SimRun, exercise: Exercise, now: datetime) -> None:
     )  # fmt: skip
     if question is None:
         return
-    user = db.session.get(User, run.user_id)
-    score = 1.0 if run.passed else 0.0
     attempt = Attempt(
         user_id=user.id,
         question_id=question.id,

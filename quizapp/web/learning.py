@@ -6,7 +6,7 @@ import json
 import time
 import uuid
 
-from flask import Blueprint, Flask, Response, render_template, request
+from flask import Blueprint, Flask, Response, g, render_template, request
 from flask_login import current_user, login_required
 
 from quizapp.domain.grading import MAX_ANSWER_CHARS, InvalidResponse, check_kind
@@ -35,6 +35,8 @@ learning = Blueprint("learning", __name__)
 def init_learning(app: Flask) -> None:
     @app.context_processor
     def inject_due_count():
+        if "due_count" in g:  # counted already by the page (the review screen's queue)
+            return {"due_count": g.due_count}
         if current_user.is_authenticated:
             return {"due_count": learning_service.due_count(current_user)}
         return {"due_count": 0}

@@ -14,6 +14,7 @@ from flask import (
     Blueprint,
     Response,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -22,12 +23,17 @@ from flask import (
 )
 from flask_login import current_user, login_required
 
+from quizapp.domain.exercises import VERDICTS
 from quizapp.domain.grading import InvalidResponse, check_kind
 from quizapp.domain.scheduling import RATINGS, format_interval, retrievability
+from quizapp.models import Exercise
 from quizapp.models.base import utcnow
+from quizapp.services import exercise_cards
 from quizapp.services import review as review_service
 from quizapp.services.errors import InvalidInput
+from quizapp.services.exercise_cards import ExerciseReveal
 from quizapp.services.learning import current_parameters
+from quizapp.services.simulations import get_exercise
 from quizapp.services.variants import question_for_user
 from quizapp.web.check_views import card_check_view
 from quizapp.web.learning import elapsed_ms_from_form
@@ -38,6 +44,7 @@ FRAGMENT_HEADER = "X-Review-Fragment"
 # The review forms' own fields; any other field is the learner's answer to the card's check.
 REVIEW_FIELDS = frozenset({"csrf_token", "form_key", "question", "check", "started_ms", "rating"})
 SESSION_KEY = "review_session"
+_UNKNOWN = object()
 RECENT_RATINGS = 20  # the ratings of this session an undo button may still offer
 
 
@@ -115,34 +122,47 @@ def _check_view(question, check_index, reveal, problem: str | None):
     return card_check_view(question, check_index, entered=entered, problem=problem)
 
 
-def render_review(reveal=None, front=None, status=None, code: int = 200, problem=None):
-    """The review screen (whole page, or the fragment the script asked for)."""
+def render_review(
+    reveal=None, front=None, status=None, code: int = 200, problem=None, last=_UNKNOWN
+):
+    """The review screen (whole page, or the fragment the script asked for). `problem`: why
+    the answer on the front could not be graded; `last`: the learner's newest rating when
+    the caller has it (the one just made)."""
     now = utcnow()
     queue = review_service.review_queue(current_user, now)
+    g.due_count = queue.due_total  # the navigation's badge, without counting again
     parameters = current_parameters(current_user)
     current = queue.current
-    if front is not None:
+    exercise = _shown_exercise(reveal, front, current)
+    question = card = None
+    if exercise is not None:
+        if isinstance(reveal, ExerciseReveal):
+            card = reveal.card
+        elif current is not None and _is(current, "exercise", exercise.id):
+            card = current.card
+        else:
+            card = exercise_cards.exercise_card(current_user, exercise)
+    elif front is not None:
         question = front
     elif reveal is not None:
         question = reveal.question
     elif current is not None:
         question = review_service.get_question(current.question.slug)
-    else:
-        question = None
-    card = None
     if question is not None:
         # A card with params shows the learner's numbers of its current variant epoch.
         question = question_for_user(question, current_user.id)
-        if current is not None and current.question.id == question.id:
+        if current is not None and _is(current, "question", question.id):
             card = current.card
         else:
             card = review_service.learner_card(current_user, question)
     state = _progress()
     summary = _summary(state)
     remaining = len(queue.cards)
-    if question is not None and not any(c.question.id == question.id for c in queue.cards):
+    shown = ("exercise", exercise.id) if exercise else ("question", question.id if question else 0)
+    if (card is not None or question is not None) and not any(_is(c, *shown) for c in queue.cards):
         remaining += 1  # a card shown out of the queue (undone, or due again in minutes)
-    last = review_service.last_rating(current_user)
+    if last is _UNKNOWN:
+        last = review_service.last_rating(current_user)
     check_index = review_service.review_check(question) if question else None
     context = {
         "queue": queue,
@@ -160,14 +180,39 @@ def render_review(reveal=None, front=None, status=None, code: int = 200, problem
         "status": status,
         "undo": last if last and any(entry[0] == last.id for entry in state["recent"]) else None,
         "now": now,
+        "exercise": exercise,
+        "choices": exercise_cards.described_choices(exercise, card.choices) if exercise else None,
+        "verdicts": VERDICTS,
+        "screen": "learning/_review_exercise.html" if exercise else "learning/_review_screen.html",
     }
-    if request.headers.get(FRAGMENT_HEADER) == "1":
-        return render_template("learning/_review_screen.html", **context), code
-    return render_template("learning/review.html", **context), code
+    try:
+        if request.headers.get(FRAGMENT_HEADER) == "1":
+            return render_template(context["screen"], **context), code
+        return render_template("learning/review.html", **context), code
+    finally:
+        g.pop("due_count", None)  # this page's count only
+
+
+def _is(item, kind: str, id_: int) -> bool:
+    return item.question.kind == kind and item.question.id == id_
+
+
+def _shown_exercise(reveal, front, current):
+    """The exercise whose card the screen shows, if it shows one."""
+    if isinstance(front, Exercise):
+        return front
+    if isinstance(reveal, ExerciseReveal):
+        return reveal.exercise
+    if front is None and reveal is None and current and current.question.kind == "exercise":
+        return get_exercise(current.question.slug)
+    return None
 
 
 def review_page():
-    """GET /review; `?card=<slug>` shows that card first (after an undo without JavaScript)."""
+    """GET /review; `?card=<slug>` (a question) or `?exercise=<slug>` shows that card first
+    (after an undo without JavaScript)."""
+    if slug := request.args.get("exercise"):
+        return render_review(front=get_exercise(slug))
     slug = request.args.get("card")
     return render_review(front=review_service.get_question(slug) if slug else None)
 
@@ -175,6 +220,11 @@ def review_page():
 @review.post("/review/reveal")
 @login_required
 def reveal():
+    if exercise_slug := request.form.get("exercise"):
+        revealed = exercise_cards.reveal_exercise(
+            current_user, get_exercise(exercise_slug), request.form.get("prediction") or None
+        )
+        return render_review(reveal=revealed)
     slug = request.form.get("question", "")
     question = review_service.get_question(slug)
     check_index = request.form.get("check") or None
@@ -197,8 +247,10 @@ def reveal():
 @review.post("/review/rate")
 @login_required
 def rate():
+    if exercise_slug := request.form.get("exercise"):
+        return _rate_exercise(get_exercise(exercise_slug))
     slug = request.form.get("question", "")
-    question = review_service.get_question(slug)
+    question = review_service.get_question(slug, topics=False)
     check_index = request.form.get("check") or None
     result = review_service.rate_card(
         current_user,
@@ -218,7 +270,27 @@ def rate():
     if result.card.leech and result.card.suspended_at is not None:
         status += " It has become a leech and is suspended; see Leeches."
     if request.headers.get(FRAGMENT_HEADER) == "1":
-        return render_review(status=status)
+        return render_review(status=status, last=_UNKNOWN if result.duplicate else result.log)
+    flash(status, "info")
+    return redirect(url_for("learning.review"), 303)
+
+
+def _rate_exercise(exercise):
+    result = exercise_cards.rate_exercise(
+        current_user,
+        exercise,
+        request.form.get("rating", ""),
+        elapsed_ms=elapsed_ms_from_form(),
+        card_version=request.form.get("card_version"),
+    )
+    if not result.duplicate:
+        _record_progress(result.log.id, result.rating)
+    status = (
+        f"Rated {result.rating.capitalize()}: the exercise “{exercise.title}” comes back in "
+        f"{format_interval(result.card.due_at - utcnow())}."
+    )
+    if request.headers.get(FRAGMENT_HEADER) == "1":
+        return render_review(status=status, last=_UNKNOWN if result.duplicate else result.log)
     flash(status, "info")
     return redirect(url_for("learning.review"), 303)
 
@@ -234,6 +306,8 @@ def undo():
     if request.headers.get(FRAGMENT_HEADER) == "1":
         return render_review(front=question, status=status)
     flash(status, "info")
+    if isinstance(question, Exercise):
+        return redirect(url_for("learning.review", exercise=question.slug), 303)
     return redirect(url_for("learning.review", card=question.slug), 303)
 
 

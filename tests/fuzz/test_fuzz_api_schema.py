@@ -25,7 +25,7 @@ from sqlalchemy import select
 from quizapp.domain.scheduling import schedule_review
 from quizapp.extensions import db
 from quizapp.jobs.backends import backend_for
-from quizapp.models import Question, ReviewCard, ScheduleFit, SimRun
+from quizapp.models import Exercise, ExerciseCard, Question, ReviewCard, ScheduleFit, SimRun
 from quizapp.models.base import utcnow
 from quizapp.services.accounts import create_api_token, register_user
 from quizapp.services.content_import import import_content
@@ -34,6 +34,7 @@ from quizapp.services.reports import report_problem
 from quizapp.services.simulations import start_lab_run
 
 SIMULATION_PATHS = ("/api/v1/lab/runs", "/api/v1/exercises/{slug}/runs")
+EXERCISE_CARD = "tanh-depth-30-init"  # the fuzzer's one exercise card
 SLUGS = {
     "/api/v1/questions/{slug}": "vanishing-gradient-problem",
     "/api/v1/questions/{slug}/attempts": "vanishing-gradient-problem",
@@ -41,6 +42,8 @@ SLUGS = {
     "/api/v1/exercises/{slug}/runs": "tanh-depth-30-init",
     "/api/v1/topics/{slug}/practice": "optimization",
     "/api/v1/me/review/leeches/{slug}": "adam-bias-correction",
+    "/api/v1/me/review/exercises/{slug}/reveal": EXERCISE_CARD,
+    "/api/v1/me/review/exercises/{slug}/ratings": EXERCISE_CARD,
     "/api/v1/questions/{slug}/reports": "vanishing-gradient-problem",
     "/api/v1/exercises/{slug}/reports": "tanh-depth-30-init",
     "/api/v1/topics/{slug}/deck": "gradient-flow",
@@ -66,6 +69,12 @@ VALID_BODIES = {
     ),
     "/api/v1/me/review/leeches/{slug}": st.fixed_dictionaries(
         {"action": st.sampled_from(["keep", "resume"])}
+    ),
+    "/api/v1/me/review/exercises/{slug}/reveal": st.fixed_dictionaries(
+        {}, optional={"prediction": st.sampled_from([None, "vanishing", "healthy", "exploding"])}
+    ),
+    "/api/v1/me/review/exercises/{slug}/ratings": st.fixed_dictionaries(
+        {"rating": st.sampled_from(["again", "hard", "good", "easy"])}
     ),
     "/api/v1/me/review-log": st.just(
         f"card_id,review_time,review_rating\n{SEED},1740821400000,3\n"
@@ -182,6 +191,14 @@ def api_app(request, tmp_path_factory):
                                   due_at=first.due, reviews=9, lapses=8, leech=True,
                                   suspended_at=utcnow()))  # fmt: skip
         db.session.add(ScheduleFit(id="fuzz-fit", user_id=user.id, version=1, status="queued"))
+        # An exercise card to reveal and rate (a run would make it; its choices as one's).
+        exercise = db.session.scalar(select(Exercise).where(Exercise.slug == EXERCISE_CARD))
+        good = schedule_review(None, "good", utcnow())
+        first = {name: options[0]["value"] for name, options in exercise.choices.items()}
+        db.session.add(
+            ExerciseCard(user_id=user.id, exercise_id=exercise.id, state=good.state,
+                         due_at=good.due, reviews=1, lapses=0, choices=first)
+        )  # fmt: skip
         db.session.commit()
         app.config["FUZZ_FIT"] = "fuzz-fit"
     yield app

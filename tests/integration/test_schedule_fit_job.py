@@ -10,10 +10,14 @@ import sys
 from datetime import UTC, datetime
 
 import pytest
-from conftest import CONTENT_DIR, REPO_ROOT, synthetic_reviews
+import torch
+from conftest import CONTENT_DIR, REPO_ROOT, SYNTHETIC_DECAY, SYNTHETIC_MEMORY, synthetic_reviews
+from fsrs import Rating, ReviewLog
+from fsrs.optimizer import Optimizer
 from fsrs.scheduler import DEFAULT_PARAMETERS
 
 from quizapp.domain.memory import Review, score_parameters
+from quizapp.jobs import fsrs_optimizer
 from quizapp.jobs.kinds import run_job
 from quizapp.jobs.schedule_fit import fit_schedule
 
@@ -33,6 +37,95 @@ def test_fitted_parameters_predict_a_synthetic_learner_better_than_the_defaults(
     assert result["log_loss_after"] == pytest.approx(fitted.log_loss)
     assert list(result["parameters"]) != list(DEFAULT_PARAMETERS)
     assert 0.7 <= result["recommended_retention"] <= 0.95
+
+
+def as_reviews(raw) -> list[Review]:
+    return [Review(c, datetime.fromtimestamp(ms / 1000, UTC), r, d) for c, ms, r, d in raw]
+
+
+def py_fsrs_logs(raw) -> list[ReviewLog]:
+    return [
+        ReviewLog(c, Rating(r), datetime.fromtimestamp(ms / 1000, UTC), d) for c, ms, r, d in raw
+    ]
+
+
+def test_the_batched_forward_pass_predicts_what_py_fsrs_replays() -> None:
+    raw = synthetic_reviews(600, seed=4)  # same-day steps, lapses, every rating
+    weights = list(DEFAULT_PARAMETERS)
+    for index, factor in SYNTHETIC_MEMORY.items():
+        weights[index] *= factor
+    weights[20] = SYNTHETIC_DECAY
+    history = fsrs_optimizer.histories(raw)
+
+    for parameters in (DEFAULT_PARAMETERS, weights):
+        ours = fsrs_optimizer.loss(torch.tensor(parameters, dtype=torch.float64), history)
+        replayed = score_parameters(as_reviews(raw), parameters)  # py-fsrs's Scheduler
+        assert history.scored_count == replayed.reviews
+        assert float(ours) == pytest.approx(replayed.log_loss, rel=1e-9)
+
+
+def test_the_written_out_adam_steps_as_torch_adam_under_cosine_annealing() -> None:
+    target = torch.linspace(-2, 3, 21, dtype=torch.float64)
+    theirs = torch.zeros(21, dtype=torch.float64, requires_grad=True)
+    ours = torch.zeros(21, dtype=torch.float64, requires_grad=True)
+    adam = torch.optim.Adam([theirs], lr=0.04)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(adam, T_max=12)
+    written_out = fsrs_optimizer._Adam(ours, 0.04, total_steps=12)
+    for _ in range(12):
+        for params in (theirs, ours):
+            params.grad = None
+            ((params - target) ** 4).sum().backward()
+        adam.step()
+        schedule.step()
+        written_out.step()
+        written_out.anneal()
+        assert written_out.lr == pytest.approx(adam.param_groups[0]["lr"], abs=1e-15)
+    assert torch.allclose(ours, theirs, rtol=0, atol=1e-12)
+    assert not torch.allclose(ours, torch.zeros(21, dtype=torch.float64))
+
+
+def test_the_batched_fit_predicts_as_well_as_py_fsrs_optimizer() -> None:
+    raw = synthetic_reviews(800, seed=3)
+    reviews = as_reviews(raw)
+
+    ours = fsrs_optimizer.compute_optimal_parameters(fsrs_optimizer.histories(raw))
+    theirs = Optimizer(py_fsrs_logs(raw)).compute_optimal_parameters()
+
+    defaults = score_parameters(reviews, DEFAULT_PARAMETERS).log_loss
+    theirs_loss = score_parameters(reviews, theirs).log_loss
+    ours_loss = score_parameters(reviews, ours).log_loss
+    assert theirs_loss < defaults
+    assert ours_loss <= theirs_loss + 0.003, (ours_loss, theirs_loss, defaults)
+    assert all(
+        low <= value <= high
+        for value, low, high in zip(
+            ours,
+            fsrs_optimizer.LOWER_BOUNDS_PARAMETERS,
+            fsrs_optimizer.UPPER_BOUNDS_PARAMETERS,
+            strict=True,
+        )
+    )
+
+
+def test_the_retention_search_simulates_what_py_fsrs_simulates() -> None:
+    raw = synthetic_reviews(700, seed=6)
+    optimizer = Optimizer(py_fsrs_logs(raw))
+    expected = optimizer._compute_probs_and_costs()
+    habits = fsrs_optimizer.rating_habits(raw)
+    ratings = ("again", "hard", "good", "easy")
+    assert habits.first_probs == pytest.approx([expected[f"prob_first_{r}"] for r in ratings])
+    assert habits.recall_probs == pytest.approx([expected[f"prob_{r}"] for r in ratings[1:]])
+    assert habits.costs == pytest.approx([expected[f"avg_{r}_review_duration"] for r in ratings])
+
+    # py-fsrs draws 1,000 cards (about 2 % noise); ours averages 20,000 of the same process.
+    theirs = optimizer._simulate_cost(
+        desired_retention=0.8,
+        parameters=DEFAULT_PARAMETERS,
+        num_cards_simulate=1000,
+        probs_and_costs_dict=expected,
+    )
+    (ours,) = fsrs_optimizer.simulate_costs(DEFAULT_PARAMETERS, habits, [0.8], cards=20_000)
+    assert ours == pytest.approx(theirs, rel=0.06)
 
 
 def test_too_short_a_history_is_refused_not_failed() -> None:

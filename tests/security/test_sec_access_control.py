@@ -68,6 +68,8 @@ USER_DATA_ENDPOINTS = [
     "POST /api/v1/me/review/reveal",
     "POST /api/v1/me/review/ratings (idempotency key)",
     "POST /api/v1/me/review/undo",
+    "POST /api/v1/me/review/exercises/<slug>/reveal",
+    "POST /api/v1/me/review/exercises/<slug>/ratings",
     "GET /api/v1/me/review/leeches",
     "POST /api/v1/me/review/leeches/<slug>",
     "GET /api/v1/me/review/settings",

@@ -8,12 +8,15 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from quizapp.domain.scheduling import RATINGS, format_interval, retrievability
+from quizapp.models import Exercise
 from quizapp.models.base import utcnow
+from quizapp.services import exercise_cards
 from quizapp.services import memory as memory_service
 from quizapp.services import review as review_service
 from quizapp.services import revlog as revlog_service
 from quizapp.services import schedule_fits as fit_service
 from quizapp.services.learning import current_parameters
+from quizapp.services.simulations import get_exercise
 from quizapp.web.api.documented import bad_request, no_such, signed_in
 
 blp = Blueprint("api_review", __name__, description="Reviewing cards, your memory and schedule")
@@ -22,7 +25,8 @@ blp = Blueprint("api_review", __name__, description="Reviewing cards, your memor
 
 
 class QueueCardOut(Schema):
-    question = fields.String()
+    question = fields.String(metadata={"description": "The question's slug, or the exercise's"})
+    kind = fields.String(metadata={"description": "question, or exercise (run it and predict)"})
     title = fields.String()
     topic = fields.String()
     new = fields.Boolean()
@@ -87,12 +91,48 @@ class RateOut(Schema):
     duplicate = fields.Boolean()
 
 
+class ExerciseRevealIn(Schema):
+    prediction = fields.String(
+        allow_none=True, metadata={"description": "vanishing, healthy or exploding"}
+    )
+
+
+class ExerciseRevealOut(Schema):
+    exercise = fields.String()
+    choices = fields.Dict(metadata={"description": "The configuration the card asks about"})
+    prediction = fields.String(allow_none=True)
+    verdict = fields.String(allow_none=True, metadata={"description": "None: never run"})
+    correct = fields.Boolean(allow_none=True)
+    suggested = fields.String(allow_none=True)
+    feedback_html = fields.String(allow_none=True)
+    card_version = fields.Integer()
+    options = fields.List(fields.Nested(RatingOptionOut))
+
+
+class ExerciseRateIn(Schema):
+    rating = fields.String(required=True, validate=validate.OneOf(RATINGS))
+    elapsed_ms = fields.Integer(validate=validate.Range(min=0))
+    card_version = fields.Integer(
+        metadata={"description": "The card_version revealed: a repeated rating counts once"}
+    )
+
+
+class ExerciseRateOut(Schema):
+    review_id = fields.Integer()
+    exercise = fields.String()
+    rating = fields.String()
+    next_review_at = fields.DateTime()
+    interval = fields.String()
+    duplicate = fields.Boolean()
+
+
 class UndoIn(Schema):
     review = fields.Integer(metadata={"description": "The rating to undo: must be the last"})
 
 
 class UndoOut(Schema):
-    question = fields.String()
+    question = fields.String(metadata={"description": "The card's question (or exercise) slug"})
+    kind = fields.String()
 
 
 class LeechOut(Schema):
@@ -183,6 +223,7 @@ def review_queue():
         "cards": [
             {
                 "question": item.question.slug,
+                "kind": item.question.kind,
                 "title": item.question.title,
                 "topic": item.topic,
                 "new": item.is_new,
@@ -271,8 +312,64 @@ def rate(body: dict):
 @blp.response(200, UndoOut)
 def undo(body: dict):
     """Undo your last rating: its attempt, the card's state and the log entry."""
-    question = review_service.undo_rating(current_user, body.get("review"))
-    return {"question": question.slug}
+    rated = review_service.undo_rating(current_user, body.get("review"))
+    kind = "exercise" if isinstance(rated, Exercise) else "question"
+    return {"question": rated.slug, "kind": kind}
+
+
+@blp.post("/me/review/exercises/<slug>/reveal")
+@login_required
+@signed_in(
+    blp, bad_request("Bad prediction"), (404, "No such exercise, or it is not in your review")
+)
+@blp.arguments(ExerciseRevealIn)
+@blp.response(200, ExerciseRevealOut)
+def reveal_exercise(body: dict, slug: str):
+    """Turn an exercise card over: the recorded result of its configuration, whether your
+    prediction was right, a suggested rating and each rating's next interval. Nothing stored."""
+    shown = exercise_cards.reveal_exercise(current_user, get_exercise(slug), body.get("prediction"))
+    return {
+        "exercise": slug,
+        "choices": shown.card.choices or {},
+        "prediction": shown.prediction,
+        "verdict": shown.verdict,
+        "correct": shown.correct,
+        "suggested": shown.suggested,
+        "feedback_html": shown.feedback_html,
+        "card_version": shown.card.version,
+        "options": [
+            {"rating": o.rating, "key": o.key, "interval": o.interval} for o in shown.options
+        ],
+    }
+
+
+@blp.post("/me/review/exercises/<slug>/ratings")
+@login_required
+@signed_in(
+    blp,
+    bad_request("Bad rating"),
+    (404, "No such exercise, or it is not in your review"),
+    (409, "The card changed under you; rate again"),
+)
+@blp.arguments(ExerciseRateIn)
+@blp.response(201, ExerciseRateOut)
+def rate_exercise(body: dict, slug: str):
+    """Rate an exercise card Again/Hard/Good/Easy; it is rescheduled and the rating logged."""
+    result = exercise_cards.rate_exercise(
+        current_user,
+        get_exercise(slug),
+        body["rating"],
+        elapsed_ms=body.get("elapsed_ms"),
+        card_version=body.get("card_version"),
+    )
+    return {
+        "review_id": result.log.id,
+        "exercise": slug,
+        "rating": result.rating,
+        "next_review_at": result.card.due_at,
+        "interval": format_interval(result.card.due_at - utcnow()),
+        "duplicate": result.duplicate,
+    }
 
 
 @blp.get("/me/review/leeches")
