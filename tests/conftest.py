@@ -69,18 +69,26 @@ def _reset_postgres(url: str) -> None:
     engine.dispose()
 
 
+_schemas_made_this_run: set[str] = set()
+
+
 def _empty_postgres(url: str) -> None:
     """Each test starts from empty tables: cheaper than `_reset_postgres` then create_all.
 
-    When the database holds exactly the models' tables (left by an earlier test's create_all),
-    their rows are deleted and their id sequences restarted, in one transaction. Anything else
-    (a migrated schema with alembic_version, a missing or extra table) gets the full
+    When the database holds exactly the models' tables, made by this run (a database kept from
+    an earlier run or another commit may have other columns), their rows are deleted and their
+    id sequences restarted, in one transaction. Anything else (the first time in a run, a
+    migrated schema with alembic_version, a missing or extra table) gets the full
     drop-and-create of `_reset_postgres`.
     """
     from sqlalchemy import create_engine
 
     import quizapp.models  # noqa: F401  (every model's table is in db.metadata)
 
+    if url not in _schemas_made_this_run:
+        _reset_postgres(url)
+        _schemas_made_this_run.add(url)  # by the create_all that follows
+        return
     engine = create_engine(url)
     try:
         with engine.begin() as connection:
