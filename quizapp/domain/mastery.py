@@ -11,7 +11,9 @@ to last) and its recent accuracy, the mean score of its last five attempts at mo
 
 A question gets the highest level whose two conditions it meets. A topic's level is the
 median level of its questions, counting questions not started, and rounding down when
-there is an even number: the highest level that more than half of its questions reach.
+there is an even number: the highest level that more than half of its questions reach. A
+topic with any question attempted is at least Attempted (else "Not started" would stand
+beside "answered 1/35" on the dashboard).
 """
 
 from __future__ import annotations
@@ -57,11 +59,13 @@ def mastery_level(stability_days: float | None, recent_scores: Sequence[float]) 
 
 
 def topic_mastery(levels: Sequence[str]) -> str:
-    """A topic's level: the median of its questions' levels, rounding down on a tie."""
+    """A topic's level: the median of its questions' levels, rounding down on a tie, and at
+    least Attempted once any of them is."""
     if not levels:
         return "not_started"
     ranks = sorted(_rank(level) for level in levels)
-    return MASTERY_LEVELS[ranks[(len(ranks) - 1) // 2]]
+    median = ranks[(len(ranks) - 1) // 2]
+    return MASTERY_LEVELS[max(median, min(ranks[-1], _rank("attempted")))]
 
 
 def level_label(level: str) -> str:

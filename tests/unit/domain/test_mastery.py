@@ -78,13 +78,16 @@ def test_topic_takes_the_median_level() -> None:
 
 
 def test_topic_median_ties_go_down() -> None:
-    assert topic_mastery(["mastered", "not_started"]) == "not_started"
+    assert topic_mastery(["mastered", "not_started"]) == "attempted"
+    assert topic_mastery(["mastered", "familiar"]) == "familiar"
     assert topic_mastery(["proficient", "proficient", "familiar", "attempted"]) == "familiar"
 
 
-def test_not_started_questions_pull_a_topic_down() -> None:
+def test_not_started_questions_pull_a_topic_down_to_attempted_not_below() -> None:
     levels = ["mastered", "mastered", "not_started", "not_started", "not_started"]
-    assert topic_mastery(levels) == "not_started"
+    assert topic_mastery(levels) == "attempted"
+    assert topic_mastery(["attempted"] + ["not_started"] * 34) == "attempted"
+    assert topic_mastery(["not_started"] * 35) == "not_started"
 
 
 def test_empty_topic_is_not_started_and_unknown_levels_are_refused() -> None:
