@@ -378,18 +378,21 @@ _SNAPSHOT_VALUES = (
 )  # fmt: skip
 
 
-def card_snapshot(card: ReviewCard | None) -> dict[str, Any] | None:
-    """The card's schedulable columns as JSON (None for a card not yet created)."""
+def card_snapshot(card: ReviewCard | ExerciseCard | None) -> dict[str, Any] | None:
+    """The card's schedulable columns as JSON (None for a card not yet created). An exercise
+    card has no variant epoch: only the columns the card has are kept."""
     if card is None:
         return None
-    snapshot: dict[str, Any] = {name: getattr(card, name) for name in _SNAPSHOT_VALUES}
+    snapshot: dict[str, Any] = {
+        name: getattr(card, name) for name in _SNAPSHOT_VALUES if hasattr(card, name)
+    }
     for name in _SNAPSHOT_TIMES:
         value = getattr(card, name)
         snapshot[name] = value.isoformat() if value is not None else None
     return snapshot
 
 
-def restore_snapshot(card: ReviewCard, snapshot: dict[str, Any]) -> None:
+def restore_snapshot(card: ReviewCard | ExerciseCard, snapshot: dict[str, Any]) -> None:
     """Put a card back exactly as `card_snapshot` recorded it."""
     for name in _SNAPSHOT_VALUES:
         if name in snapshot:  # snapshots taken before a column existed lack it

@@ -172,8 +172,9 @@ def render_review(
         "reveal": reveal,
         "check_index": check_index,
         "check_view": _check_view(question, check_index, reveal, problem),
-        # The answer given on the front goes with the rating, exactly as it was sent.
-        "entered": _entered() if reveal is not None and reveal.grade is not None else {},
+        # The answer given on the front goes with the rating, exactly as it was sent (an
+        # exercise card's reveal has no graded check).
+        "entered": _entered() if getattr(reveal, "grade", None) is not None else {},
         "recall": retrievability(card.state, now, parameters) if card else None,
         "progress": {"done": summary["done"], "total": summary["done"] + remaining},
         "summary": summary,
