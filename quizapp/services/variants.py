@@ -29,8 +29,6 @@ from quizapp.domain.variants import format_value, substitute, variant_seed
 from quizapp.extensions import db
 from quizapp.models import Question, ReviewCard
 
-QUESTION_TEXTS = ("question", "answer", "explanation")
-
 
 def learner_epoch(user_id: int | None, question_id: int) -> int:
     """The variant epoch of the learner's card for the question (0 without a card)."""
@@ -58,23 +56,27 @@ class QuestionVariant:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._question, name)
 
-    @cached_property
-    def _html(self) -> dict[str, str]:
-        q = self._question
-        texts = {name: getattr(q, f"{name}_md") for name in QUESTION_TEXTS}
-        return variant_texts(texts, q.variant_spec, self.variant)
+    def _html(self, name: str) -> str:
+        """One text rendered in this variant, on first use: the front of a review card shows
+        only the question, and rendering math is most of a rating's time."""
+        rendered = self.__dict__.setdefault("_rendered", {})
+        if name not in rendered:
+            q = self._question
+            texts = {name: getattr(q, f"{name}_md")}
+            rendered[name] = variant_texts(texts, q.variant_spec, self.variant)[name]
+        return rendered[name]
 
     @property
     def question_html(self) -> str:
-        return self._html["question"]
+        return self._html("question")
 
     @property
     def answer_html(self) -> str:
-        return self._html["answer"]
+        return self._html("answer")
 
     @property
     def explanation_html(self) -> str:
-        return self._html["explanation"]
+        return self._html("explanation")
 
     @cached_property
     def values(self) -> dict[str, Any]:
