@@ -17,7 +17,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from quizapp.models.base import Base, UTCDateTime, utcnow
 
@@ -124,19 +124,11 @@ class Attempt(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class ReviewCard(Base):
-    """A learner's FSRS memory state for one question."""
+class FsrsCardColumns:
+    """The columns of a learner's FSRS memory state that a rating changes, shared by the
+    cards of questions and of exercises, so rescheduling, undo and retrievability treat
+    both alike."""
 
-    __tablename__ = "review_cards"
-    __table_args__ = (
-        UniqueConstraint("user_id", "question_id", name="uq_review_cards_user_id_question_id"),
-        Index("ix_review_cards_user_due", "user_id", "due_at"),
-        NEVER_REUSE_IDS,
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"))
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     stability: Mapped[float | None] = mapped_column(Float, default=None)
@@ -149,7 +141,24 @@ class ReviewCard(Base):
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # Optimistic lock: a concurrent update of the same card fails and is retried, never lost.
     version: Mapped[int] = mapped_column(Integer, default=1)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}
+
+
+class ReviewCard(FsrsCardColumns, Base):
+    """A learner's FSRS memory state for one question."""
+
+    __tablename__ = "review_cards"
+    __table_args__ = (
+        UniqueConstraint("user_id", "question_id", name="uq_review_cards_user_id_question_id"),
+        Index("ix_review_cards_user_due", "user_id", "due_at"),
+        NEVER_REUSE_IDS,
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"))
     # Advanced each time a review of the card is rated: the next review draws a new variant.
     variant_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-
-    __mapper_args__ = {"version_id_col": version}

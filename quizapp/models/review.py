@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Boolean,
     CheckConstraint,
     Float,
     ForeignKey,
@@ -16,11 +15,10 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from quizapp.models.accounts import NEVER_REUSE_IDS
+from quizapp.models.accounts import NEVER_REUSE_IDS, FsrsCardColumns
 from quizapp.models.base import Base, UTCDateTime, utcnow
 
 REVIEW_SOURCES = ("app", "import")
@@ -61,13 +59,12 @@ class ReviewLog(Base):
     card_before: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
 
-class ExerciseCard(Base):
+class ExerciseCard(FsrsCardColumns, Base):
     """A learner's FSRS memory state for one exercise: "run it again and predict".
 
     Made when the learner's run of the exercise is recorded; in review it asks them to
     predict the outcome of `choices` (their last run's configuration), then shows the recorded
-    result. The columns a rating changes are a review card's (`ReviewCard`), so rescheduling,
-    undo and retrievability treat both alike.
+    result. The columns a rating changes are `FsrsCardColumns`, as a question's card's are.
     """
 
     __tablename__ = "exercise_cards"
@@ -81,18 +78,6 @@ class ExerciseCard(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     exercise_id: Mapped[int] = mapped_column(ForeignKey("exercises.id"))
     choices: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
-    state: Mapped[dict[str, Any]] = mapped_column(JSON)
-    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    stability: Mapped[float | None] = mapped_column(Float, default=None)
-    difficulty: Mapped[float | None] = mapped_column(Float, default=None)
-    reviews: Mapped[int] = mapped_column(Integer, default=0)
-    lapses: Mapped[int] = mapped_column(Integer, default=0)
-    last_review_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-    leech: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-    version: Mapped[int] = mapped_column(Integer, default=1)
-
-    __mapper_args__ = {"version_id_col": version}
 
 
 class ScheduleFit(Base):
