@@ -33,10 +33,14 @@ ADAM_PARAMETER_BYTES = 8
 RECURRENT_PARAMETER_BYTES = 8
 # A traced training step (the per-layer backward signal the lab animates, sim/training.py)
 # unrolls a recurrent network step by step beside its training state: the per-layer weight
-# views and their gradients (8 bytes a parameter) and a second set of kept activations.
-# (Measured above the untraced step: +71 MiB for a 200-layer gru of width 70 over 50 steps,
-# +47 MiB over 10 steps, +65 MiB for 100 layers of width 100; this counts 81, 55 and 72.)
-RECURRENT_TRACED_PARAMETER_BYTES = 8
+# views and their gradients and a second set of kept activations. (Measured above the
+# untraced step: +71 MiB for a 200-layer gru of width 70 over 50 steps, +47 MiB over 10
+# steps, +65 MiB for 100 layers of width 100. 8 bytes a parameter covered those, but left
+# the largest accepted gru trained with Adam, 182 layers of width 64, measuring 0.1-0.2%
+# above its estimate, run after run: a gru's depth costs about 100 bytes a parameter at the
+# margin, an lstm's 77. 16 bytes leaves every recurrent kind's largest config 5% or more
+# under its estimate.)
+RECURRENT_TRACED_PARAMETER_BYTES = 16
 # Bytes per activation autograd keeps (estimate_work's count): the value, its gradient and
 # the probe's copies; 16 covers every kind's largest accepted config (measured at most 14).
 ACTIVATION_BYTES = 16
