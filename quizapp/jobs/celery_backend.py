@@ -12,7 +12,6 @@ from celery import Celery
 
 from quizapp.jobs import OnComplete, QueueFull
 
-TASK_NAME = "quizapp.simulate"
 QUEUE_NAME = "quizapp-simulations"
 
 

@@ -224,12 +224,7 @@ class SimulationPool:
             job.taken.set()  # the submitter may go on (submit)
             while True:
                 if not connection.poll(max(0.0, deadline - time.monotonic())):
-                    message = (
-                        f"The simulation took longer than {timeout:g} s and was stopped. "
-                        "Try a smaller network or fewer training steps."
-                        if job.kind == "simulate"
-                        else f"The job took longer than {timeout:g} s and was stopped."
-                    )
+                    message = JOB_KINDS[job.kind].timed_out(timeout)
                     return JobOutcome("timeout", message=message), False
                 status, payload = connection.recv()
                 if status != "received":

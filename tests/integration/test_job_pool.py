@@ -6,6 +6,8 @@ so the web tests of a full queue reuse its worker instead of starting another.
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
 import queue
 import signal
@@ -14,6 +16,7 @@ import time
 import pytest
 
 from quizapp.jobs import JobOutcome, QueueFull, cache_key
+from quizapp.jobs.kinds import JOB_KINDS
 from quizapp.jobs.pool import SimulationPool, shared_pool
 
 TINY = {"kind": "mlp", "depth": 4, "width": 8, "batch_size": 16}
@@ -145,3 +148,15 @@ def test_the_cache_key_is_the_config_and_the_simulator_version():
     assert cache_key(config, "1.0.0") != cache_key(config, "1.0.1")
     assert cache_key(config, "1.0.0") != cache_key(dict(config, seed=1), "1.0.0")
     assert len(cache_key(config, "1.0.0")) == 64
+
+
+@pytest.mark.parametrize("name", sorted(JOB_KINDS))
+def test_every_job_kind_names_a_recorder_that_exists_and_a_timeout_message(name):
+    """The Celery worker makes one task per kind from this table, recording each outcome with
+    the kind's recorder: a misspelt one would only show when a job ends there."""
+    kind = JOB_KINDS[name]
+    module, function = kind.recorder.split(":")
+    recorder = getattr(importlib.import_module(module), function)
+    assert len(inspect.signature(recorder).parameters) == 3  # (app, job id, outcome)
+    assert "2.5 s" in kind.timed_out(2.5)
+
