@@ -159,4 +159,3 @@ def test_every_job_kind_names_a_recorder_that_exists_and_a_timeout_message(name)
     recorder = getattr(importlib.import_module(module), function)
     assert len(inspect.signature(recorder).parameters) == 3  # (app, job id, outcome)
     assert "2.5 s" in kind.timed_out(2.5)
-
