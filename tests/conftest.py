@@ -290,6 +290,43 @@ def write_variant_question(
     return path
 
 
+# A small exercise linked to question alpha of `content_dir`; simulates in milliseconds.
+EXERCISE_SLUG = "tanh-init"
+EXERCISE = """\
+slug: tanh-init
+title: Keep a small tanh stack alive
+difficulty: easy
+questions: [alpha]
+prompt: Pick the initialisation that keeps the backward signal alive.
+network: {kind: mlp, depth: 12, width: 8, batch_size: 16, activation: tanh}
+choices:
+  init:
+    - {value: default, label: PyTorch default}
+    - {value: xavier_normal, label: Xavier normal}
+    - {value: normal, label: "Normal, std 0.01"}
+goals:
+  - metric: verdict
+    equals: healthy
+  - metric: backward_signal_ratio
+    at_least: 0.001
+feedback:
+  healthy: Xavier keeps the variance of a tanh layer.
+  vanishing: The signal died on its way back.
+  fail: Not yet.
+  pass: Xavier keeps the variance.
+explanation: Xavier preserves the variance of a tanh layer near zero.
+reference_solution: {init: xavier_normal}
+wrong_choice: {init: default}
+"""
+
+
+def write_exercise(root: Path) -> Path:
+    """Write EXERCISE into a content folder such as `content_dir`."""
+    path = root / "exercises" / f"{EXERCISE_SLUG}.yaml"
+    path.write_text(EXERCISE)
+    return path
+
+
 @pytest.fixture
 def copy_content(tmp_path):
     """A copy of the real content folder that a test may change."""

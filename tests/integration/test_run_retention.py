@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from conftest import add_user
+from conftest import add_user, write_exercise
 from sqlalchemy import func, select
-from test_simulation_runs import EXERCISE
 
 from quizapp.extensions import db
 from quizapp.jobs import cache_key
@@ -87,7 +86,7 @@ def test_prune_deletes_old_anonymous_runs_and_the_results_nobody_uses(app, runne
 
 
 def test_prune_keeps_the_precomputed_exercise_results(app, runner, content_dir):
-    (content_dir / "exercises" / "tanh-init.yaml").write_text(EXERCISE)
+    write_exercise(content_dir)
     with app.app_context():
         import_content(content_dir)
         offered = exercise_configs()

@@ -16,7 +16,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from conftest import REPO_ROOT, make_app
+from conftest import REPO_ROOT, make_app, write_exercise
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
@@ -35,31 +35,6 @@ from quizapp.services.simulations import (
 )
 
 WAIT = 60.0  # seconds: a bound on waiting for the pool, not a performance assertion
-EXERCISE = """\
-slug: tanh-init
-title: Keep a small tanh stack alive
-difficulty: easy
-questions: [alpha]
-prompt: Pick the initialisation that keeps the backward signal alive.
-network: {kind: mlp, depth: 12, width: 8, batch_size: 16, activation: tanh}
-choices:
-  init:
-    - {value: default, label: PyTorch default}
-    - {value: xavier_normal, label: Xavier normal}
-    - {value: normal, label: "Normal, std 0.01"}
-goals:
-  - metric: verdict
-    equals: healthy
-  - metric: backward_signal_ratio
-    at_least: 0.001
-feedback:
-  vanishing: The signal died on its way back.
-  fail: Not yet.
-  pass: Xavier keeps the variance.
-explanation: Xavier preserves the variance of a tanh layer near zero.
-reference_solution: {init: xavier_normal}
-wrong_choice: {init: default}
-"""
 TINY_LAB = {"kind": "mlp", "depth": 4, "width": 8, "batch_size": 16}
 # Several seconds of work for one core, within the simulator's budget.
 # Within the memory budget, and still far slower than the 0.5 s limit of the timeout test.
@@ -69,7 +44,7 @@ SLOW_LAB = {"kind": "lstm", "width": 192, "seq_len": 500, "batch_size": 32}
 @pytest.fixture
 def bank(any_db_app, content_dir):
     """Questions alpha and beta and the exercise tanh-init, imported; inside an app context."""
-    (content_dir / "exercises" / "tanh-init.yaml").write_text(EXERCISE)
+    write_exercise(content_dir)
     with any_db_app.app_context():
         import_content(content_dir)
         yield any_db_app
@@ -119,7 +94,8 @@ def test_a_passing_run_is_graded_and_counts_as_an_attempt(bank):
     assert view.run.prediction_correct is True
     assert view.result["verdict"] == "healthy"
     assert len(view.result["layers"]) == 12
-    assert view.feedback_html == [view.exercise.feedback_html["pass"]]
+    feedback = view.exercise.feedback_html
+    assert view.feedback_html == [feedback["healthy"], feedback["pass"]]  # verdict's, then pass
 
     attempt = db.session.scalar(select(Attempt).where(Attempt.user_id == user.id))
     assert attempt.kind == "exercise"
@@ -348,7 +324,7 @@ def test_a_run_over_the_time_limit_fails_and_the_pool_goes_on(tmp_path):
 
 
 def test_sim_warm_fills_the_cache_and_then_has_nothing_to_do(app, content_dir):
-    (content_dir / "exercises" / "tanh-init.yaml").write_text(EXERCISE)
+    write_exercise(content_dir)
     with app.app_context():
         import_content(content_dir)
     runner = app.test_cli_runner()

@@ -8,26 +8,6 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 PASSWORD = "a long and private passphrase"
-# A small exercise linked to question alpha of conftest's content_dir; simulates in milliseconds.
-EXERCISE_SLUG = "tanh-init"
-EXERCISE = """\
-slug: tanh-init
-title: Keep a small tanh stack alive
-difficulty: easy
-questions: [alpha]
-prompt: Pick the initialisation.
-network: {kind: mlp, depth: 12, width: 8, batch_size: 16, activation: tanh}
-choices:
-  init:
-    - {value: default, label: PyTorch default}
-    - {value: xavier_normal, label: Xavier normal}
-goals:
-  - metric: verdict
-    equals: healthy
-explanation: Xavier preserves the variance.
-reference_solution: {init: xavier_normal}
-wrong_choice: {init: default}
-"""
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|'
                    r'name="csrf_token" value="([^"]+)"')  # fmt: skip
 

@@ -11,8 +11,8 @@ import re
 import time
 
 import pytest
-from conftest import make_app, shown
-from sec_support import EXERCISE, EXERCISE_SLUG, sign_up
+from conftest import EXERCISE_SLUG, make_app, shown, write_exercise
+from sec_support import sign_up
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
@@ -86,7 +86,7 @@ USER_DATA_ENDPOINTS = [
 @pytest.fixture
 def world(tmp_path, content_dir):
     """Alice with answers, a due card, a finished run and a token; Mallory with nothing."""
-    (content_dir / "exercises" / f"{EXERCISE_SLUG}.yaml").write_text(EXERCISE)
+    write_exercise(content_dir)
     app = make_app(f"sqlite:///{tmp_path / 'access.sqlite'}")
     with app.app_context():
         import_content(content_dir)

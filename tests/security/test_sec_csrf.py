@@ -7,8 +7,8 @@ until it is added here, so no form can ship unprotected by accident.
 from __future__ import annotations
 
 import pytest
-from conftest import make_app
-from sec_support import EXERCISE, PASSWORD, csrf_token, log_in, sign_up
+from conftest import make_app, write_exercise
+from sec_support import PASSWORD, csrf_token, log_in, sign_up
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
@@ -75,7 +75,7 @@ ACCOUNT_ACTIONS = {
 
 @pytest.fixture
 def csrf_app(tmp_path, content_dir):
-    (content_dir / "exercises" / "tanh-init.yaml").write_text(EXERCISE)
+    write_exercise(content_dir)
     app = make_app(f"sqlite:///{tmp_path / 'csrf.sqlite'}", WTF_CSRF_ENABLED=True)
     with app.app_context():
         import_content(content_dir)

@@ -12,8 +12,8 @@ import json
 import time
 
 import pytest
-from conftest import make_app
-from sec_support import EXERCISE, EXERCISE_SLUG, sign_up
+from conftest import EXERCISE_SLUG, make_app, write_exercise
+from sec_support import sign_up
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
@@ -54,7 +54,7 @@ def learner(tmp_path, content_dir):
     """A learner who did a bit of everything: answers, a card, tokens, an exercise run with a
     prediction, a lab run, a problem report, a schedule fit and a changed setting; and another
     learner."""
-    (content_dir / "exercises" / f"{EXERCISE_SLUG}.yaml").write_text(EXERCISE)
+    write_exercise(content_dir)
     app = make_app(f"sqlite:///{tmp_path / 'export.sqlite'}")
     with app.app_context():
         import_content(content_dir)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import make_app
-from sec_support import EXERCISE, EXERCISE_SLUG, sign_up
+from conftest import EXERCISE_SLUG, make_app, write_exercise
+from sec_support import sign_up
 from sqlalchemy import select
 
 from quizapp.extensions import db
@@ -122,7 +122,7 @@ def site(tmp_path_factory):
     (root / "topics.yaml").write_text("- slug: gradient-flow\n  title: Gradient flow\n")
     write_question(root, "alpha", related=["beta"])
     write_question(root, "beta", related=["alpha"])
-    (root / "exercises" / f"{EXERCISE_SLUG}.yaml").write_text(EXERCISE)
+    write_exercise(root)
     app = make_app(f"sqlite:///{root / 'headers.sqlite'}")
     app.instance_path = str(root / "instance")  # Anki decks are cached there
     with app.app_context():

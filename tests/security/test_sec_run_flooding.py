@@ -8,8 +8,8 @@ stored. The runs here all come from the result cache, so no simulation worker st
 from __future__ import annotations
 
 import pytest
-from conftest import make_app
-from sec_support import EXERCISE, EXERCISE_SLUG, sign_up
+from conftest import EXERCISE_SLUG, make_app, write_exercise
+from sec_support import sign_up
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
@@ -27,7 +27,7 @@ LIMITS = {
 
 @pytest.fixture
 def limited_app(tmp_path, content_dir):
-    (content_dir / "exercises" / f"{EXERCISE_SLUG}.yaml").write_text(EXERCISE)
+    write_exercise(content_dir)
     app = make_app(f"sqlite:///{tmp_path / 'runs.sqlite'}", RATELIMIT_ENABLED=True, **LIMITS)
     with app.app_context():
         import_content(content_dir)
