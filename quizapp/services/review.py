@@ -44,6 +44,7 @@ from quizapp.models import (
     question_topics,
 )
 from quizapp.models.base import utcnow
+from quizapp.services.card_kinds import EXERCISE_CARDS, kind_of_log
 from quizapp.services.errors import Conflict, InvalidInput, NotFound
 from quizapp.services.learning import (
     UPDATE_RETRIES,
@@ -202,7 +203,7 @@ def review_queue(user: User, now: datetime | None = None) -> ReviewQueue:
     window = {"user_id": user.id, "until": now + LEARN_AHEAD}
     due_rows = [(row[0], light(*row[1:])) for row in db.session.execute(_DUE, window)]
     for card, *columns in db.session.execute(_DUE_EXERCISES, window):
-        due_rows.append((card, QueueQuestion(*columns, topic="", kind="exercise")))
+        due_rows.append((card, QueueQuestion(*columns, topic="", kind=EXERCISE_CARDS.name)))
     due_rows.sort(key=lambda row: row[0].due_at)
     due = [QueueCard(question, card) for card, question in due_rows if card.due_at <= now]
     queue.due_total = len(due)
@@ -448,16 +449,14 @@ def undo_rating(user: User, review_id: Any = None) -> Question | Exercise:
         raise NotFound("There is no rating to undo.")
     if review_id not in (None, "") and str(review_id) != str(log.id):
         raise Conflict("Only your last rating can be undone, and this was not it.", "review")
-    if log.exercise_id is not None:
-        model, card_model, reference = Exercise, ExerciseCard, "exercise_id"
-    else:
-        model, card_model, reference = Question, ReviewCard, "question_id"
+    kind = kind_of_log(log)
+    rated_id = kind.content_id(log)
     newer = db.session.scalar(
         select(func.count())
         .select_from(ReviewLog)
         .where(
             ReviewLog.user_id == user.id,
-            getattr(ReviewLog, reference) == getattr(log, reference),
+            getattr(ReviewLog, kind.reference) == rated_id,
             ReviewLog.id > log.id,
         )
     )
@@ -465,14 +464,11 @@ def undo_rating(user: User, review_id: Any = None) -> Question | Exercise:
         # The card was rebuilt since (an imported history): its old state is gone.
         raise Conflict("That rating can no longer be undone: the card was rescheduled since.")
     card = db.session.scalar(
-        select(card_model)
-        .where(
-            card_model.user_id == user.id,
-            getattr(card_model, reference) == getattr(log, reference),
-        )
+        select(kind.card)
+        .where(kind.card.user_id == user.id, getattr(kind.card, kind.reference) == rated_id)
         .with_for_update()
     )
-    rated = db.session.get(model, getattr(log, reference))
+    rated = db.session.get(kind.content, rated_id)
     if log.card_before is None:
         if card is not None:
             db.session.delete(card)
