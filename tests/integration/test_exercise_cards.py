@@ -20,7 +20,8 @@ from quizapp.models.base import utcnow
 from quizapp.services.content_import import import_content
 from quizapp.services.exercise_cards import rate_exercise, reveal_exercise
 from quizapp.services.memory import memory_overview
-from quizapp.services.review import review_queue, undo_rating
+from quizapp.services.review import rate_card, review_queue, undo_rating
+from quizapp.services.revlog import RevlogInvalid, export_revlog, import_revlog
 from quizapp.services.schedule_fits import learner_reviews
 from quizapp.services.simulations import start_exercise_run
 from quizapp.sim import SIMULATOR_VERSION, validate_config
@@ -186,3 +187,51 @@ def test_the_api_reviews_an_exercise_card(app, client, content_dir) -> None:
     assert undone == {"question": "tanh-init", "kind": "exercise"}
     missing = client.post("/api/v1/me/review/exercises/nope/reveal", json={})
     assert missing.status_code == 404
+
+
+def test_the_review_log_csv_round_trips_exercise_cards_beside_question_cards(exercise) -> None:
+    first = User(username="first", username_key="first", password_hash="unused")
+    second = User(username="second", username_key="second", password_hash="unused")
+    db.session.add_all([first, second])
+    db.session.commit()
+    start_exercise_run(first, "tanh-init", {"init": "xavier_normal"}, "healthy")
+    card = db.session.scalar(select(ExerciseCard).where(ExerciseCard.user_id == first.id))
+    rate_exercise(first, exercise, "hard", now=card.due_at + timedelta(days=1))
+    rate_card(first, "beta", "again", now=utcnow())
+
+    exported = export_revlog(first)
+
+    ids = [line.split(",")[0] for line in exported.splitlines()[1:]]
+    assert sorted(ids) == ["alpha", "beta", "exercise:tanh-init", "exercise:tanh-init"]
+    result = import_revlog(second, exported.encode())
+    assert (result.imported, result.skipped, result.cards) == (4, 0, 3)
+    assert export_revlog(second) == exported  # the same history, states and elapsed days
+    moved = db.session.scalar(select(ExerciseCard).where(ExerciseCard.user_id == second.id))
+    card = db.session.get(ExerciseCard, card.id)
+    for name in ("stability", "difficulty", "reviews", "lapses"):
+        assert getattr(moved, name) == getattr(card, name), name
+    for name in ("due_at", "last_review_at"):  # the CSV keeps milliseconds
+        assert abs(getattr(moved, name) - getattr(card, name)) < timedelta(milliseconds=1)
+    assert moved.choices is None  # a configuration comes with the learner's own first run here
+    assert import_revlog(second, exported.encode()).skipped == 4
+
+
+def test_a_review_log_naming_an_unknown_exercise_imports_nothing(exercise) -> None:
+    user = User(username="learner", username_key="learner", password_hash="unused")
+    db.session.add(user)
+    db.session.commit()
+    ms = int(utcnow().timestamp() * 1000)
+    text = (
+        "card_id,review_time,review_rating\n"
+        f"exercise:tanh-init,{ms},3\nexercise:alpha,{ms},3\ntanh-init,{ms},3\n"
+    )
+
+    with pytest.raises(RevlogInvalid) as caught:
+        import_revlog(user, text.encode())
+
+    assert caught.value.problems == [
+        "line 3: card_id: no exercise 'alpha' here",  # a question's slug is not an exercise's
+        "line 4: card_id: no question 'tanh-init' here",  # nor the other way round
+    ]
+    assert db.session.scalar(select(func.count()).select_from(ReviewLog)) == 0
+    assert db.session.scalar(select(func.count()).select_from(ExerciseCard)) == 0

@@ -459,7 +459,8 @@ def memory():
     },
 )
 def export_revlog():
-    """Your review log as CSV in the FSRS benchmark layout (card_id is the question slug)."""
+    """Your review log as CSV in the FSRS benchmark layout (card_id is the question slug, or
+    `exercise:` and the slug for an exercise's card)."""
     return Response(revlog_service.export_revlog(current_user), mimetype="text/csv")
 
 
