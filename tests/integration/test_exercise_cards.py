@@ -23,7 +23,7 @@ from quizapp.services.memory import memory_overview
 from quizapp.services.review import rate_card, review_queue, undo_rating
 from quizapp.services.revlog import RevlogInvalid, export_revlog, import_revlog
 from quizapp.services.schedule_fits import learner_reviews
-from quizapp.services.simulations import start_exercise_run
+from quizapp.services.simulations import start_exercise_run, warm_cache
 from quizapp.sim import SIMULATOR_VERSION, validate_config
 
 EXERCISE = """\
@@ -235,3 +235,103 @@ def test_a_review_log_naming_an_unknown_exercise_imports_nothing(exercise) -> No
     ]
     assert db.session.scalar(select(func.count()).select_from(ReviewLog)) == 0
     assert db.session.scalar(select(func.count()).select_from(ExerciseCard)) == 0
+
+
+def simulated(exercise: Exercise, choices: dict) -> None:
+    """The stored result of this configuration replaced by a real simulation's, for the pages
+    that draw it whole."""
+    config = validate_config(build_config(exercise.network, exercise.choices, choices))
+    db.session.delete(db.session.get(SimResult, cache_key(config, SIMULATOR_VERSION)))
+    db.session.commit()
+    warm_cache([config])
+
+
+def hidden_fields(html: str, form_class: str) -> dict[str, str]:
+    form = re.search(rf'<form [^>]*class="[^"]*{form_class}[^"]*".*?</form>', html, re.S).group(0)
+    return dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', form))
+
+
+def test_running_an_exercise_card_again_is_its_review_and_returns_to_the_session(
+    app, client, content_dir
+) -> None:
+    with app.app_context():
+        simulated(prepare(content_dir), {"init": "xavier_normal"})
+    sign_in(client, add_user(app))
+    client.post("/exercises/tanh-init/runs", data={"init": "xavier_normal"})
+    with app.app_context():
+        db.session.scalar(select(ExerciseCard)).due_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    back = client.post("/review/reveal", data={"exercise": "tanh-init", "prediction": "healthy"})
+    run_form = hidden_fields(back.text, "review-run")
+    assert run_form["next"] == "/review" and run_form["init"] == "xavier_normal"
+    stale_version = hidden_fields(back.text, "review-back")["card_version"]
+
+    ran = client.post("/exercises/tanh-init/runs", data=run_form)
+    assert ran.status_code == 302 and ran.location.endswith("?next=/review")
+    result = client.get(ran.location).text
+    run_id = ran.location.split("/runs/")[1].split("?")[0]
+    assert f'href="/review?ran={run_id}"' in result and "Continue where you left off" in result
+
+    returned = client.get(f"/review?ran={run_id}")
+    assert returned.status_code == 302 and returned.location == "/review"
+    page = client.get("/review").text
+    assert "Your run counted as the review of “Keep a small tanh stack alive”: rated Good" in page
+    assert 'aria-label="Card 2 of 2"' in page  # done: the run; left: the new question beta
+    assert 'name="exercise" value="tanh-init"' not in page  # not due any more
+    client.get(f"/review?ran={run_id}")  # back twice (reload, history): counted once
+    assert 'aria-label="Card 2 of 2"' in client.get("/review").text
+
+    # The form shown before the run is stale now: sent anyway, the run stays the one review.
+    form = {"exercise": "tanh-init", "rating": "easy", "card_version": stale_version}
+    rated = client.post("/review/rate", data=form)
+    assert rated.status_code == 303
+    page = client.get("/review").text
+    assert "Rated Good: the exercise “Keep a small tanh stack alive”" in page
+    assert 'aria-label="Card 2 of 2"' in page
+    with app.app_context():
+        assert db.session.scalar(select(ExerciseCard.reviews)) == 2
+        logs = select(func.count()).select_from(ReviewLog).where(ReviewLog.exercise_id.is_not(None))
+        assert db.session.scalar(logs) == 2  # the first run's and this run's, no third
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example/review", "https://evil.example/", "/\t/evil.example", "review"]
+)
+def test_a_run_only_leads_back_to_a_page_of_this_site(app, client, content_dir, target) -> None:
+    with app.app_context():
+        simulated(prepare(content_dir), {"init": "xavier_normal"})
+    sign_in(client, add_user(app))
+
+    form = {"init": "xavier_normal", "next": target}
+    ran = client.post("/exercises/tanh-init/runs", data=form)
+
+    assert ran.status_code == 302 and "next=" not in ran.location
+    assert "Continue where you left off" not in client.get(ran.location).text
+    forged = client.get(ran.location + "?next=" + target)
+    assert forged.status_code == 200 and "evil.example" not in forged.text
+
+
+def test_the_api_counts_a_run_of_an_exercise_card_as_its_review(app, client, content_dir) -> None:
+    with app.app_context():
+        prepare(content_dir)
+    sign_in(client, add_user(app))
+    client.post("/api/v1/exercises/tanh-init/runs", json={"choices": {"init": "xavier_normal"}})
+    with app.app_context():
+        db.session.scalar(select(ExerciseCard)).due_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    path = "/api/v1/me/review/exercises/tanh-init"
+    shown = client.post(f"{path}/reveal", json={"prediction": "healthy"}).get_json()
+
+    run = client.post("/api/v1/exercises/tanh-init/runs", json={"choices": shown["choices"]})
+    review_id = run.get_json()["review_id"]
+    assert run.status_code == 202 and review_id is not None
+
+    queue = client.get("/api/v1/me/review/queue").get_json()
+    assert "tanh-init" not in [card["question"] for card in queue["cards"]]
+    body = {"rating": "again", "card_version": shown["card_version"]}
+    rated = client.post(f"{path}/ratings", json=body).get_json()
+    assert rated["duplicate"] is True
+    assert (rated["review_id"], rated["rating"]) == (review_id, "good")
+    assert client.get(f"/api/v1/runs/{run.get_json()['id']}").get_json()["review_id"] == review_id
+    lab = client.post("/api/v1/lab/runs", json={"config": run.get_json()["config"]})
+    assert lab.get_json()["from_cache"] and lab.get_json()["review_id"] is None
