@@ -76,7 +76,7 @@ class QueueQuestion:
     slug: str
     title: str
     difficulty: str
-    topic: str  # the slug of its first topic, for interleaving
+    topic: str  # the slug of its first topic (an exercise: its first question's), to interleave
     kind: str = "question"  # or "exercise": an exercise card ("run it again and predict")
 
 
@@ -152,7 +152,14 @@ _UNSEEN = select(*_QUEUE_COLUMNS).where(
 )
 # Exercise cards come due like question cards; they are made by runs, never new here.
 _DUE_EXERCISES = (
-    select(ExerciseCard, Exercise.id, Exercise.slug, Exercise.title, Exercise.difficulty)
+    select(
+        ExerciseCard,
+        Exercise.id,
+        Exercise.slug,
+        Exercise.title,
+        Exercise.difficulty,
+        Exercise.question_slugs,
+    )
     .join(Exercise, Exercise.id == ExerciseCard.exercise_id)
     .where(
         ExerciseCard.user_id == bindparam("user_id"),
@@ -161,6 +168,9 @@ _DUE_EXERCISES = (
         ExerciseCard.due_at <= bindparam("until"),
     )
     .order_by(ExerciseCard.due_at, Exercise.id)
+)
+_TOPIC_BY_SLUG = select(Question.slug, _FIRST_TOPIC).where(
+    Question.slug.in_(bindparam("slugs", expanding=True)), Question.retired_at.is_(None)
 )
 _NEXT_DUE = select(
     select(func.min(ReviewCard.due_at))
@@ -202,8 +212,12 @@ def review_queue(user: User, now: datetime | None = None) -> ReviewQueue:
 
     window = {"user_id": user.id, "until": now + LEARN_AHEAD}
     due_rows = [(row[0], light(*row[1:])) for row in db.session.execute(_DUE, window)]
-    for card, *columns in db.session.execute(_DUE_EXERCISES, window):
-        due_rows.append((card, QueueQuestion(*columns, topic="", kind=EXERCISE_CARDS.name)))
+    exercise_rows = db.session.execute(_DUE_EXERCISES, window).all()
+    topics = _linked_topics(slugs for *_, slugs in exercise_rows)
+    for card, *columns, slugs in exercise_rows:
+        # An exercise is interleaved as the first of its questions (the author's order) is.
+        topic = next((topics[slug] for slug in slugs or () if topics.get(slug)), "")
+        due_rows.append((card, QueueQuestion(*columns, topic=topic, kind=EXERCISE_CARDS.name)))
     due_rows.sort(key=lambda row: row[0].due_at)
     due = [QueueCard(question, card) for card, question in due_rows if card.due_at <= now]
     queue.due_total = len(due)
@@ -223,6 +237,15 @@ def review_queue(user: User, now: datetime | None = None) -> ReviewQueue:
         nexts = db.session.execute(_NEXT_DUE, {"user_id": user.id, "now": now}).one()
         queue.next_due_at = min((when for when in nexts if when is not None), default=None)
     return queue
+
+
+def _linked_topics(question_slugs) -> dict[str, str]:
+    """The first topic of each active question named (one query, only when exercise cards
+    are due)."""
+    slugs = sorted({slug for group in question_slugs for slug in group or ()})
+    if not slugs:
+        return {}
+    return {slug: topic for slug, topic in db.session.execute(_TOPIC_BY_SLUG, {"slugs": slugs})}
 
 
 @dataclass(frozen=True)

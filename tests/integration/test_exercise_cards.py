@@ -9,7 +9,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import add_user, sign_in
+from conftest import add_user, sign_in, write_question
 from sqlalchemy import func, select
 
 from quizapp.domain.exercises import build_config
@@ -335,3 +335,41 @@ def test_the_api_counts_a_run_of_an_exercise_card_as_its_review(app, client, con
     assert client.get(f"/api/v1/runs/{run.get_json()['id']}").get_json()["review_id"] == review_id
     lab = client.post("/api/v1/lab/runs", json={"config": run.get_json()["config"]})
     assert lab.get_json()["from_cache"] and lab.get_json()["review_id"] is None
+
+
+def test_exercise_cards_interleave_with_the_questions_of_their_topic(
+    any_db_app, content_dir
+) -> None:
+    activation = {"topics: [gradient-flow]": "topics: [activation-functions]"}
+    write_question(content_dir, "gamma", replace=activation)
+    # tanh-init belongs to alpha (gradient-flow); its twin to gamma (activation-functions).
+    twin = EXERCISE.replace("slug: tanh-init", "slug: tanh-twin").replace("[alpha]", "[gamma]")
+    (content_dir / "exercises" / "tanh-twin.yaml").write_text(twin)
+    with any_db_app.app_context():
+        prepare(content_dir)
+        user = User(username="learner", username_key="learner", password_hash="unused")
+        db.session.add(user)
+        db.session.commit()
+        for slug in ("tanh-init", "tanh-twin"):
+            start_exercise_run(user, slug, {"init": "xavier_normal"})
+        rate_card(user, "beta", "good")  # alpha and gamma have cards from the runs
+        due_order = ["alpha", "beta", "tanh-twin", "tanh-init", "gamma"]
+        now = utcnow() + timedelta(days=400)
+        for minutes, slug in enumerate(due_order):
+            for item in review_queue(user, now).cards:
+                if item.question.slug == slug:
+                    item.card.due_at = now - timedelta(hours=1) + timedelta(minutes=minutes)
+        db.session.commit()
+
+        queue = review_queue(user, now)
+
+        topics = {item.question.slug: item.topic for item in queue.cards}
+        assert (topics["tanh-init"], topics["tanh-twin"]) == (
+            "gradient-flow",
+            "activation-functions",
+        )
+        # Round robin over gradient-flow [alpha, beta, tanh-init] and activation-functions
+        # [tanh-twin, gamma]; with one group for both exercises they came out side by side.
+        assert [item.question.slug for item in queue.cards] == [
+            "alpha", "tanh-twin", "beta", "gamma", "tanh-init"
+        ]  # fmt: skip
