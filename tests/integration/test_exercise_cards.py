@@ -5,6 +5,7 @@ forms of the review screen (no JavaScript)."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 
@@ -373,3 +374,21 @@ def test_exercise_cards_interleave_with_the_questions_of_their_topic(
         assert [item.question.slug for item in queue.cards] == [
             "alpha", "tanh-twin", "beta", "gamma", "tanh-init"
         ]  # fmt: skip
+
+
+def test_an_exercise_card_imported_without_a_run_asks_for_one(app, client, content_dir) -> None:
+    with app.app_context():
+        prepare(content_dir)
+    sign_in(client, add_user(app))
+    ms = int((utcnow() - timedelta(days=30)).timestamp() * 1000)
+    text = f"card_id,review_time,review_rating\nexercise:tanh-init,{ms},1\n"
+    imported = client.post(
+        "/account/review-log/import", data={"file": (io.BytesIO(text.encode()), "revlog.csv")}
+    )
+    assert imported.status_code == 303
+
+    page = client.get("/review").text
+    assert "Init: <strong>not chosen yet</strong>" in page
+    back = client.post("/review/reveal", data={"exercise": "tanh-init"}).text
+    assert "no recorded result yet" in back and 'href="/exercises/tanh-init"' in back
+    assert "review-run" not in back  # nothing to run again yet
