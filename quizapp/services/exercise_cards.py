@@ -17,7 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from quizapp.domain.exercises import InvalidChoice, build_config, prediction_correct
 from quizapp.domain.grading import Grade
-from quizapp.domain.scheduling import RATINGS, rating_for_grade
+from quizapp.domain.scheduling import RATING_NAMES, RATINGS, rating_for_grade
 from quizapp.extensions import db
 from quizapp.jobs import cache_key
 from quizapp.models import Exercise, ExerciseCard, ReviewLog, SimResult, SimRun, User
@@ -48,7 +48,10 @@ def _card(user: User, exercise: Exercise, for_update: bool = False) -> ExerciseC
 
 def record_run(user: User, exercise: Exercise, run: SimRun, grade: Grade, now: datetime):
     """A finished run of the exercise rates its card (no commit), as an answer rates its
-    question's: Good when it passed, Again when not. The card keeps the run's choices."""
+    question's: Good when it passed, Again when not. The card keeps the run's choices.
+
+    `now` is the run's finished_at: the rating is logged at that very moment, which is how
+    `rating_by_run` finds it again."""
     card, _ = apply_rating(
         user,
         _card(user, exercise, for_update=True),
@@ -63,6 +66,25 @@ def record_run(user: User, exercise: Exercise, run: SimRun, grade: Grade, now: d
     return card
 
 
+_RATING_BY_RUN = select(ReviewLog).where(
+    ReviewLog.user_id == bindparam("user_id"),
+    ReviewLog.exercise_id == bindparam("exercise_id"),
+    ReviewLog.reviewed_at == bindparam("finished_at"),
+    ReviewLog.source == "app",
+)
+
+
+def rating_by_run(user: User, run: SimRun) -> ReviewLog | None:
+    """The rating the learner's finished exercise run gave the exercise's card (None: a lab
+    run, not finished, failed, another learner's, or its rating undone since)."""
+    if run.exercise_id is None or run.user_id != user.id or run.status != "done":
+        return None
+    return db.session.scalar(
+        _RATING_BY_RUN,
+        {"user_id": user.id, "exercise_id": run.exercise_id, "finished_at": run.finished_at},
+    )
+
+
 def exercise_card(user: User, exercise: Exercise) -> ExerciseCard:
     card = _card(user, exercise)
     if card is None:
@@ -74,7 +96,10 @@ def described_choices(exercise: Exercise, choices: dict[str, Any] | None) -> lis
     """The card's configuration as (choice, option label) pairs, in the exercise's order."""
     described = []
     for name, options in exercise.choices.items():
-        value = (choices or {}).get(name)
+        if choices is None:  # a card imported from a review log: no run of it here yet
+            described.append((name.replace("_", " ").capitalize(), "not chosen yet"))
+            continue
+        value = choices.get(name)
         label = next((o["label"] for o in options if o["value"] == value), str(value))
         described.append((name.replace("_", " ").capitalize(), label))
     return described
@@ -167,7 +192,9 @@ def rate_exercise(
                 )
                 if log is None:
                     raise Conflict("This card changed since it was shown; rate it again.")
-                return ExerciseRating(log, card, rating, duplicate=True)
+                # Rated since it was shown (this form sent twice, or a run of the exercise
+                # started from the card): that rating is its review, not a second one.
+                return ExerciseRating(log, card, RATING_NAMES[log.rating], duplicate=True)
             card, log = apply_rating(
                 user, card, None, rating, elapsed, now, leeches=False, exercise_id=exercise.id
             )

@@ -44,6 +44,7 @@ from quizapp.models import (
     question_topics,
 )
 from quizapp.models.base import utcnow
+from quizapp.services.card_kinds import EXERCISE_CARDS, kind_of_log
 from quizapp.services.errors import Conflict, InvalidInput, NotFound
 from quizapp.services.learning import (
     UPDATE_RETRIES,
@@ -75,7 +76,7 @@ class QueueQuestion:
     slug: str
     title: str
     difficulty: str
-    topic: str  # the slug of its first topic, for interleaving
+    topic: str  # the slug of its first topic (an exercise: its first question's), to interleave
     kind: str = "question"  # or "exercise": an exercise card ("run it again and predict")
 
 
@@ -151,7 +152,14 @@ _UNSEEN = select(*_QUEUE_COLUMNS).where(
 )
 # Exercise cards come due like question cards; they are made by runs, never new here.
 _DUE_EXERCISES = (
-    select(ExerciseCard, Exercise.id, Exercise.slug, Exercise.title, Exercise.difficulty)
+    select(
+        ExerciseCard,
+        Exercise.id,
+        Exercise.slug,
+        Exercise.title,
+        Exercise.difficulty,
+        Exercise.question_slugs,
+    )
     .join(Exercise, Exercise.id == ExerciseCard.exercise_id)
     .where(
         ExerciseCard.user_id == bindparam("user_id"),
@@ -160,6 +168,9 @@ _DUE_EXERCISES = (
         ExerciseCard.due_at <= bindparam("until"),
     )
     .order_by(ExerciseCard.due_at, Exercise.id)
+)
+_TOPIC_BY_SLUG = select(Question.slug, _FIRST_TOPIC).where(
+    Question.slug.in_(bindparam("slugs", expanding=True)), Question.retired_at.is_(None)
 )
 _NEXT_DUE = select(
     select(func.min(ReviewCard.due_at))
@@ -201,8 +212,12 @@ def review_queue(user: User, now: datetime | None = None) -> ReviewQueue:
 
     window = {"user_id": user.id, "until": now + LEARN_AHEAD}
     due_rows = [(row[0], light(*row[1:])) for row in db.session.execute(_DUE, window)]
-    for card, *columns in db.session.execute(_DUE_EXERCISES, window):
-        due_rows.append((card, QueueQuestion(*columns, topic="", kind="exercise")))
+    exercise_rows = db.session.execute(_DUE_EXERCISES, window).all()
+    topics = _linked_topics(slugs for *_, slugs in exercise_rows)
+    for card, *columns, slugs in exercise_rows:
+        # An exercise is interleaved as the first of its questions (the author's order) is.
+        topic = next((topics[slug] for slug in slugs or () if topics.get(slug)), "")
+        due_rows.append((card, QueueQuestion(*columns, topic=topic, kind=EXERCISE_CARDS.name)))
     due_rows.sort(key=lambda row: row[0].due_at)
     due = [QueueCard(question, card) for card, question in due_rows if card.due_at <= now]
     queue.due_total = len(due)
@@ -222,6 +237,15 @@ def review_queue(user: User, now: datetime | None = None) -> ReviewQueue:
         nexts = db.session.execute(_NEXT_DUE, {"user_id": user.id, "now": now}).one()
         queue.next_due_at = min((when for when in nexts if when is not None), default=None)
     return queue
+
+
+def _linked_topics(question_slugs) -> dict[str, str]:
+    """The first topic of each active question named (one query, only when exercise cards
+    are due)."""
+    slugs = sorted({slug for group in question_slugs for slug in group or ()})
+    if not slugs:
+        return {}
+    return {slug: topic for slug, topic in db.session.execute(_TOPIC_BY_SLUG, {"slugs": slugs})}
 
 
 @dataclass(frozen=True)
@@ -448,16 +472,14 @@ def undo_rating(user: User, review_id: Any = None) -> Question | Exercise:
         raise NotFound("There is no rating to undo.")
     if review_id not in (None, "") and str(review_id) != str(log.id):
         raise Conflict("Only your last rating can be undone, and this was not it.", "review")
-    if log.exercise_id is not None:
-        model, card_model, reference = Exercise, ExerciseCard, "exercise_id"
-    else:
-        model, card_model, reference = Question, ReviewCard, "question_id"
+    kind = kind_of_log(log)
+    rated_id = kind.content_id(log)
     newer = db.session.scalar(
         select(func.count())
         .select_from(ReviewLog)
         .where(
             ReviewLog.user_id == user.id,
-            getattr(ReviewLog, reference) == getattr(log, reference),
+            getattr(ReviewLog, kind.reference) == rated_id,
             ReviewLog.id > log.id,
         )
     )
@@ -465,14 +487,11 @@ def undo_rating(user: User, review_id: Any = None) -> Question | Exercise:
         # The card was rebuilt since (an imported history): its old state is gone.
         raise Conflict("That rating can no longer be undone: the card was rescheduled since.")
     card = db.session.scalar(
-        select(card_model)
-        .where(
-            card_model.user_id == user.id,
-            getattr(card_model, reference) == getattr(log, reference),
-        )
+        select(kind.card)
+        .where(kind.card.user_id == user.id, getattr(kind.card, kind.reference) == rated_id)
         .with_for_update()
     )
-    rated = db.session.get(model, getattr(log, reference))
+    rated = db.session.get(kind.content, rated_id)
     if log.card_before is None:
         if card is not None:
             db.session.delete(card)

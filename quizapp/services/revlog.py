@@ -15,7 +15,8 @@ from quizapp.domain.scheduling import (
     schedule_review,
 )
 from quizapp.extensions import db
-from quizapp.models import Question, ReviewCard, ReviewLog, User
+from quizapp.models import ExerciseCard, ReviewCard, ReviewLog, User
+from quizapp.services.card_kinds import CARD_KINDS, CardKind, kind_of_log, parse_revlog_card_id
 from quizapp.services.errors import InvalidInput
 from quizapp.services.learning import current_parameters
 
@@ -23,16 +24,19 @@ MAX_CSV_BYTES = 8 * 1024 * 1024
 
 
 def export_revlog(user: User) -> str:
-    """Every rating the learner made or imported, oldest first; card_id is the question slug."""
-    rows = db.session.execute(
-        select(ReviewLog, Question.slug)
-        .join(Question, Question.id == ReviewLog.question_id)
-        .where(ReviewLog.user_id == user.id)
-        .order_by(ReviewLog.reviewed_at, ReviewLog.id)
-    ).all()
+    """Every rating the learner made or imported, oldest first. card_id is the question's
+    slug, or "exercise:" and the slug for an exercise's card (see card_kinds)."""
+    rows = []
+    for kind in CARD_KINDS:
+        rows += db.session.execute(
+            select(ReviewLog, kind.content.slug)
+            .join(kind.content, kind.content.id == getattr(ReviewLog, kind.reference))
+            .where(ReviewLog.user_id == user.id)
+        ).all()
+    rows.sort(key=lambda row: (row[0].reviewed_at, row[0].id))
     return format_revlog_csv(
         RevlogRow(
-            card_id=slug,
+            card_id=kind_of_log(log).revlog_card_id(slug),
             review_time=log.reviewed_at,
             rating=log.rating,
             state=log.review_state,
@@ -60,7 +64,8 @@ class RevlogInvalid(InvalidInput):
 
 def import_revlog(user: User, data: bytes | str) -> ImportResult:
     """Add the reviews of a revlog CSV to the learner's log, all or nothing, and reschedule
-    each card it touches by replaying its whole history. card_id must be a question's slug."""
+    each card it touches by replaying its whole history. card_id must name a question or an
+    exercise here, as the export writes it."""
     if isinstance(data, bytes):
         if len(data) > MAX_CSV_BYTES:
             raise RevlogInvalid([f"line 1: the file is larger than {MAX_CSV_BYTES // 2**20} MiB"])
@@ -72,34 +77,40 @@ def import_revlog(user: User, data: bytes | str) -> ImportResult:
         rows = parse_revlog_csv(data)
     except RevlogError as error:
         raise RevlogInvalid(error.problems) from None
-    slugs = {row.card_id for row in rows}
-    questions = {
-        q.slug: q
-        for q in db.session.scalars(
-            select(Question).where(Question.slug.in_(slugs), Question.retired_at.is_(None))
-        )
-    }
+    named = {row.card_id: parse_revlog_card_id(row.card_id) for row in rows}
+    found: dict[str, tuple[CardKind, int]] = {}  # card_id -> (kind, content id)
+    for kind in CARD_KINDS:
+        slugs = {slug: card_id for card_id, (of, slug) in named.items() if of is kind}
+        for content_id, slug in db.session.execute(
+            select(kind.content.id, kind.content.slug).where(
+                kind.content.slug.in_(list(slugs)), kind.content.retired_at.is_(None)
+            )
+        ):
+            found[slugs[slug]] = (kind, content_id)
     problems = [
-        f"line {row.line}: card_id: no question '{row.card_id}' here"
+        f"line {row.line}: card_id: no {named[row.card_id][0].name} '{named[row.card_id][1]}' here"
         for row in rows
-        if row.card_id not in questions
+        if row.card_id not in found
     ]
     if problems:
         raise RevlogInvalid(problems[:50])
-    existing = {
-        (question_id, int(at.timestamp() * 1000))
-        for question_id, at in db.session.execute(
-            select(ReviewLog.question_id, ReviewLog.reviewed_at).where(
-                ReviewLog.user_id == user.id,
-                ReviewLog.question_id.in_([q.id for q in questions.values()]),
+    existing: set[tuple[str, int, int]] = set()
+    for kind in CARD_KINDS:
+        ids = [content_id for of, content_id in found.values() if of is kind]
+        reference = getattr(ReviewLog, kind.reference)
+        existing |= {
+            (kind.name, content_id, _ms(at))
+            for content_id, at in db.session.execute(
+                select(reference, ReviewLog.reviewed_at).where(
+                    ReviewLog.user_id == user.id, reference.in_(ids)
+                )
             )
-        )
-    }
+        }
     imported = skipped = 0
-    touched: set[int] = set()
+    touched: set[tuple[CardKind, int]] = set()
     for row in rows:
-        question = questions[row.card_id]
-        key = (question.id, int(row.review_time.timestamp() * 1000))
+        kind, content_id = found[row.card_id]
+        key = (kind.name, content_id, _ms(row.review_time))
         if key in existing:
             skipped += 1
             continue
@@ -107,30 +118,36 @@ def import_revlog(user: User, data: bytes | str) -> ImportResult:
         db.session.add(
             ReviewLog(
                 user_id=user.id,
-                question_id=question.id,
                 rating=row.rating,
                 review_state=row.state if row.state is not None else 0,
                 reviewed_at=row.review_time,
                 duration_ms=row.duration_ms,
                 elapsed_days=row.elapsed_days if row.elapsed_days is not None else -1.0,
                 source="import",
+                **{kind.reference: content_id},
             )
         )
         imported += 1
-        touched.add(question.id)
+        touched.add((kind, content_id))
     db.session.flush()
-    for question_id in touched:
-        replay_card(user, question_id)
+    for kind, content_id in touched:
+        replay_card(user, kind, content_id)
     db.session.commit()
     return ImportResult(imported, skipped, len(touched))
 
 
-def replay_card(user: User, question_id: int) -> ReviewCard:
-    """Rebuild a card's schedule from its whole review log, in time order (no commit)."""
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def replay_card(user: User, kind: CardKind, content_id: int) -> ReviewCard | ExerciseCard:
+    """Rebuild a card's schedule from its whole review log, in time order (no commit). An
+    exercise's card made here has no configuration yet: the learner's next run gives it one."""
+    reference = getattr(ReviewLog, kind.reference)
     logs = list(
         db.session.scalars(
             select(ReviewLog)
-            .where(ReviewLog.user_id == user.id, ReviewLog.question_id == question_id)
+            .where(ReviewLog.user_id == user.id, reference == content_id)
             .order_by(ReviewLog.reviewed_at, ReviewLog.id)
         )
     )
@@ -150,12 +167,12 @@ def replay_card(user: User, question_id: int) -> ReviewCard:
         state, last = outcome.state, log.reviewed_at
         lapses += 1 if rating == "again" and number > 0 else 0
     card = db.session.scalar(
-        select(ReviewCard).where(
-            ReviewCard.user_id == user.id, ReviewCard.question_id == question_id
+        select(kind.card).where(
+            kind.card.user_id == user.id, getattr(kind.card, kind.reference) == content_id
         )
     )
     if card is None:
-        card = ReviewCard(user_id=user.id, question_id=question_id)
+        card = kind.card(user_id=user.id, **{kind.reference: content_id})
         db.session.add(card)
     card.state, card.due_at = outcome.state, outcome.due
     card.stability, card.difficulty = outcome.stability, outcome.difficulty

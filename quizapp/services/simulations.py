@@ -253,7 +253,7 @@ def _record_attempt(run: SimRun, exercise: Exercise, now: datetime) -> None:
     first linked question, which it reschedules too."""
     user = db.session.get(User, run.user_id)
     score = 1.0 if run.passed else 0.0
-    record_run(user, exercise, run, Grade(score=score, correct=bool(run.passed)), now)
+    record_run(user, exercise, run, Grade(score=score, correct=bool(run.passed)), run.finished_at)
     question = db.session.scalar(
         select(Question).where(Question.slug.in_(exercise.question_slugs))
         .where(Question.retired_at.is_(None))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import (
     Blueprint,
     Flask,
@@ -35,6 +33,7 @@ from quizapp.web.forms import (
 )
 from quizapp.web.login_throttle import claim_password_check, password_check_passed
 from quizapp.web.question_page import has_session_cookie
+from quizapp.web.return_to import safe_local_url
 
 auth = Blueprint("auth", __name__)
 
@@ -109,14 +108,7 @@ def init_auth(app: Flask) -> None:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths: an open redirect would let a link send the learner elsewhere."""
-    # Control characters too: CR/LF would split the Location header, and browsers drop tab
-    # and newline from URLs, so "/\t/evil.example" would leave the site as "//evil.example".
-    if target and target.isprintable():
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target:
-            return target
-    return url_for("pages.catalog")
+    return safe_local_url(target) or url_for("pages.catalog")
 
 
 def _answers(count: int) -> str:

@@ -12,6 +12,7 @@ from quizapp.services import lab as lab_service
 from quizapp.services import simulations as sim_service
 from quizapp.services.errors import InvalidInput
 from quizapp.web.lab import lab_config_from, render_lab_page, share_url
+from quizapp.web.return_to import safe_local_url, with_query
 from quizapp.web.run_charts import run_charts, shared_run_charts
 
 exercises = Blueprint("exercises", __name__)
@@ -52,7 +53,9 @@ def start_exercise_run(slug: str):
     run = sim_service.start_exercise_run(
         _user(), slug, selected, request.form.get("prediction") or None
     )
-    return redirect(url_for("exercises.run", run_id=run.id))
+    # `next`: where the run was started from (the review card), for the result page's way back.
+    back = safe_local_url(request.form.get("next"))
+    return redirect(url_for("exercises.run", run_id=run.id, next=back))
 
 
 @exercises.get("/lab")
@@ -82,9 +85,12 @@ def start_lab_run():
 @exercises.get("/runs/<run_id>")
 def run(run_id: str):
     view = sim_service.get_run(run_id, _user())
+    back = safe_local_url(request.args.get("next"))
     return render_template(
         "exercises/run.html",
         view=view,
+        # The way back names the run, so the page it returns to can count what the run did.
+        back=with_query(back, ran=view.run.id) if back else None,
         charts=run_charts(view.result) if view.result else None,
         metrics=METRICS,
         lab_query=_lab_query(view.run.config),

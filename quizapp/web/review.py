@@ -25,10 +25,11 @@ from flask_login import current_user, login_required
 
 from quizapp.domain.exercises import VERDICTS
 from quizapp.domain.grading import InvalidResponse, check_kind
-from quizapp.domain.scheduling import RATINGS, format_interval, retrievability
+from quizapp.domain.scheduling import RATING_NAMES, RATINGS, format_interval, retrievability
 from quizapp.models import Exercise
 from quizapp.models.base import utcnow
 from quizapp.services import exercise_cards
+from quizapp.services import lab as lab_service
 from quizapp.services import review as review_service
 from quizapp.services.errors import InvalidInput
 from quizapp.services.exercise_cards import ExerciseReveal
@@ -46,6 +47,7 @@ REVIEW_FIELDS = frozenset({"csrf_token", "form_key", "question", "check", "start
 SESSION_KEY = "review_session"
 _UNKNOWN = object()
 RECENT_RATINGS = 20  # the ratings of this session an undo button may still offer
+RUN_WAIT = 5.0  # seconds the review waits for a run started from it to be recorded
 
 
 def _progress() -> dict:
@@ -60,6 +62,8 @@ def _progress() -> dict:
 
 def _record_progress(log_id: int, rating: str) -> None:
     state = _progress()
+    if any(entry[0] == log_id for entry in state["recent"]):
+        return  # counted already (a run's rating, back from its page twice)
     state["counts"] = {**state["counts"], rating: state["counts"].get(rating, 0) + 1}
     state["recent"] = [*state["recent"], [log_id, rating]][-RECENT_RATINGS:]
     session[SESSION_KEY] = state
@@ -211,11 +215,36 @@ def _shown_exercise(reveal, front, current):
 
 def review_page():
     """GET /review; `?card=<slug>` (a question) or `?exercise=<slug>` shows that card first
-    (after an undo without JavaScript)."""
+    (after an undo without JavaScript); `?ran=<run id>`: back from running an exercise card
+    again, the run's rating counts in this session."""
+    if run_id := request.args.get("ran"):
+        return _back_from_run(run_id)
     if slug := request.args.get("exercise"):
         return render_review(front=get_exercise(slug))
     slug = request.args.get("card")
     return render_review(front=review_service.get_question(slug) if slug else None)
+
+
+def _back_from_run(run_id: str):
+    """The learner ran an exercise card again from the review screen: that run rated the
+    card (record_run), so it is the card's review in this session, not one still to make."""
+    view = lab_service.wait_for_run(run_id, current_user, RUN_WAIT)
+    title = view.exercise.title if view.exercise else "the lab"
+    log = exercise_cards.rating_by_run(current_user, view.run)
+    if log is not None:
+        rating = RATING_NAMES[log.rating]
+        _record_progress(log.id, rating)
+        card = exercise_cards.exercise_card(current_user, view.exercise)
+        flash(
+            f"Your run counted as the review of “{title}”: rated {rating.capitalize()}, it comes "
+            f"back in {format_interval(card.due_at - utcnow())}.",
+            "info",
+        )
+    elif view.pending:
+        flash(f"Your run of “{title}” is still going; its outcome reschedules the card.", "info")
+    else:
+        flash(f"Your run of “{title}” did not rate its card; rate it here.", "info")
+    return redirect(url_for("learning.review"))
 
 
 @review.post("/review/reveal")

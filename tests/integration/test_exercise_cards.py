@@ -5,11 +5,12 @@ forms of the review screen (no JavaScript)."""
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 
 import pytest
-from conftest import add_user, sign_in, write_exercise
+from conftest import EXERCISE, add_user, sign_in, write_exercise, write_question
 from sqlalchemy import func, select
 
 from quizapp.domain.exercises import build_config
@@ -20,9 +21,10 @@ from quizapp.models.base import utcnow
 from quizapp.services.content_import import import_content
 from quizapp.services.exercise_cards import rate_exercise, reveal_exercise
 from quizapp.services.memory import memory_overview
-from quizapp.services.review import review_queue, undo_rating
+from quizapp.services.review import rate_card, review_queue, undo_rating
+from quizapp.services.revlog import RevlogInvalid, export_revlog, import_revlog
 from quizapp.services.schedule_fits import learner_reviews
-from quizapp.services.simulations import start_exercise_run
+from quizapp.services.simulations import start_exercise_run, warm_cache
 from quizapp.sim import SIMULATOR_VERSION, validate_config
 
 COLUMNS = ("state", "due_at", "stability", "difficulty", "reviews", "lapses", "last_review_at")
@@ -171,3 +173,207 @@ def test_the_api_reviews_an_exercise_card(app, client, content_dir) -> None:
     assert undone == {"question": "tanh-init", "kind": "exercise"}
     missing = client.post("/api/v1/me/review/exercises/nope/reveal", json={})
     assert missing.status_code == 404
+
+
+def test_the_review_log_csv_round_trips_exercise_cards_beside_question_cards(exercise) -> None:
+    first = User(username="first", username_key="first", password_hash="unused")
+    second = User(username="second", username_key="second", password_hash="unused")
+    db.session.add_all([first, second])
+    db.session.commit()
+    start_exercise_run(first, "tanh-init", {"init": "xavier_normal"}, "healthy")
+    card = db.session.scalar(select(ExerciseCard).where(ExerciseCard.user_id == first.id))
+    rate_exercise(first, exercise, "hard", now=card.due_at + timedelta(days=1))
+    rate_card(first, "beta", "again", now=utcnow())
+
+    exported = export_revlog(first)
+
+    ids = [line.split(",")[0] for line in exported.splitlines()[1:]]
+    assert sorted(ids) == ["alpha", "beta", "exercise:tanh-init", "exercise:tanh-init"]
+    result = import_revlog(second, exported.encode())
+    assert (result.imported, result.skipped, result.cards) == (4, 0, 3)
+    assert export_revlog(second) == exported  # the same history, states and elapsed days
+    moved = db.session.scalar(select(ExerciseCard).where(ExerciseCard.user_id == second.id))
+    card = db.session.get(ExerciseCard, card.id)
+    for name in ("stability", "difficulty", "reviews", "lapses"):
+        assert getattr(moved, name) == getattr(card, name), name
+    for name in ("due_at", "last_review_at"):  # the CSV keeps milliseconds
+        assert abs(getattr(moved, name) - getattr(card, name)) < timedelta(milliseconds=1)
+    assert moved.choices is None  # a configuration comes with the learner's own first run here
+    assert import_revlog(second, exported.encode()).skipped == 4
+
+
+def test_a_review_log_naming_an_unknown_exercise_imports_nothing(exercise) -> None:
+    user = User(username="learner", username_key="learner", password_hash="unused")
+    db.session.add(user)
+    db.session.commit()
+    ms = int(utcnow().timestamp() * 1000)
+    text = (
+        "card_id,review_time,review_rating\n"
+        f"exercise:tanh-init,{ms},3\nexercise:alpha,{ms},3\ntanh-init,{ms},3\n"
+    )
+
+    with pytest.raises(RevlogInvalid) as caught:
+        import_revlog(user, text.encode())
+
+    assert caught.value.problems == [
+        "line 3: card_id: no exercise 'alpha' here",  # a question's slug is not an exercise's
+        "line 4: card_id: no question 'tanh-init' here",  # nor the other way round
+    ]
+    assert db.session.scalar(select(func.count()).select_from(ReviewLog)) == 0
+    assert db.session.scalar(select(func.count()).select_from(ExerciseCard)) == 0
+
+
+def simulated(exercise: Exercise, choices: dict) -> None:
+    """The stored result of this configuration replaced by a real simulation's, for the pages
+    that draw it whole."""
+    config = validate_config(build_config(exercise.network, exercise.choices, choices))
+    db.session.delete(db.session.get(SimResult, cache_key(config, SIMULATOR_VERSION)))
+    db.session.commit()
+    warm_cache([config])
+
+
+def hidden_fields(html: str, form_class: str) -> dict[str, str]:
+    form = re.search(rf'<form [^>]*class="[^"]*{form_class}[^"]*".*?</form>', html, re.S).group(0)
+    return dict(re.findall(r'type="hidden" name="([^"]+)" value="([^"]*)"', form))
+
+
+def test_running_an_exercise_card_again_is_its_review_and_returns_to_the_session(
+    app, client, content_dir
+) -> None:
+    with app.app_context():
+        simulated(prepare(content_dir), {"init": "xavier_normal"})
+    sign_in(client, add_user(app))
+    client.post("/exercises/tanh-init/runs", data={"init": "xavier_normal"})
+    with app.app_context():
+        db.session.scalar(select(ExerciseCard)).due_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    back = client.post("/review/reveal", data={"exercise": "tanh-init", "prediction": "healthy"})
+    run_form = hidden_fields(back.text, "review-run")
+    assert run_form["next"] == "/review" and run_form["init"] == "xavier_normal"
+    stale_version = hidden_fields(back.text, "review-back")["card_version"]
+
+    ran = client.post("/exercises/tanh-init/runs", data=run_form)
+    assert ran.status_code == 302 and ran.location.endswith("?next=/review")
+    result = client.get(ran.location).text
+    run_id = ran.location.split("/runs/")[1].split("?")[0]
+    assert f'href="/review?ran={run_id}"' in result and "Continue where you left off" in result
+
+    returned = client.get(f"/review?ran={run_id}")
+    assert returned.status_code == 302 and returned.location == "/review"
+    page = client.get("/review").text
+    assert "Your run counted as the review of “Keep a small tanh stack alive”: rated Good" in page
+    assert 'aria-label="Card 2 of 2"' in page  # done: the run; left: the new question beta
+    assert 'name="exercise" value="tanh-init"' not in page  # not due any more
+    client.get(f"/review?ran={run_id}")  # back twice (reload, history): counted once
+    assert 'aria-label="Card 2 of 2"' in client.get("/review").text
+
+    # The form shown before the run is stale now: sent anyway, the run stays the one review.
+    form = {"exercise": "tanh-init", "rating": "easy", "card_version": stale_version}
+    rated = client.post("/review/rate", data=form)
+    assert rated.status_code == 303
+    page = client.get("/review").text
+    assert "Rated Good: the exercise “Keep a small tanh stack alive”" in page
+    assert 'aria-label="Card 2 of 2"' in page
+    with app.app_context():
+        assert db.session.scalar(select(ExerciseCard.reviews)) == 2
+        logs = select(func.count()).select_from(ReviewLog).where(ReviewLog.exercise_id.is_not(None))
+        assert db.session.scalar(logs) == 2  # the first run's and this run's, no third
+
+
+@pytest.mark.parametrize(
+    "target", ["//evil.example/review", "https://evil.example/", "/\t/evil.example", "review"]
+)
+def test_a_run_only_leads_back_to_a_page_of_this_site(app, client, content_dir, target) -> None:
+    with app.app_context():
+        simulated(prepare(content_dir), {"init": "xavier_normal"})
+    sign_in(client, add_user(app))
+
+    form = {"init": "xavier_normal", "next": target}
+    ran = client.post("/exercises/tanh-init/runs", data=form)
+
+    assert ran.status_code == 302 and "next=" not in ran.location
+    assert "Continue where you left off" not in client.get(ran.location).text
+    forged = client.get(ran.location + "?next=" + target)
+    assert forged.status_code == 200 and "evil.example" not in forged.text
+
+
+def test_the_api_counts_a_run_of_an_exercise_card_as_its_review(app, client, content_dir) -> None:
+    with app.app_context():
+        prepare(content_dir)
+    sign_in(client, add_user(app))
+    client.post("/api/v1/exercises/tanh-init/runs", json={"choices": {"init": "xavier_normal"}})
+    with app.app_context():
+        db.session.scalar(select(ExerciseCard)).due_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    path = "/api/v1/me/review/exercises/tanh-init"
+    shown = client.post(f"{path}/reveal", json={"prediction": "healthy"}).get_json()
+
+    run = client.post("/api/v1/exercises/tanh-init/runs", json={"choices": shown["choices"]})
+    review_id = run.get_json()["review_id"]
+    assert run.status_code == 202 and review_id is not None
+
+    queue = client.get("/api/v1/me/review/queue").get_json()
+    assert "tanh-init" not in [card["question"] for card in queue["cards"]]
+    body = {"rating": "again", "card_version": shown["card_version"]}
+    rated = client.post(f"{path}/ratings", json=body).get_json()
+    assert rated["duplicate"] is True
+    assert (rated["review_id"], rated["rating"]) == (review_id, "good")
+    assert client.get(f"/api/v1/runs/{run.get_json()['id']}").get_json()["review_id"] == review_id
+    lab = client.post("/api/v1/lab/runs", json={"config": run.get_json()["config"]})
+    assert lab.get_json()["from_cache"] and lab.get_json()["review_id"] is None
+
+
+def test_exercise_cards_interleave_with_the_questions_of_their_topic(
+    any_db_app, content_dir
+) -> None:
+    activation = {"topics: [gradient-flow]": "topics: [activation-functions]"}
+    write_question(content_dir, "gamma", replace=activation)
+    # tanh-init belongs to alpha (gradient-flow); its twin to gamma (activation-functions).
+    twin = EXERCISE.replace("slug: tanh-init", "slug: tanh-twin").replace("[alpha]", "[gamma]")
+    (content_dir / "exercises" / "tanh-twin.yaml").write_text(twin)
+    with any_db_app.app_context():
+        prepare(content_dir)
+        user = User(username="learner", username_key="learner", password_hash="unused")
+        db.session.add(user)
+        db.session.commit()
+        for slug in ("tanh-init", "tanh-twin"):
+            start_exercise_run(user, slug, {"init": "xavier_normal"})
+        rate_card(user, "beta", "good")  # alpha and gamma have cards from the runs
+        due_order = ["alpha", "beta", "tanh-twin", "tanh-init", "gamma"]
+        now = utcnow() + timedelta(days=400)
+        for minutes, slug in enumerate(due_order):
+            for item in review_queue(user, now).cards:
+                if item.question.slug == slug:
+                    item.card.due_at = now - timedelta(hours=1) + timedelta(minutes=minutes)
+        db.session.commit()
+
+        queue = review_queue(user, now)
+
+        topics = {item.question.slug: item.topic for item in queue.cards}
+        assert (topics["tanh-init"], topics["tanh-twin"]) == (
+            "gradient-flow",
+            "activation-functions",
+        )
+        # Round robin over gradient-flow [alpha, beta, tanh-init] and activation-functions
+        # [tanh-twin, gamma]; with one group for both exercises they came out side by side.
+        assert [item.question.slug for item in queue.cards] == [
+            "alpha", "tanh-twin", "beta", "gamma", "tanh-init"
+        ]  # fmt: skip
+
+
+def test_an_exercise_card_imported_without_a_run_asks_for_one(app, client, content_dir) -> None:
+    with app.app_context():
+        prepare(content_dir)
+    sign_in(client, add_user(app))
+    ms = int((utcnow() - timedelta(days=30)).timestamp() * 1000)
+    text = f"card_id,review_time,review_rating\nexercise:tanh-init,{ms},1\n"
+    imported = client.post(
+        "/account/review-log/import", data={"file": (io.BytesIO(text.encode()), "revlog.csv")}
+    )
+    assert imported.status_code == 303
+
+    page = client.get("/review").text
+    assert "Init: <strong>not chosen yet</strong>" in page
+    back = client.post("/review/reveal", data={"exercise": "tanh-init"}).text
+    assert "no recorded result yet" in back and 'href="/exercises/tanh-init"' in back
+    assert "review-run" not in back  # nothing to run again yet

@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from quizapp.domain.exercises import VERDICTS, describe_goal
+from quizapp.services import exercise_cards
 from quizapp.services import lab as lab_service
 from quizapp.services import simulations as sim_service
 from quizapp.web.api.documented import (
@@ -85,6 +86,14 @@ class RunOut(Schema):
     goals = fields.List(fields.Nested(GoalOut))
     result = fields.Dict(allow_none=True)
     url = fields.String()
+    review_id = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "Your exercise run's rating of the exercise's review card: it is "
+            "that card's review (undo it with POST /api/v1/me/review/undo); null until the "
+            "run is recorded, and for lab or anonymous runs"
+        },
+    )
 
 
 def _user():
@@ -92,8 +101,10 @@ def _user():
 
 
 def _run_body(run_id: str, wait: float = 0.0) -> dict:
-    view = lab_service.wait_for_run(run_id, _user(), wait)
+    user = _user()
+    view = lab_service.wait_for_run(run_id, user, wait)
     run = view.run
+    rating = exercise_cards.rating_by_run(user, run) if user is not None else None
     return {
         "id": run.id,
         "status": run.status,
@@ -108,6 +119,7 @@ def _run_body(run_id: str, wait: float = 0.0) -> dict:
         "goals": [goal.__dict__ for goal in view.goals],
         "result": view.result,
         "url": url_for("exercises.run", run_id=run.id),
+        "review_id": rating.id if rating is not None else None,
     }
 
 

@@ -8,13 +8,13 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from quizapp.domain.scheduling import RATINGS, format_interval, retrievability
-from quizapp.models import Exercise
 from quizapp.models.base import utcnow
 from quizapp.services import exercise_cards
 from quizapp.services import memory as memory_service
 from quizapp.services import review as review_service
 from quizapp.services import revlog as revlog_service
 from quizapp.services import schedule_fits as fit_service
+from quizapp.services.card_kinds import kind_of_content
 from quizapp.services.learning import current_parameters
 from quizapp.services.simulations import get_exercise
 from quizapp.web.api.documented import bad_request, no_such, signed_in
@@ -313,8 +313,7 @@ def rate(body: dict):
 def undo(body: dict):
     """Undo your last rating: its attempt, the card's state and the log entry."""
     rated = review_service.undo_rating(current_user, body.get("review"))
-    kind = "exercise" if isinstance(rated, Exercise) else "question"
-    return {"question": rated.slug, "kind": kind}
+    return {"question": rated.slug, "kind": kind_of_content(rated).name}
 
 
 @blp.post("/me/review/exercises/<slug>/reveal")
@@ -460,7 +459,8 @@ def memory():
     },
 )
 def export_revlog():
-    """Your review log as CSV in the FSRS benchmark layout (card_id is the question slug)."""
+    """Your review log as CSV in the FSRS benchmark layout (card_id is the question slug, or
+    `exercise:` and the slug for an exercise's card)."""
     return Response(revlog_service.export_revlog(current_user), mimetype="text/csv")
 
 
