@@ -67,7 +67,7 @@ def elapsed_ms_from_form() -> int | None:
     """Milliseconds since the page showed the card: the form's started_ms (now_ms when the
     page was rendered) to now; None without it. The review screen reads it too."""
     started = request.form.get("started_ms", "")
-    if not started.isdigit():
+    if not started.isdecimal():
         return None
     return int(time.time() * 1000) - int(started)
 
@@ -77,7 +77,7 @@ def answer(slug: str):
     # The cached, read-only copy: the service loads its own to record the answer.
     question = question_parts(slug).question
     raw_index = request.form.get("check", "")
-    if not raw_index.isdigit() or int(raw_index) >= len(question.checks):
+    if not raw_index.isdecimal() or int(raw_index) >= len(question.checks):
         raise InvalidInput("That check does not exist on this question.", field="check")
     check_index = int(raw_index)
     check = question.checks[check_index]
@@ -142,7 +142,7 @@ def answer(slug: str):
 
 def _form_count(name: str) -> int:
     value = request.form.get(name, "")
-    return min(int(value), 100) if value.isdigit() else 0
+    return min(int(value), 100) if value.isdecimal() else 0
 
 
 def _entered() -> dict[str, list[str]]:
