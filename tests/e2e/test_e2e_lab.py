@@ -85,6 +85,10 @@ def test_sliders_rerun_in_place_overlay_two_runs_and_share_a_permalink(
         page.fill("#lab-depth", "900")
         expect(page.locator("#lab-error .form-error")).to_contain_text("above the limit of 200")
     expect(page.locator('.lab-field[data-field="depth"]')).to_have_class(re.compile("has-error"))
+    # The status line points to the message where it is: right below it.
+    expect(page.locator("#lab-status")).to_have_text("Not run: see the message below.")
+    status, message = page.locator("#lab-status"), page.locator("#lab-error .form-error")
+    assert status.bounding_box()["y"] < message.bounding_box()["y"]
     assert run_id(page) == third
     page.fill("#lab-depth", "9")
     expect(page.locator("#lab-error .form-error")).to_have_count(0)
