@@ -8,6 +8,7 @@ import uuid
 
 from flask import Blueprint, Flask, Response, g, render_template, request
 from flask_login import current_user, login_required
+from flask_wtf.csrf import CSRFError
 
 from quizapp.domain.grading import MAX_ANSWER_CHARS, InvalidResponse, check_kind
 from quizapp.services import learning as learning_service
@@ -27,6 +28,7 @@ from quizapp.web.check_views import (
     save_progress,
     saved_progress,
 )
+from quizapp.web.errors import stale_form_response
 from quizapp.web.question_page import question_parts, render_question_page
 
 learning = Blueprint("learning", __name__)
@@ -138,6 +140,25 @@ def answer(slug: str):
     if return_to == "review":
         return render_template("learning/review_result.html", result=result)
     return _render_question(slug, result=result, return_to=return_to)
+
+
+@learning.errorhandler(CSRFError)
+def answer_from_a_stale_page(error: CSRFError):
+    """A visitor's page is served without a token while they have no session; once an answer
+    in another tab starts one, this page's answers are refused. Nothing is recorded: the
+    question comes back with the answer kept, the reason beside it and a fresh token."""
+    raw_index = request.form.get("check", "")
+    slug = (request.view_args or {}).get("slug")
+    if request.endpoint != "learning.answer" or not raw_index.isdecimal():
+        return stale_form_response(error)
+    question = question_parts(slug).question
+    check_index = int(raw_index)
+    if check_index >= len(question.checks):
+        return stale_form_response(error)
+    problem = {"check": check_index, "message": "this page was opened before your visit "
+               "began in another tab. Check your answer and send it again.",
+               "entered": _entered(), **saved_progress(slug, check_index)}  # fmt: skip
+    return _render_question(slug, problem=problem, return_to=request.form.get("return_to")), 400
 
 
 def _form_count(name: str) -> int:
