@@ -6,7 +6,7 @@ import json
 import time
 import uuid
 
-from flask import Blueprint, Flask, Response, g, render_template, request
+from flask import Blueprint, Flask, Response, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf.csrf import CSRFError
 
@@ -140,6 +140,13 @@ def answer(slug: str):
     if return_to == "review":
         return render_template("learning/review_result.html", result=result)
     return _render_question(slug, result=result, return_to=return_to)
+
+
+@learning.get("/questions/<slug>/answer")
+def answer_address(slug: str):
+    """The address bar reads this after an answer: opened again (Enter, a bookmark, a shared
+    link), it is the question, not "405 Method not allowed"."""
+    return redirect(url_for("pages.question", slug=slug))
 
 
 @learning.errorhandler(CSRFError)
