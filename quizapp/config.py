@@ -86,7 +86,7 @@ def _positive_int(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) < 1:
+    if not raw.isdecimal() or int(raw) < 1:
         raise ConfigurationError(f"{name} must be a whole number above 0, not {raw[:20]!r}")
     return int(raw)
 
@@ -98,7 +98,7 @@ def trusted_proxies() -> int:
     address and step around every per-address limit.
     """
     raw = os.environ.get("QUIZAPP_TRUST_PROXY", "0").strip() or "0"
-    if not raw.isdigit() or int(raw) > 5:
+    if not raw.isdecimal() or int(raw) > 5:
         raise ConfigurationError(
             f"QUIZAPP_TRUST_PROXY must be the number of proxies in front of the app (0-5), "
             f"not {raw[:20]!r}"

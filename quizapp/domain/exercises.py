@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from quizapp.sim.fields import LAB_FIELDS
+
 VERDICTS = ("vanishing", "healthy", "exploding")
 # Exhaustive solvability checks stop here; larger spaces use the declared solutions.
 MAX_EXHAUSTIVE_COMBINATIONS = 36
@@ -24,6 +26,12 @@ class InvalidChoice(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+
+
+def choice_title(name: str) -> str:
+    """A choice's heading as the lab labels its field ("init": "Weight initialisation")."""
+    field = LAB_FIELDS.get(name)
+    return field.label if field else name.replace("_", " ").capitalize()
 
 
 def _summary(name: str) -> Callable[[Mapping[str, Any]], Any]:

@@ -9,6 +9,7 @@ process) are not announced here; waiters also look at the database on a short in
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -17,6 +18,16 @@ from dataclasses import dataclass
 from quizapp.jobs import JobOutcome
 
 KEEP = 512  # finished runs remembered for late waiters
+
+
+def wait_deadline(timeout: float, longest: float) -> float:
+    """The time.monotonic() at which a long-poll of `timeout` seconds (0 to `longest`) ends.
+
+    NaN ("?wait=nan" reads as a float) waits 0: max(nan, 0.0) is nan, a deadline never
+    reached, which held the request in a database-polling loop until the job finished.
+    """
+    seconds = 0.0 if math.isnan(timeout) else min(max(timeout, 0.0), longest)
+    return time.monotonic() + seconds
 
 
 @dataclass

@@ -65,7 +65,8 @@ def register_user(username: str, password: str, role: str = "learner") -> User:
     username = username.strip()
     if not USERNAME_PATTERN.match(username):
         raise InvalidInput(
-            "Username must be 3 to 40 letters, digits, dots, dashes or underscores.",
+            "Username must be 3 to 40 characters: letters a–z without accents, digits, dots, "
+            "dashes or underscores.",
             field="username",
         )
     if role not in ROLES:

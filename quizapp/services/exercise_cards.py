@@ -15,7 +15,12 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm.exc import StaleDataError
 
-from quizapp.domain.exercises import InvalidChoice, build_config, prediction_correct
+from quizapp.domain.exercises import (
+    InvalidChoice,
+    build_config,
+    choice_title,
+    prediction_correct,
+)
 from quizapp.domain.grading import Grade
 from quizapp.domain.scheduling import RATING_NAMES, RATINGS, rating_for_grade
 from quizapp.extensions import db
@@ -101,7 +106,7 @@ def described_choices(exercise: Exercise, choices: dict[str, Any] | None) -> lis
             continue
         value = choices.get(name)
         label = next((o["label"] for o in options if o["value"] == value), str(value))
-        described.append((name.replace("_", " ").capitalize(), label))
+        described.append((choice_title(name), label))
     return described
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from quizapp.extensions import db
 from quizapp.jobs import JobOutcome, cache_key
-from quizapp.jobs.completion import BOARD
+from quizapp.jobs.completion import BOARD, wait_deadline
 from quizapp.models import SimResult, SimRun, User
 from quizapp.services.errors import InvalidInput
 from quizapp.services.simulations import RunView, get_run, start_lab_run
@@ -31,7 +31,7 @@ def wait_for_run(run_id: str, user: User | None, timeout: float) -> RunView:
     grade is stored.
     """
     view = get_run(run_id, user)
-    deadline = time.monotonic() + min(max(timeout, 0.0), MAX_WAIT)
+    deadline = wait_deadline(timeout, MAX_WAIT)
     while view.pending:
         left = deadline - time.monotonic()
         if left <= 0:

@@ -424,7 +424,7 @@ def current_parameters(user: User) -> list[float] | None:
 def _check_index(question: Question, raw: Any) -> int:
     if isinstance(raw, bool) or raw is None:
         raise InvalidInput("check must be the index of one of the question's checks", "check")
-    if isinstance(raw, str) and raw.strip().isdigit():
+    if isinstance(raw, str) and raw.strip().isdecimal():
         raw = int(raw)
     if not isinstance(raw, int) or not 0 <= raw < len(question.checks):
         raise InvalidInput(
@@ -436,7 +436,7 @@ def _check_index(question: Question, raw: Any) -> int:
 def _count(raw: Any, name: str, least: int) -> int:
     if raw is None or raw == "":
         return least
-    if isinstance(raw, bool) or not (isinstance(raw, int) or str(raw).strip().isdigit()):
+    if isinstance(raw, bool) or not (isinstance(raw, int) or str(raw).strip().isdecimal()):
         raise InvalidInput(f"{name} must be a whole number", field=name)
     return max(least, min(int(raw), 100))
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from quizapp.extensions import db
 from quizapp.jobs import JobOutcome, QueueFull
 from quizapp.jobs.backends import backend_for
-from quizapp.jobs.completion import PROGRESS
+from quizapp.jobs.completion import PROGRESS, wait_deadline
 from quizapp.models import PhaseCell, PhaseSweep
 from quizapp.models.base import utcnow
 from quizapp.services.errors import InvalidInput, NotFound
@@ -131,7 +131,7 @@ def read_phase(key: str) -> PhaseView:
 
 def wait_for_progress(key: str, seen: int, timeout: float) -> PhaseView:
     """The sweep once more than `seen` cells are finished (or it is complete), long-polling."""
-    deadline = time.monotonic() + min(max(timeout, 0.0), MAX_WAIT)
+    deadline = wait_deadline(timeout, MAX_WAIT)
     view = read_phase(key)
     while len(view.cells) <= seen and not view.complete:
         left = deadline - time.monotonic()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, g, jsonify, redirect, render_template, request, url_for
+from flask_wtf.csrf import CSRFError
 from limits.errors import StorageError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException, TooManyRequests
@@ -12,6 +13,13 @@ from werkzeug.exceptions import HTTPException, TooManyRequests
 from quizapp.services.errors import Busy, Moved, ServiceError
 
 log = logging.getLogger(__name__)
+
+# Flask-WTF says "The CSRF token is missing/invalid": true, and no help to a learner whose page
+# was opened before their session began (another tab, before signing in or out).
+STALE_FORM = (
+    "This form was opened before your session changed (in another tab, or before you signed "
+    "in or out), so it was not sent. Reload the page and send it again."
+)
 
 DATABASE_RETRY_AFTER = 5  # seconds: a restarting database or a lock is usually gone by then
 
@@ -45,6 +53,11 @@ def error_response(status: int, message: str, field: str | None = None) -> tuple
     return render_template("errors/error.html", status=status, title=title, message=message), status
 
 
+def stale_form_response(error: CSRFError) -> tuple[Response, int]:
+    """A refused CSRF check: an API client is told the technical reason; a person, what to do."""
+    return error_response(400, error.description if wants_json() else STALE_FORM)
+
+
 def redirect_to_new_slug(error: Moved) -> Response:
     """The same address (page or API, query kept) under the renamed slug."""
     target = url_for(request.endpoint, **{**(request.view_args or {}), "slug": error.slug})
@@ -63,6 +76,8 @@ def register_error_handlers(app: Flask) -> None:
         if isinstance(error, Busy):
             response.headers["Retry-After"] = str(error.retry_after)
         return response
+
+    app.register_error_handler(CSRFError, stale_form_response)
 
     @app.errorhandler(HTTPException)
     def handle_http_error(error: HTTPException):

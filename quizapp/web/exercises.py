@@ -7,10 +7,11 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from quizapp.domain.exercises import METRICS, VERDICTS, describe_goal
+from quizapp.domain.exercises import METRICS, VERDICTS, choice_title, describe_goal
 from quizapp.services import lab as lab_service
 from quizapp.services import simulations as sim_service
 from quizapp.services.errors import InvalidInput
+from quizapp.services.exercise_cards import described_choices
 from quizapp.web.lab import lab_config_from, render_lab_page, share_url
 from quizapp.web.return_to import safe_local_url, with_query
 from quizapp.web.run_charts import run_charts, shared_run_charts
@@ -135,4 +136,6 @@ def init_exercises(app) -> None:
             "intuition": sim_service.intuition,
             "recent_runs": sim_service.recent_runs,
             "exercise_title": exercise_title,
+            "choice_title": choice_title,
+            "described_choices": described_choices,
         }

@@ -6,8 +6,9 @@ import json
 import time
 import uuid
 
-from flask import Blueprint, Flask, Response, g, render_template, request
+from flask import Blueprint, Flask, Response, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
+from flask_wtf.csrf import CSRFError
 
 from quizapp.domain.grading import MAX_ANSWER_CHARS, InvalidResponse, check_kind
 from quizapp.services import learning as learning_service
@@ -27,6 +28,7 @@ from quizapp.web.check_views import (
     save_progress,
     saved_progress,
 )
+from quizapp.web.errors import stale_form_response
 from quizapp.web.question_page import question_parts, render_question_page
 
 learning = Blueprint("learning", __name__)
@@ -67,7 +69,7 @@ def elapsed_ms_from_form() -> int | None:
     """Milliseconds since the page showed the card: the form's started_ms (now_ms when the
     page was rendered) to now; None without it. The review screen reads it too."""
     started = request.form.get("started_ms", "")
-    if not started.isdigit():
+    if not started.isdecimal():
         return None
     return int(time.time() * 1000) - int(started)
 
@@ -77,7 +79,7 @@ def answer(slug: str):
     # The cached, read-only copy: the service loads its own to record the answer.
     question = question_parts(slug).question
     raw_index = request.form.get("check", "")
-    if not raw_index.isdigit() or int(raw_index) >= len(question.checks):
+    if not raw_index.isdecimal() or int(raw_index) >= len(question.checks):
         raise InvalidInput("That check does not exist on this question.", field="check")
     check_index = int(raw_index)
     check = question.checks[check_index]
@@ -140,9 +142,35 @@ def answer(slug: str):
     return _render_question(slug, result=result, return_to=return_to)
 
 
+@learning.get("/questions/<slug>/answer")
+def answer_address(slug: str):
+    """The address bar reads this after an answer: opened again (Enter, a bookmark, a shared
+    link), it is the question, not "405 Method not allowed"."""
+    return redirect(url_for("pages.question", slug=slug))
+
+
+@learning.errorhandler(CSRFError)
+def answer_from_a_stale_page(error: CSRFError):
+    """A visitor's page is served without a token while they have no session; once an answer
+    in another tab starts one, this page's answers are refused. Nothing is recorded: the
+    question comes back with the answer kept, the reason beside it and a fresh token."""
+    raw_index = request.form.get("check", "")
+    slug = (request.view_args or {}).get("slug")
+    if request.endpoint != "learning.answer" or not raw_index.isdecimal():
+        return stale_form_response(error)
+    question = question_parts(slug).question
+    check_index = int(raw_index)
+    if check_index >= len(question.checks):
+        return stale_form_response(error)
+    problem = {"check": check_index, "message": "this page was opened before your visit "
+               "began in another tab. Check your answer and send it again.",
+               "entered": _entered(), **saved_progress(slug, check_index)}  # fmt: skip
+    return _render_question(slug, problem=problem, return_to=request.form.get("return_to")), 400
+
+
 def _form_count(name: str) -> int:
     value = request.form.get(name, "")
-    return min(int(value), 100) if value.isdigit() else 0
+    return min(int(value), 100) if value.isdecimal() else 0
 
 
 def _entered() -> dict[str, list[str]]:

@@ -120,13 +120,20 @@ def phase_figure(view, lab_config_url) -> PhaseFigure:
             )
     figure.boundaries = _boundaries(classes, len(xs), len(ys), left, bottom, cell_w, cell_h)
     step_x = max(1, len(xs) // 6)
-    figure.x_ticks = [(left + (i + 0.5) * cell_w, f"{xs[i]:g}") for i in range(0, len(xs), step_x)]
+    figure.x_ticks = [(left + (i + 0.5) * cell_w, _tick(xs[i])) for i in range(0, len(xs), step_x)]
     step_y = max(1, len(ys) // 6)
     figure.y_ticks = [
-        (bottom - (i + 0.5) * cell_h, f"{ys[i]:g}") for i in range(0, len(ys), step_y)
+        (bottom - (i + 0.5) * cell_h, _tick(ys[i])) for i in range(0, len(ys), step_y)
     ]
     _theory(figure, view, left, right, top, bottom)
     return figure
+
+
+def _tick(value: float) -> str:
+    """An axis label: whole numbers as they are, others to 3 significant digits (":g" gave
+    six, "0.07294", and neighbouring labels ran into each other on a phone). Each cell's
+    exact value is in its own label."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.3g}"
 
 
 def _boundaries(classes, columns, rows, left, bottom, cell_w, cell_h):

@@ -104,7 +104,7 @@ def _response_value(check_index: str | None, question):
     as the kind's partial drew them); None when the learner only recalled it."""
     if check_index in (None, "") or not _entered():
         return None
-    if not (check_index.isdigit() and int(check_index) < len(question.checks)):
+    if not (check_index.isdecimal() and int(check_index) < len(question.checks)):
         return request.form.get("response") or "?"  # the service refuses the check
     check = question.checks[int(check_index)]
     try:

@@ -160,6 +160,35 @@ def test_next_question_and_a_topic_practice_session(device, screenshot):
         screenshot(tab, "phone-practice", full_page=False)
 
 
+def test_the_self_rated_step_and_the_review_log_format_fit_the_screen(device, sign_up):
+    """Each once pushed a phone page sideways: the four rating buttons would not shrink
+    below their words (and the fieldset grew with them), the CSV example would not wrap,
+    the table of an exercise's previous runs would not either."""
+    from playwright.sync_api import expect
+
+    tab = device
+    visit(tab, SEED)
+    tab.locator("#check-2 textarea").fill("Gradients shrink layer by layer.")
+    tab.get_by_role("button", name="Compare with the model answer").click()
+    easy = tab.locator("#check-2").get_by_role("button", name=re.compile("^Easy"))
+    expect(easy).to_be_visible()
+    assert_no_horizontal_overflow(tab)
+    box = easy.bounding_box()
+    assert box["x"] + box["width"] <= tab.viewport_size["width"], box
+
+    sign_up(tab, f"importer-{tab.device}-{secrets.token_hex(2)}")
+    visit(tab, "/account/review-log/import")
+    assert_no_horizontal_overflow(tab)
+
+    # An exercise's table of previous runs scrolls in its own box.
+    visit(tab, "/exercises/tanh-depth-30-init")
+    tab.get_by_role("button", name="Run the simulation").click()
+    tab.wait_for_url(re.compile(r"/runs/\w+$"))
+    visit(tab, "/exercises/tanh-depth-30-init")
+    expect(tab.get_by_role("heading", name="Your previous runs")).to_be_visible()
+    assert_no_horizontal_overflow(tab)
+
+
 PAGES_SIGNED_OUT = [
     "/",
     SEED,

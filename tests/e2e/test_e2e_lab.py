@@ -5,6 +5,7 @@ critical line sits on the vanishing/exploding boundary where theory puts it, the
 
 from __future__ import annotations
 
+import itertools
 import re
 from urllib.parse import parse_qs, urlsplit
 
@@ -85,6 +86,10 @@ def test_sliders_rerun_in_place_overlay_two_runs_and_share_a_permalink(
         page.fill("#lab-depth", "900")
         expect(page.locator("#lab-error .form-error")).to_contain_text("above the limit of 200")
     expect(page.locator('.lab-field[data-field="depth"]')).to_have_class(re.compile("has-error"))
+    # The status line points to the message where it is: right below it.
+    expect(page.locator("#lab-status")).to_have_text("Not run: see the message below.")
+    status, message = page.locator("#lab-status"), page.locator("#lab-error .form-error")
+    assert status.bounding_box()["y"] < message.bounding_box()["y"]
     assert run_id(page) == third
     page.fill("#lab-depth", "9")
     expect(page.locator("#lab-error .form-error")).to_have_count(0)
@@ -161,5 +166,20 @@ def test_on_a_phone_run_and_the_first_chart_are_on_the_first_screen(browser, liv
         chart = phone.locator("#lab-result figure.chart svg").first.bounding_box()
         assert run and run["y"] + run["height"] <= 844
         assert chart and chart["y"] < 844, chart
+    finally:
+        context.close()
+
+
+def test_on_a_phone_the_phase_diagrams_axis_labels_do_not_overlap(browser, live_server):
+    """Six-digit ticks ("0.07294", "0.1137") ran into each other once the figure shrank."""
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 390, "height": 844})
+    try:
+        phone = context.new_page()
+        phone.goto("/lab/phase?preset=tanh-edge-of-chaos&size=20")
+        ticks = phone.locator(".phase-figure svg text.tick[text-anchor=middle]")
+        boxes = [ticks.nth(i).bounding_box() for i in range(ticks.count())]
+        assert len(boxes) >= 5, boxes
+        for left, right in itertools.pairwise(boxes):
+            assert left["x"] + left["width"] <= right["x"], (left, right)
     finally:
         context.close()

@@ -121,7 +121,7 @@ def test_the_review_screen_asks_for_a_prediction_then_rates_without_javascript(
 
     front = client.get("/review").text
     assert "Run it again and predict" in front
-    assert "Init: <strong>Xavier normal</strong>" in front
+    assert "Weight initialisation: <strong>Xavier normal</strong>" in front
     assert re.search(r'name="prediction" value="healthy" data-option="2"', front)
     assert 'name="exercise" value="tanh-init"' in front
 

@@ -72,7 +72,7 @@ def test_with_one_trusted_proxy_the_address_it_saw_counts(production, cleanup):
     assert _guess(client, "198.51.100.8").status_code == 401  # another client behind it
 
 
-@pytest.mark.parametrize("value", ["yes", "-1", "1.5", "99"])
+@pytest.mark.parametrize("value", ["yes", "-1", "1.5", "99", "²"])
 def test_a_trust_proxy_value_that_is_not_a_count_is_refused(production, value):
     production.setenv("QUIZAPP_TRUST_PROXY", value)
     with pytest.raises(ConfigurationError, match="number of proxies"):

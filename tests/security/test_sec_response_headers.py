@@ -37,6 +37,7 @@ GET_URLS = {
     "learning.mistakes": "/practice/mistakes",
     "learning.export": "/account/export",
     "learning.worksheet": "/questions/alpha/worksheet",
+    "learning.answer_address": "/questions/alpha/answer",
     "exercises.exercise_list": "/exercises",
     "exercises.exercise": f"/exercises/{EXERCISE_SLUG}",
     "exercises.lab": "/lab?kind=mlp&depth=10",
@@ -194,7 +195,8 @@ def test_every_page_and_api_response_has_the_security_headers(site, endpoint, wh
         response = site["app"].test_client().get(url)
     assert response.status_code in (200, 302, 401, 404), (url, response.status_code)
     # These answer with a redirect by design (to the chosen question) whoever asks.
-    redirects = ("auth.login", "auth.register", "practice.next_question", "practice.start_topic")
+    redirects = ("auth.login", "auth.register", "practice.next_question", "practice.start_topic",
+                 "learning.answer_address")  # fmt: skip
     if who == "signed in" and endpoint not in redirects:
         assert response.status_code == 200, url  # the page itself, not a redirect
     assert_secure_headers(response)

@@ -87,7 +87,10 @@ BAD_SIGN_UPS = [
     ({"username": "ada", "password": "password123", "confirm": "password123"}, 400,
      "That password is too easy to guess."),
     ({"username": "a b c", "password": PASSWORD, "confirm": PASSWORD}, 400,
-     "Username must be 3 to 40 letters"),
+     "Username must be 3 to 40 characters"),
+    # "letters" alone promised José his name; only a–z are accepted, and the message says so.
+    ({"username": "José", "password": PASSWORD, "confirm": PASSWORD}, 400,
+     "letters a–z without accents"),
     ({"username": "", "password": PASSWORD, "confirm": PASSWORD}, 400,
      "This field is required."),
     ({"username": "TAKEN", "password": PASSWORD, "confirm": PASSWORD}, 409,

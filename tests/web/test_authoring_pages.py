@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,21 @@ def test_item_statistics_page_sorts_flags_and_downloads_csv(bank, client, learne
         "1.0000",
         "0:0 1:1",
     )
+
+
+def test_option_picks_are_lettered_from_a_as_the_options_are(bank, client, learner):
+    """A CSS counter reset to -1 lettered them "0", "A", "B": every pick one letter off."""
+    with bank.app_context():
+        right_option = str(shown("alpha", 0, 1, learner))
+    client.post("/questions/alpha/answer", data={"check": "0", "response": right_option})
+    author = bank.test_client()
+    sign_in(author, _make_author(bank))
+    page = author.get("/author").get_data(as_text=True)
+    row = page[page.index('id="item-alpha-0"') :]
+    picks = row[row.index('<ol class="option-picks"') : row.index("</ol>")]
+    letters = re.findall(r'<span class="option-letter">(\w)</span>', picks)
+    assert letters == ["A", "B"], picks
+    assert re.search(r'<span class="option-letter">B</span> 1 <span aria-label="key">', picks)
 
 
 def test_reports_and_statistics_through_the_api(bank, client, learner):

@@ -222,3 +222,33 @@ def test_a_reload_neither_hides_a_revealed_hint_nor_resets_the_tries(bank):
     assert (attempt.hints_used, attempt.tries_used, attempt.score) == (1, 2, 0.75)
     fresh = client.get("/questions/delta").text
     assert "2 tries left before the answer" in fresh  # answered for good: a clean slate
+
+
+SUPERSCRIPT_TWO = "²"  # str.isdigit() says yes, int() says no
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["check", "started_ms", "tries_used", "hints_used", "position-0"],
+)
+def test_a_digit_that_is_not_a_number_is_refused_or_ignored_never_a_500(bank, field):
+    """Every whole number the answer form reads: a learner's own positions and the form's
+    bookkeeping fields alike."""
+    client = bank.test_client(use_cookies=False)
+    form = {"check": "0", **{f"position-{shown}": str(shown + 1) for shown in range(4)}}
+    form[field] = SUPERSCRIPT_TWO
+    page = client.post("/questions/delta/answer", data=form)
+    assert page.status_code in (200, 400, 422), page.status_code
+    if field == "check":
+        assert "That check does not exist on this question." in page.text
+    if field == "position-0":
+        assert "Give every item a position from 1 to 4." in page.text
+
+
+def test_the_api_refuses_a_check_index_that_is_not_a_number(bank):
+    client = bank.test_client(use_cookies=False)
+    answer = client.post(
+        "/api/v1/questions/delta/attempts", json={"check": SUPERSCRIPT_TWO, "response": "relu"}
+    )
+    assert answer.status_code == 400
+    assert answer.get_json()["message"] == "check must be a number from 0 to 6"

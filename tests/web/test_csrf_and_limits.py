@@ -89,13 +89,15 @@ def test_every_form_without_a_valid_csrf_token_is_refused(guarded):
     real = csrf_token(client, "/account")
     before = counts(guarded)
     for path, data in forms(guarded):
-        for token, message in ((None, "The CSRF token is missing."),
-                               ("not-a-token", "The CSRF token is invalid."),
-                               (real + "x", "The CSRF token is invalid.")):  # fmt: skip
+        # In words a learner can act on; an answer comes back on its question, kept.
+        answer = path.endswith("/answer")
+        message = "your answer and send it again" if answer else "Reload the page and send it"
+        for token in (None, "not-a-token", real + "x"):
             sent = data if token is None else {**data, "csrf_token": token}
             response = client.post(path, data=sent)
             assert response.status_code == 400, (path, data, token)
             assert message in response.text, (path, token)
+            assert "CSRF" not in response.text, (path, token)
     assert counts(guarded) == before
     # Nothing happened: still signed in, same settings and password, token not revoked.
     assert client.get("/account").status_code == 200
@@ -256,3 +258,23 @@ def test_sign_up_is_rate_limited_per_address(guarded):
     )  # fmt: skip
     assert_too_many(limited)
     assert counts(guarded)[0] == 1
+
+
+def test_an_answer_from_a_tab_opened_before_the_visit_began_comes_back_to_send_again(guarded):
+    """Two questions opened in tabs by a new visitor: their pages carry no token (there is no
+    session yet); the first answer starts one, so the second tab's answer is refused. It
+    comes back on its question, kept, with a fresh token, and nothing is recorded."""
+    client = guarded.test_client()
+    first = client.post("/questions/alpha/answer", data={"check": "1", "response": "0.5"})
+    assert first.status_code == 200 and "session" in client.get_cookie("session").key
+    before = counts(guarded)
+    stale = client.post("/questions/alpha/answer", data={"check": "1", "response": "0.25"})
+    assert stale.status_code == 400
+    assert "this page was opened before your visit began in another tab" in stale.text
+    assert 'value="0.25"' in stale.text  # the answer is still in its field
+    assert counts(guarded) == before
+    again = client.post(
+        "/questions/alpha/answer",
+        data={"check": "1", "response": "0.25", "csrf_token": CSRF_FIELD.search(stale.text)[1]},
+    )
+    assert again.status_code == 200 and "Right!" in again.text

@@ -176,6 +176,21 @@ def test_the_exercise_page_offers_the_choices_and_a_prediction(site, browser):
     assert f'href="/questions/{SEED_QUESTION}"' in html
 
 
+def test_choices_are_named_as_the_lab_names_them_not_by_their_field(site, browser):
+    """The simulator's names ("Init", init=default) read as the lab's labels."""
+    html = browser.get(f"/exercises/{SLUG}").get_data(as_text=True)
+    assert "<legend>Weight initialisation</legend>" in html
+    assert "<legend>Init</legend>" not in html
+    label = exercise_choices(site)["init"][0]["label"]
+    learner = site.test_client()
+    sign_in(learner, add_user(site))  # their previous runs are listed on the exercise page
+    run_id, _ = run_exercise(learner, {"init": exercise_choices(site)["init"][0]["value"]})
+    for page in (f"/runs/{run_id}", f"/exercises/{SLUG}"):
+        html = learner.get(page).get_data(as_text=True)
+        assert f"Weight initialisation: <strong>{escape(label)}</strong>" in html, page
+        assert "Your choice: <code>" not in html and "<td><code>init=" not in html, page
+
+
 def test_every_exercise_form_as_shown_can_be_run(site, browser):
     # The radio values the page renders (text, numbers, true/false) are accepted as they are.
     with site.app_context():

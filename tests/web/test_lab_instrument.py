@@ -14,7 +14,9 @@ import pytest
 from sqlalchemy import func, select
 
 from quizapp.extensions import db
-from quizapp.models import PhaseCell, SimRun
+from quizapp.jobs import owners
+from quizapp.models import PhaseCell, PhaseSweep, SimRun
+from quizapp.services.lab import normalised_lab_config
 from quizapp.sim.config import FIELDS, KINDS
 from quizapp.sim.fields import LAB_FIELDS, minimal_config
 from tests.conftest import add_user, sign_in
@@ -259,3 +261,19 @@ def test_phase_diagram_input_errors(client):
     response = client.post("/api/v1/lab/phase", json={"preset": "relu-he-line", "size": 99})
     assert response.status_code == 400 and "size" in response.get_json()["message"]
     assert client.get(f"/api/v1/lab/phase/{'0' * 64}").status_code == 404
+
+
+# Before: max(nan, 0) is nan, so the deadline was nan, never reached: the request polled the
+# database in a tight loop until the run or the sweep finished (a lost one: forever).
+@pytest.mark.timeout(60)
+def test_a_wait_that_is_not_a_number_answers_at_once_instead_of_polling_forever(app, client):
+    with app.app_context():
+        # Running in this very process, which will never finish it: only the wait ends it.
+        config = normalised_lab_config({"kind": "mlp"})
+        db.session.add(SimRun(id="r" * 32, config=config, cache_key="k" * 64,
+                              status="running", owner=owners.this_process()))  # fmt: skip
+        db.session.add(PhaseSweep(key="p" * 64, preset="relu-he-line", size=3,
+                                  simulator_version="0", total=9))  # fmt: skip
+        db.session.commit()
+    assert client.get(f"/runs/{'r' * 32}/panel?wait=nan").status_code == 202
+    assert client.get(f"/lab/phase/{'p' * 64}/figure?seen=0&wait=nan").status_code == 200

@@ -272,3 +272,13 @@ def test_submitting_an_answer_directly_still_works_for_every_learner(bank):
     with bank.app_context():
         result = submit_answer(None, "alpha", 0, shown("alpha", 0, 1))
     assert result.grade.correct
+
+
+def test_the_address_shown_after_an_answer_opens_the_question(bank):
+    """After an answer the address bar reads /questions/<slug>/answer: opened again (Enter in
+    the address bar, a bookmark, a link shared) it answered 405 Method not allowed."""
+    client = bank.test_client()
+    opened = client.get("/questions/alpha/answer")
+    assert opened.status_code == 302
+    assert opened.headers["Location"] == "/questions/alpha"
+    assert client.get("/questions/alpha/answer", follow_redirects=True).status_code == 200

@@ -109,3 +109,11 @@ def test_an_ordering_card_is_asked_with_its_own_selects_and_a_bad_answer_comes_b
     assert "<strong>Right!</strong>" in back
     rate_form = re.search(r"<form[^>]*data-review-rate>.*?</form>", back, re.S).group(0)
     assert sorted(hidden_fields(rate_form, set(positions))) == sorted(positions.items())
+
+
+@pytest.mark.parametrize("step", ["reveal", "rate"])
+def test_a_check_index_that_is_not_a_number_is_refused_not_a_500(learner, step):
+    form = {"question": "choice", "check": "²", "response": "0", "rating": "good"}
+    answer = learner.post(f"/review/{step}", data=form)
+    assert answer.status_code == 400
+    assert "check must be the index of one of the card&#39;s checks" in answer.text

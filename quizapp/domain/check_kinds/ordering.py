@@ -87,7 +87,7 @@ class Ordering(CheckKind):
         positions: dict[int, int] = {}
         for shown in range(count):
             value = (form.get(f"position-{shown}") or "").strip()
-            if not value.isdigit() or not 1 <= int(value) <= count:
+            if not value.isdecimal() or not 1 <= int(value) <= count:
                 raise InvalidResponse(f"Give every item a position from 1 to {count}.")
             positions[shown] = int(value)
         if len(set(positions.values())) != count:

@@ -205,7 +205,7 @@
       });
       if (response.status === 400) {
         markError(response.headers.get("X-Error-Field"), await response.text());
-        status.textContent = "Not run: see the message above.";
+        status.textContent = "Not run: see the message below.";
         return;
       }
       if (!response.ok && response.status !== 202) throw new Error("status " + response.status);
