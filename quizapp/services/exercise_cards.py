@@ -102,10 +102,10 @@ def described_choices(exercise: Exercise, choices: dict[str, Any] | None) -> lis
     described = []
     for name, options in exercise.choices.items():
         if choices is None:  # a card imported from a review log: no run of it here yet
-            described.append((name.replace("_", " ").capitalize(), "not chosen yet"))
-            continue
-        value = choices.get(name)
-        label = next((o["label"] for o in options if o["value"] == value), str(value))
+            label = "not chosen yet"
+        else:
+            value = choices.get(name)
+            label = next((o["label"] for o in options if o["value"] == value), str(value))
         described.append((choice_title(name), label))
     return described
 
