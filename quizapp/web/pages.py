@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from quizapp.content.schemas import DIFFICULTIES
@@ -25,6 +25,13 @@ def _page_number() -> int:
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
         raise InvalidInput(f"page must be a whole number from 1 to {MAX_PAGE}", field="page")
     return int(raw)
+
+
+@pages.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico whatever the page declares (its icon is an SVG)."""
+    # 302: the target is the fingerprinted address, which changes with the icon.
+    return redirect(url_for("static", filename="favicon.svg"))
 
 
 @pages.get("/")

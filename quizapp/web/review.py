@@ -247,6 +247,16 @@ def _back_from_run(run_id: str):
     return redirect(url_for("learning.review"))
 
 
+@review.get("/review/reveal")
+@review.get("/review/rate")
+@review.get("/review/undo")
+def form_address():
+    """Without JavaScript the address bar reads a form's address after a reveal, rating or
+    undo: opened again (Enter, a reload after a restart, a bookmark) it is the review screen,
+    not "405 Method not allowed"."""
+    return redirect(url_for("learning.review"))
+
+
 @review.post("/review/reveal")
 @login_required
 def reveal():

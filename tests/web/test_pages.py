@@ -514,3 +514,11 @@ print('torch' in sys.modules)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_favicon_ico_leads_to_the_sites_icon(web) -> None:
+    """Browsers ask for /favicon.ico whatever the page declares; it was a 404."""
+    asked = web.get("/favicon.ico")
+    assert asked.status_code == 302
+    icon = web.get(asked.headers["Location"])
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"

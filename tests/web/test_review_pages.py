@@ -361,3 +361,12 @@ def test_review_pages_send_visitors_to_log_in(bank, client, path):
     response = client.get(path)
 
     assert response.status_code in (302, 401)
+
+
+@pytest.mark.parametrize("action", ["reveal", "rate", "undo"])
+def test_a_form_address_opened_again_is_the_review_screen(bank, client, learner, action):
+    """Without JavaScript the address bar reads /review/<action> after that form; opened
+    again (Enter, a reload, a bookmark) it answered 405 Method not allowed."""
+    opened = client.get(f"/review/{action}")
+    assert (opened.status_code, opened.headers["Location"]) == (302, "/review")
+    assert client.get(f"/review/{action}", follow_redirects=True).status_code == 200
