@@ -70,8 +70,8 @@ REFUSED = [
     # username, password, field, message
     ("ab", PASSWORD, "username", "3 to 40"),
     ("a" * 41, PASSWORD, "username", "3 to 40"),
-    ("ada lovelace", PASSWORD, "username", "letters, digits"),
-    ("ada<script>", PASSWORD, "username", "letters, digits"),
+    ("ada lovelace", PASSWORD, "username", "letters a–z without accents, digits"),
+    ("ada<script>", PASSWORD, "username", "letters a–z without accents, digits"),
     ("ada", "short", "password", "at least 10"),
     ("ada", "x1" * 101, "password", "at most 200"),
     ("ada", "password123", "password", "too easy"),

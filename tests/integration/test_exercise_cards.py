@@ -373,7 +373,7 @@ def test_an_exercise_card_imported_without_a_run_asks_for_one(app, client, conte
     assert imported.status_code == 303
 
     page = client.get("/review").text
-    assert "Init: <strong>not chosen yet</strong>" in page
+    assert "Weight initialisation: <strong>not chosen yet</strong>" in page
     back = client.post("/review/reveal", data={"exercise": "tanh-init"}).text
     assert "no recorded result yet" in back and 'href="/exercises/tanh-init"' in back
     assert "review-run" not in back  # nothing to run again yet

@@ -56,6 +56,10 @@ USER_DATA_ENDPOINTS = [
     "POST /review/reveal",
     "POST /review/rate (idempotency key)",
     "POST /review/undo",
+    # Reopened form addresses: a redirect to /review, which asks for a sign-in itself.
+    "GET /review/reveal (redirect)",
+    "GET /review/rate (redirect)",
+    "GET /review/undo (redirect)",
     "GET /review/leeches",
     "POST /review/leeches/<slug>",
     "POST /account/review-settings",
