@@ -61,8 +61,12 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# One test process per core (pytest-xdist; each keeps to its own PostgreSQL and Redis
+# database, tests/conftest.py), a test file's tests together so module fixtures are made once.
+# PYTEST_WORKERS=0 runs in this one process.
+PYTEST_WORKERS ?= auto
 test: install browser nginx lint
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The page-speed bench needs Debian's wrk and chromium, and Lighthouse from bench/node.
 benchtools: browser

@@ -20,8 +20,47 @@ from quizapp.extensions import db
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONTENT_DIR = REPO_ROOT / "content"
-POSTGRES_URL = os.environ.get("QUIZAPP_TEST_POSTGRES_URL")
-REDIS_URL = os.environ.get("QUIZAPP_TEST_REDIS_URL")
+# pytest-xdist runs the suite in several processes (`make test`: one per core); each keeps to
+# its own PostgreSQL database and Redis database number, so no test sees another's rows.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")  # "gw0", "gw1", ...; "" without xdist
+
+
+def _worker_postgres_url(url: str | None) -> str | None:
+    """`url`'s database with this worker's name appended (test → test_gw1), made if missing."""
+    if not url or not XDIST_WORKER:
+        return url
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{XDIST_WORKER}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            found = connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            )
+            if not found:
+                connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+def _worker_redis_url(url: str | None) -> str | None:
+    """`url` with worker N on database number (url's) − N: gw0 keeps it, gw1 the one below."""
+    if not url or not XDIST_WORKER:
+        return url
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    number = int(parts.path.strip("/") or 0) - int(XDIST_WORKER.removeprefix("gw"))
+    assert number > 0, f"{url}: too few Redis databases below it for worker {XDIST_WORKER}"
+    return parts._replace(path=f"/{number}").geturl()
+
+
+POSTGRES_URL = _worker_postgres_url(os.environ.get("QUIZAPP_TEST_POSTGRES_URL"))
+REDIS_URL = _worker_redis_url(os.environ.get("QUIZAPP_TEST_REDIS_URL"))
 
 
 def _settings(database_url: str, **overrides) -> dict:
@@ -114,10 +153,45 @@ def _empty_postgres(url: str) -> None:
         _reset_postgres(url)
 
 
+_sqlite_template: list[Path] = []  # an empty database with every table, made once a process
+
+
+def _empty_sqlite_copy(target: Path) -> None:
+    """Copy an empty database with the models' tables to `target`: a file copy instead of
+    create_all's 60-odd statements before each of the two thousand tests that need one."""
+    if not _sqlite_template:
+        import atexit
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="quizapp-schema-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        template = Path(folder) / "empty.sqlite"
+        app = create_app(_settings(f"sqlite:///{template}"))
+        with app.app_context():
+            db.create_all()
+            db.engine.dispose()
+        _sqlite_template.append(template)
+    shutil.copyfile(_sqlite_template[0], target)
+
+
 def make_app(database_url: str, **overrides):
+    """An app on `database_url` with the models' tables (a new SQLite file starts as a copy of
+    an empty one; an existing file or another database gets create_all, which adds only what
+    is missing)."""
+    prefix = "sqlite:///"
+    path = database_url.removeprefix(prefix)
+    new_file = (
+        database_url.startswith(prefix)
+        and path.startswith("/")
+        and "?" not in path
+        and not Path(path).exists()
+    )
+    if new_file:
+        _empty_sqlite_copy(Path(path))
     app = create_app(_settings(database_url, **overrides))
-    with app.app_context():
-        db.create_all()
+    if not new_file:
+        with app.app_context():
+            db.create_all()
     return app
 
 
