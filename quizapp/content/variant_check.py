@@ -23,13 +23,13 @@ from quizapp.domain.variants import (
     Values,
     VariantError,
     VariantSpec,
+    distinct_draws,
     evaluate,
     has_template,
     parse_spec,
     store_text,
     substitute,
     template_expressions,
-    variant_seed,
 )
 
 SAMPLES = 50
@@ -41,13 +41,7 @@ _checked: dict[tuple[str, str, int], list[ContentError]] = {}
 
 def sample_params(spec: VariantSpec, slug: str, count: int = SAMPLES) -> list[dict[str, Any]]:
     """Up to `count` distinct parameter combinations (all of them when there are fewer)."""
-    seen: dict[tuple, dict[str, Any]] = {}
-    for index in range(count * 3):
-        params = spec.draw(variant_seed(f"content-check:{index}", slug))
-        seen.setdefault(tuple(params.items()), params)
-        if len(seen) >= min(count, spec.size):
-            break
-    return list(seen.values())
+    return distinct_draws(spec, slug, count, "content-check")
 
 
 def describe(params: Mapping[str, Any]) -> str:

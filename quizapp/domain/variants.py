@@ -520,6 +520,18 @@ def variant_seed(learner_key: str, question_slug: str, epoch: int = 0) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
 
 
+def distinct_draws(spec: VariantSpec, slug: str, count: int, purpose: str) -> list[Values]:
+    """Up to `count` distinct parameter sets of `slug`'s spec (all of them when there are
+    fewer), drawn from seeds named by `purpose`, so each purpose sees the same sets each time."""
+    seen: dict[tuple, Values] = {}
+    for index in range(count * 4):
+        params = spec.draw(variant_seed(f"{purpose}:{index}", slug))
+        seen.setdefault(tuple(params.items()), params)
+        if len(seen) >= min(count, spec.size):
+            break
+    return list(seen.values())
+
+
 # -- texts --------------------------------------------------------------------------------
 
 

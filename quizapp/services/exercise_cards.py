@@ -22,18 +22,20 @@ from quizapp.domain.exercises import (
     prediction_correct,
 )
 from quizapp.domain.grading import Grade
-from quizapp.domain.scheduling import RATING_NAMES, RATINGS, rating_for_grade
+from quizapp.domain.scheduling import RATING_NAMES, rating_for_grade
 from quizapp.extensions import db
 from quizapp.jobs import cache_key
 from quizapp.models import Exercise, ExerciseCard, ReviewLog, SimResult, SimRun, User
 from quizapp.models.base import utcnow
-from quizapp.services.errors import Conflict, InvalidInput, NotFound
+from quizapp.services.errors import Conflict, NotFound
 from quizapp.services.learning import (
     UPDATE_RETRIES,
+    RatingResult,
     _elapsed,
     apply_rating,
     commit_keeping_loaded,
     current_parameters,
+    rating_name,
 )
 from quizapp.sim import SIMULATOR_VERSION, SimConfigError, validate_config
 
@@ -159,14 +161,6 @@ def reveal_exercise(
     )
 
 
-@dataclass(frozen=True)
-class ExerciseRating:
-    log: ReviewLog
-    card: ExerciseCard
-    rating: str
-    duplicate: bool = False
-
-
 def rate_exercise(
     user: User,
     exercise: Exercise,
@@ -175,12 +169,10 @@ def rate_exercise(
     elapsed_ms: Any = None,
     card_version: Any = None,
     now: datetime | None = None,
-) -> ExerciseRating:
+) -> RatingResult:
     """Record the learner's 1–4 rating of an exercise card. `card_version`, the version the
     form showed, makes a form sent twice rate once: the second finds the card moved on."""
-    if not isinstance(rating, str) or rating.lower() not in RATINGS:
-        raise InvalidInput(f"rating must be one of {', '.join(RATINGS)}", field="rating")
-    rating = rating.lower()
+    rating = rating_name(rating)
     elapsed = _elapsed(elapsed_ms)
     now = now or utcnow()
     for _ in range(UPDATE_RETRIES):
@@ -199,12 +191,12 @@ def rate_exercise(
                     raise Conflict("This card changed since it was shown; rate it again.")
                 # Rated since it was shown (this form sent twice, or a run of the exercise
                 # started from the card): that rating is its review, not a second one.
-                return ExerciseRating(log, card, RATING_NAMES[log.rating], duplicate=True)
+                return RatingResult(log, card, RATING_NAMES[log.rating], duplicate=True)
             card, log = apply_rating(
                 user, card, None, rating, elapsed, now, leeches=False, exercise_id=exercise.id
             )
             commit_keeping_loaded()
-            return ExerciseRating(log, card, rating)
+            return RatingResult(log, card, rating)
         except StaleDataError:
             db.session.rollback()
     raise Conflict("This card is being updated elsewhere; please rate it again.")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import reduce
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
@@ -35,7 +37,6 @@ from quizapp.domain.scheduling import (
 from quizapp.extensions import db
 from quizapp.models import (
     Attempt,
-    Exercise,
     ExerciseCard,
     Question,
     ReviewCard,
@@ -44,6 +45,7 @@ from quizapp.models import (
     User,
 )
 from quizapp.models.base import utcnow
+from quizapp.services.card_kinds import CARD_KINDS, CardKind
 from quizapp.services.errors import Conflict, InvalidInput, ServiceError
 from quizapp.services.questions import get_question
 from quizapp.services.variants import learner_epoch, stored_question
@@ -97,8 +99,8 @@ def submit_answer(
     question = get_question(slug)
     index = _check_index(question, check_index)
     check = question.checks[index]
-    if rating is not None and (not isinstance(rating, str) or rating.lower() not in RATINGS):
-        raise InvalidInput(f"rating must be one of {', '.join(RATINGS)}", field="rating")
+    if rating is not None:
+        rating_name(rating)  # refused here, before anything is graded
     learner = account_key(user.id) if user is not None else (learner_key or ANONYMOUS_LEARNER)
     epoch = learner_epoch(user.id, question.id) if user is not None and question.variant_spec else 0
     resolved = resolve_check(check, learner, check_id(slug, index), epoch=epoch)
@@ -416,6 +418,24 @@ _CARD_FOR_UPDATE = (
 )
 
 
+def rating_name(raw: Any) -> str:
+    """A 1–4 rating's name (again, hard, good, easy) as a form or JSON sends it, any case."""
+    if not isinstance(raw, str) or raw.lower() not in RATINGS:
+        raise InvalidInput(f"rating must be one of {', '.join(RATINGS)}", field="rating")
+    return raw.lower()
+
+
+@dataclass(frozen=True)
+class RatingResult:
+    """A recorded rating of a question's or an exercise's card (`duplicate`: the same rating
+    sent again, or the card rated since it was shown: the rating already there)."""
+
+    log: ReviewLog
+    card: ReviewCard | ExerciseCard
+    rating: str
+    duplicate: bool = False
+
+
 def current_parameters(user: User) -> list[float] | None:
     """The learner's FSRS weights from their newest successful fit, or None for the defaults."""
     return db.session.scalar(_CURRENT_PARAMETERS, {"user_id": user.id})
@@ -506,28 +526,24 @@ def _with_expected(grade: Grade, expected: str) -> Grade:
     return replace(grade, expected=expected)
 
 
-_DUE_COUNT = select(
-    select(func.count())
-    .select_from(ReviewCard)
-    .join(Question, Question.id == ReviewCard.question_id)
-    .where(
-        ReviewCard.user_id == bindparam("user_id"),
-        ReviewCard.due_at <= bindparam("now"),
-        ReviewCard.suspended_at.is_(None),
-        Question.retired_at.is_(None),
+def _due_of_kind(kind: CardKind):
+    """How many of the learner's cards of one kind are due by `now` (unsuspended, on content
+    that is not retired): a subquery."""
+    return (
+        select(func.count())
+        .select_from(kind.card)
+        .join(kind.content, kind.content.id == getattr(kind.card, kind.reference))
+        .where(
+            kind.card.user_id == bindparam("user_id"),
+            kind.card.due_at <= bindparam("now"),
+            kind.card.suspended_at.is_(None),
+            kind.content.retired_at.is_(None),
+        )
+        .scalar_subquery()
     )
-    .scalar_subquery()
-    + select(func.count())
-    .select_from(ExerciseCard)
-    .join(Exercise, Exercise.id == ExerciseCard.exercise_id)
-    .where(
-        ExerciseCard.user_id == bindparam("user_id"),
-        ExerciseCard.due_at <= bindparam("now"),
-        ExerciseCard.suspended_at.is_(None),
-        Exercise.retired_at.is_(None),
-    )
-    .scalar_subquery()
-)
+
+
+_DUE_COUNT = select(reduce(operator.add, (_due_of_kind(kind) for kind in CARD_KINDS)))
 
 
 def due_count(user: User, now: datetime | None = None) -> int:

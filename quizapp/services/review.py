@@ -48,11 +48,13 @@ from quizapp.services.card_kinds import EXERCISE_CARDS, kind_of_log
 from quizapp.services.errors import Conflict, InvalidInput, NotFound
 from quizapp.services.learning import (
     UPDATE_RETRIES,
+    RatingResult,
     _attempt_by_key,
     _elapsed,
     _idempotency_key,
     commit_keeping_loaded,
     current_parameters,
+    rating_name,
     reschedule,
     restore_snapshot,
 )
@@ -366,14 +368,6 @@ def learner_card(user: User, question: Question) -> ReviewCard | None:
     )
 
 
-@dataclass(frozen=True)
-class RatingResult:
-    log: ReviewLog
-    card: ReviewCard
-    rating: str
-    duplicate: bool = False
-
-
 def rate_card(
     user: User,
     slug: str | Question,
@@ -386,9 +380,7 @@ def rate_card(
     now: datetime | None = None,
 ) -> RatingResult:
     """Record the learner's 1–4 rating of a card (with their answer to its check, if any)."""
-    if not isinstance(rating, str) or rating.lower() not in RATINGS:
-        raise InvalidInput(f"rating must be one of {', '.join(RATINGS)}", field="rating")
-    rating = rating.lower()
+    rating = rating_name(rating)
     question = _question(slug)
     index, resolved, grade = _grade(user, question, check_index, response)
     elapsed = _elapsed(elapsed_ms)

@@ -25,7 +25,7 @@ from quizapp.domain.grading import (
     variant_texts,
     variant_values,
 )
-from quizapp.domain.variants import format_value, substitute, variant_seed
+from quizapp.domain.variants import distinct_draws, format_value, substitute
 from quizapp.extensions import db
 from quizapp.models import Question, ReviewCard
 
@@ -151,14 +151,8 @@ def sample_variants(
     parsed = variant_spec(spec)
     if parsed is None:
         return []
-    seen: dict[tuple, dict[str, Any]] = {}
-    for index in range(count * 4):
-        params = parsed.draw(variant_seed(f"sample:{index}", slug))
-        seen.setdefault(tuple(params.items()), params)
-        if len(seen) >= min(count, parsed.size):
-            break
     samples = []
-    for params in seen.values():
+    for params in distinct_draws(parsed, slug, count, "sample"):
         values = parsed.complete(params)
         shown = []
         for index, check in enumerate(checks):
